@@ -1,0 +1,74 @@
+/**
+ * Named limits and codes shared across rxcluster, so no magic number hides elsewhere.
+ */
+
+/** Default bytes per frame (ws `maxPayload`): 1 MiB, never ws's own 100 MiB. */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/** Default per-peer send buffer high-water mark: 16 MiB of unsent bytes. */
+export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** The wire protocol version carried in the handshake. */
+export const PROTOCOL_VERSION = 1;
+
+/** The ws sub-protocol both sides ask for. */
+export const WS_SUBPROTOCOL = 'rxcluster.v1';
+
+/** Bytes of each handshake nonce (hex-encoded on the wire, twice as many characters). */
+export const NONCE_BYTES = 32;
+
+/** WebSocket close codes: standard ones for protocol faults, 4000-4999 for our own. */
+export const CLOSE = Object.freeze({
+  /** Orderly close. */
+  NORMAL: 1000,
+  /** Going away (this node shuts down). */
+  GOING_AWAY: 1001,
+  /** Undecodable or unexpected frame. */
+  PROTOCOL_ERROR: 1002,
+  /** Failed authentication or refused peer. */
+  POLICY_VIOLATION: 1008,
+  /** Frame too big (sent by ws itself). */
+  MESSAGE_TOO_BIG: 1009,
+  /** Another connection to the same peer was kept instead of this one. */
+  DUPLICATE: 4000,
+  /** The peer announced that it leaves the cluster. */
+  LEAVING: 4001,
+  /** The node was removed from this manager's configuration. */
+  REMOVED: 4002,
+  /** The peer fell silent past readTimeout. */
+  READ_TIMEOUT: 4003,
+  /** The handshake did not finish within connectTimeout. */
+  HANDSHAKE_TIMEOUT: 4004,
+  /** The peer's unsent data passed sendBufferBytes. */
+  SLOW_CONSUMER: 4005,
+});
+
+/**
+ * Stable codes carried by log entries and errors; the README lists them.
+ */
+export const CODES = Object.freeze({
+  /** A frame could not be parsed or validated, or came at the wrong stage. */
+  BAD_FRAME: 'RXC_ERR_BAD_FRAME',
+  /** A frame was larger than maxPayload. */
+  FRAME_TOO_BIG: 'RXC_ERR_FRAME_TOO_BIG',
+  /** The other side failed to prove the shared secret, or refused our proof. */
+  AUTH: 'RXC_ERR_AUTH',
+  /** The peer's name is not configured here, is our own, or its version differs. */
+  PEER_REFUSED: 'RXC_ERR_PEER_REFUSED',
+  /** The handshake did not finish within connectTimeout. */
+  HANDSHAKE_TIMEOUT: 'RXC_ERR_HANDSHAKE_TIMEOUT',
+  /** The peer was silent past readTimeout. */
+  READ_TIMEOUT: 'RXC_ERR_READ_TIMEOUT',
+  /** A second connection to an already connected peer was closed. */
+  DUPLICATE: 'RXC_ERR_DUPLICATE',
+  /** A peer's send buffer passed sendBufferBytes; it was disconnected. */
+  SLOW_CONSUMER: 'RXC_ERR_SLOW_CONSUMER',
+  /** A dial failed (refused, unreachable, timed out). */
+  DIAL: 'RXC_ERR_DIAL',
+  /** A socket reported an error. */
+  SOCKET: 'RXC_ERR_SOCKET',
+  /** The application handed toCluster$/toNode$ something that cannot be sent. */
+  SEND: 'RXC_ERR_SEND',
+});
+
+export type Code = (typeof CODES)[keyof typeof CODES];

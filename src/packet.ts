@@ -1,0 +1,82 @@
+import type * as t from 'io-ts';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { decodeFrame } from './protocol/frames.js';
+import { reportErrors } from './protocol/report.js';
+
+/**
+ * An application message received from a peer (the seed's Packet).
+ *
+ * `dataMessage` is the message as JSON text and `dataType` its JSON kind
+ * (`string`, `number`, `boolean`, `null`, `array`, `object`); both are
+ * computed on first use, so a receiver that only calls `message()` pays for
+ * neither.
+ */
+export class Packet {
+  #json: string | undefined;
+
+  /**
+   * @param name - the sending node
+   * @param time - when the sender sent it (its scheduler's clock)
+   * @param data - the parsed JSON value
+   */
+  constructor(
+    readonly name: string,
+    readonly time: Date,
+    private readonly data: unknown,
+  ) {}
+
+  /** The JSON kind of the message. */
+  get dataType(): string {
+    const d = this.data;
+    if (d === null) return 'null';
+    if (Array.isArray(d)) return 'array';
+    return typeof d;
+  }
+
+  /** The message as JSON text. */
+  get dataMessage(): string {
+    this.#json ??= JSON.stringify(this.data);
+    return this.#json;
+  }
+
+  /**
+   * The message, parsed; with a codec, decoded and typed.
+   *
+   * @param codec - an io-ts decoder for the expected type
+   * @returns the message
+   * @throws Error whose message names the field that did not match the codec
+   * @example
+   * const Order = t.type({ id: t.number });
+   * fromCluster$.subscribe((p) => console.log(p.message(Order).id));
+   */
+  message(): unknown;
+  message<A>(codec: t.Decoder<unknown, A>): A;
+  message<A>(codec?: t.Decoder<unknown, A>): unknown {
+    if (codec === undefined) return this.data;
+    const result = codec.decode(this.data);
+    if (isLeft(result)) {
+      throw new Error(`packet from ${this.name} does not match ${codec.name}: ${reportErrors(result.left).join('; ')}`);
+    }
+    return result.right;
+  }
+
+  /** A JSON form with the seed's field names. */
+  toJSON(): { name: string; datatype: string; datamessage: string; time: string } {
+    return { name: this.name, datatype: this.dataType, datamessage: this.dataMessage, time: this.time.toISOString() };
+  }
+}
+
+/**
+ * Unpacks a message frame as it travels between nodes (the seed's UnpackPacket).
+ *
+ * @param bytes - one frame, as text or bytes
+ * @returns the packet
+ * @throws Error saying what was wrong with the frame
+ */
+export function unpackPacket(bytes: string | Uint8Array): Packet {
+  const raw = typeof bytes === 'string' ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const frame = decodeFrame(raw);
+  if (isLeft(frame)) throw new Error(`not a packet: ${frame.left}`);
+  if (frame.right.type !== 'msg') throw new Error(`not a packet: a ${frame.right.type} frame`);
+  return new Packet(frame.right.from, new Date(frame.right.time), frame.right.data);
+}

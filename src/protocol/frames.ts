@@ -1,0 +1,124 @@
+import * as t from 'io-ts';
+import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
+import { reportErrors } from './report.js';
+
+/*
+ * The wire format: one JSON object per WebSocket text frame, tagged by `type`.
+ * Frame types ONLY GROW: never rename or remove one, peers of another version
+ * must still be told apart.
+ */
+
+interface NodeNameBrand {
+  readonly NodeName: unique symbol;
+}
+/** A node's name: 1 to 128 characters, no control characters. */
+export const NodeName = t.brand(
+  t.string,
+  // eslint-disable-next-line no-control-regex
+  (s): s is t.Branded<string, NodeNameBrand> => s.length >= 1 && s.length <= 128 && !/[\u0000-\u001f\u007f]/.test(s),
+  'NodeName',
+);
+export type NodeName = t.TypeOf<typeof NodeName>;
+
+interface HexDigestBrand {
+  readonly HexDigest: unique symbol;
+}
+/** 32 bytes as 64 lower-case hex characters: a nonce or an HMAC-SHA256. */
+export const HexDigest = t.brand(
+  t.string,
+  (s): s is t.Branded<string, HexDigestBrand> => s.length === 64 && /^[0-9a-f]{64}$/.test(s),
+  'HexDigest',
+);
+export type HexDigest = t.TypeOf<typeof HexDigest>;
+
+interface MillisBrand {
+  readonly Millis: unique symbol;
+}
+/** A non-negative whole number of milliseconds (a duration or an epoch time). */
+export const Millis = t.brand(
+  t.number,
+  (n): n is t.Branded<number, MillisBrand> => Number.isSafeInteger(n) && n >= 0,
+  'Millis',
+);
+export type Millis = t.TypeOf<typeof Millis>;
+
+/** Dialer → acceptor: who I am, whom I expect, my nonce. */
+export const HelloFrame = t.type(
+  { type: t.literal('hello'), version: t.Int, name: NodeName, to: NodeName, nonce: HexDigest },
+  'HelloFrame',
+);
+/** Acceptor → dialer: who I am, my nonce, my proof of the secret. */
+export const ChallengeFrame = t.type(
+  { type: t.literal('challenge'), version: t.Int, name: NodeName, nonce: HexDigest, proof: HexDigest },
+  'ChallengeFrame',
+);
+/** Dialer → acceptor: my proof of the secret. */
+export const AuthFrame = t.type({ type: t.literal('auth'), proof: HexDigest }, 'AuthFrame');
+/** Acceptor → dialer: your proof holds; the connection is open. */
+export const WelcomeFrame = t.type({ type: t.literal('welcome') }, 'WelcomeFrame');
+/** Heartbeat; answered by a pong with the same id. */
+export const PingFrame = t.type({ type: t.literal('ping'), id: Millis }, 'PingFrame');
+/** Answer to a ping; its round trip is the peer's lag. */
+export const PongFrame = t.type({ type: t.literal('pong'), id: Millis }, 'PongFrame');
+/** An application message, broadcast or private. `data` is any JSON value. */
+export const MsgFrame = t.type(
+  { type: t.literal('msg'), from: NodeName, time: Millis, data: t.unknown },
+  'MsgFrame',
+);
+/** The sender shuts down: announce its leave at once, do not wait for a timeout. */
+export const LeaveFrame = t.type({ type: t.literal('leave') }, 'LeaveFrame');
+
+/** Every frame a peer may send. */
+export const Frame = t.union(
+  [HelloFrame, ChallengeFrame, AuthFrame, WelcomeFrame, PingFrame, PongFrame, MsgFrame, LeaveFrame],
+  'Frame',
+);
+export type Frame = t.TypeOf<typeof Frame>;
+export type HelloFrame = t.TypeOf<typeof HelloFrame>;
+export type ChallengeFrame = t.TypeOf<typeof ChallengeFrame>;
+export type AuthFrame = t.TypeOf<typeof AuthFrame>;
+export type WelcomeFrame = t.TypeOf<typeof WelcomeFrame>;
+export type PingFrame = t.TypeOf<typeof PingFrame>;
+export type PongFrame = t.TypeOf<typeof PongFrame>;
+export type MsgFrame = t.TypeOf<typeof MsgFrame>;
+export type LeaveFrame = t.TypeOf<typeof LeaveFrame>;
+
+/**
+ * Decodes one inbound frame: JSON in a try, then the Frame codec.
+ * The size limit is enforced before this, by the transport (ws maxPayload).
+ *
+ * @param raw - the frame's bytes or text
+ * @returns the frame, or a one-line reason that never echoes the input
+ */
+export function decodeFrame(raw: string | Buffer): Either<string, Frame> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (error) {
+    return left(`frame is not JSON (${(error as Error).message.slice(0, 80)})`);
+  }
+  const decoded = Frame.decode(parsed);
+  if (isLeft(decoded)) return left(reportErrors(decoded.left).slice(0, 3).join('; '));
+  if (decoded.right.type === 'msg' && !('data' in (parsed as object))) {
+    return left('MsgFrame.data: expected a JSON value');
+  }
+  return right(decoded.right);
+}
+
+/** Serialises a frame. */
+export function encodeFrame(frame: Frame): string {
+  return JSON.stringify(frame);
+}
+
+/**
+ * Serialises an application message once, so a broadcast costs one
+ * `JSON.stringify` whatever the number of peers.
+ *
+ * @throws TypeError when `data` has no JSON form (undefined, a function, a
+ *   symbol, a BigInt, a cycle)
+ */
+export function encodeMsg(from: string, time: number, data: unknown): string {
+  const json = JSON.stringify(data);
+  if (json === undefined) throw new TypeError(`a ${typeof data} has no JSON form`);
+  return `{"type":"msg","from":${JSON.stringify(from)},"time":${time},"data":${json}}`;
+}
