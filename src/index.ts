@@ -1,0 +1,25 @@
+/**
+ * rxcluster: an authenticated full-mesh cluster of named Node.js processes,
+ * with every Go channel of its predecessor turned into an RxJS stream.
+ */
+export { Manager, type ManagerOptions, type NodeMessage, type ApiRequest, type StateDump } from './manager.js';
+export { Packet, unpackPacket } from './packet.js';
+export { LogEntry, type LogLevel } from './log.js';
+export {
+  STATUS,
+  StatusOffline,
+  StatusAuthenticating,
+  StatusOnline,
+  StatusLeaving,
+  StatusShutdown,
+  type Status,
+  type ApiClusterNode,
+} from './peers.js';
+export type { LeaveReason } from './session.js';
+export { DEFAULT_SETTINGS, FAST_SETTINGS, mergeSettings, type Settings } from './settings.js';
+export { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, PROTOCOL_VERSION, type Code } from './limits.js';
+export { ClusterError, ReadTimeoutError, HandshakeTimeoutError } from './errors.js';
+export { hasQuorum } from './protocol/quorum.js';
+export { backoffDelay } from './protocol/backoff.js';
+export * from './operators/index.js';
+export type { Connection, Transport, SocketEvent, HostPort } from './transport/types.js';

@@ -1,0 +1,541 @@
+import {
+  asyncScheduler,
+  BehaviorSubject,
+  concat,
+  concatMap,
+  defer,
+  EMPTY,
+  filter,
+  firstValueFrom,
+  from,
+  groupBy,
+  ignoreElements,
+  map,
+  merge,
+  mergeMap,
+  of,
+  race,
+  shareReplay,
+  Subject,
+  Subscription,
+  switchMap,
+  take,
+  tap,
+  timer,
+  type Observable,
+  type Observer,
+  type SchedulerLike,
+} from 'rxjs';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import jwt from 'jsonwebtoken';
+import { randomBytes } from 'node:crypto';
+import { formatAddress, parseAddress } from './address.js';
+import { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, type Code } from './limits.js';
+import { LogEntry, type LogLevel } from './log.js';
+import { joinDelay } from './operators/joinDelay.js';
+import { quorum } from './operators/quorum.js';
+import { reconnectBackoff } from './operators/reconnectBackoff.js';
+import { resolveDuplicates, type ConnectionEvent } from './operators/resolveDuplicates.js';
+import { Packet } from './packet.js';
+import { PeerTable, type ApiClusterNode } from './peers.js';
+import { encodeMsg, NodeName } from './protocol/frames.js';
+import { hasQuorum } from './protocol/quorum.js';
+import { session$, type Link, type SessionContext } from './session.js';
+import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
+import { WsTransport } from './transport/ws.js';
+import type { Connection, HostPort, Transport } from './transport/types.js';
+
+/** A private message for one node (the seed's NodeMessage). */
+export interface NodeMessage {
+  readonly node: string;
+  readonly message: unknown;
+}
+
+/** An admin request that came through the HTTP API (the seed's APIRequest). */
+export interface ApiRequest {
+  readonly action: string;
+  readonly manager: string;
+  readonly node: string;
+  readonly data: string;
+}
+
+/** The third constructor argument; every field is optional. */
+export interface ManagerOptions {
+  /** Timings in ms; see Settings for each default. */
+  readonly settings?: Partial<Settings>;
+  /** Bytes per frame (ws maxPayload). Default 1 MiB. */
+  readonly maxPayload?: number;
+  /** Per-peer send buffer high-water mark in bytes; past it the peer is a slow consumer and is dropped. Default 16 MiB. */
+  readonly sendBufferBytes?: number;
+  /** Log every frame sent and received at debug level (the seed's LogTraffic). Default false. */
+  readonly logTraffic?: boolean;
+  /** HTTP API options (the seed's APIEnabled, APITokenDuration, APITokenSigningKey). */
+  readonly api?: {
+    readonly enabled?: boolean;
+    /** Token lifetime in ms. Default one hour. */
+    readonly tokenDuration?: number;
+    /** HMAC key for API tokens. Default: 32 random bytes per manager. */
+    readonly signingKey?: string | Buffer;
+  };
+  /** Drives every timing pipeline and log$ timestamps. Default asyncScheduler. */
+  readonly scheduler?: SchedulerLike;
+  /** Jitter source in [0, 1). Default Math.random. */
+  readonly random?: () => number;
+}
+
+/** The state dump of `stateDump()`. */
+export interface StateDump {
+  readonly name: string;
+  readonly state: 'new' | 'listening' | 'stopping' | 'stopped';
+  readonly address: string | null;
+  readonly quorum: boolean;
+  readonly settings: Settings;
+  readonly nodes: Record<string, ApiClusterNode>;
+}
+
+type State = StateDump['state'];
+type ConfigChange = { readonly name: string; readonly addr: HostPort | undefined };
+
+const DEFAULT_TOKEN_DURATION = 60 * 60 * 1000;
+
+/**
+ * The cluster manager: joins this named process to an authenticated
+ * full mesh of peers.
+ *
+ * @example
+ * const m = new Manager('node1', 'secret');
+ * m.addNode('node2', '127.0.0.1:9655');
+ * await m.listen('127.0.0.1:9654');
+ * m.fromCluster$.subscribe((p) => console.log(p.name, p.message()));
+ * m.toCluster$.next('Hello World!');
+ */
+export class Manager {
+  readonly #secret: string | Buffer;
+  readonly #scheduler: SchedulerLike;
+  readonly #random: () => number;
+  readonly #maxPayload: number;
+  readonly #sendBufferBytes: number;
+  readonly #logTraffic: boolean;
+  readonly #apiEnabled: boolean;
+  readonly #tokenDuration: number;
+  readonly #signingKey: string | Buffer;
+
+  readonly #settings: BehaviorSubject<Settings>;
+  readonly #peers = new PeerTable();
+  readonly #config = new Subject<ConfigChange>();
+  readonly #links = new Subject<ConnectionEvent<Link>>();
+  readonly #joined = new Subject<string>();
+  readonly #nodeJoin = new Subject<string>();
+  readonly #nodeLeave = new Subject<string>();
+  readonly #fromCluster = new Subject<Packet>();
+  readonly #fromClusterApi = new Subject<ApiRequest>();
+  readonly #log = new Subject<LogEntry>();
+  readonly #counts: BehaviorSubject<{ configured: number; online: number }>;
+  readonly #subscription = new Subscription();
+
+  #state: State = 'new';
+  #address: string | null = null;
+  #transport: Transport | undefined;
+  #shutdown: Promise<void> | undefined;
+
+  /** Application packets from peers (hot). */
+  readonly fromCluster$: Observable<Packet> = this.#fromCluster.asObservable();
+  /** Admin requests that came through the HTTP API (hot). */
+  readonly fromClusterApi$: Observable<ApiRequest> = this.#fromClusterApi.asObservable();
+  /** The name of each node that joined, after it survived joinDelay (hot). */
+  readonly nodeJoin$: Observable<string> = this.#nodeJoin.asObservable();
+  /** The name of each joined node that left (hot). */
+  readonly nodeLeave$: Observable<string> = this.#nodeLeave.asObservable();
+  /** Whether this node sees a majority: the current value at once, then each change. */
+  readonly quorum$: Observable<boolean>;
+  /** Every configured or connected peer (never self), replayed. */
+  readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
+  /** Log entries (hot). */
+  readonly log$: Observable<LogEntry> = this.#log.asObservable();
+  /** Broadcast: each value goes to every online peer, never to self. Completing or erroring never stops the manager. */
+  readonly toCluster$: Observer<unknown>;
+  /** Private messages: `{ node, message }`. Completing or erroring never stops the manager. */
+  readonly toNode$: Observer<NodeMessage>;
+
+  /**
+   * @param name - this node's name, unique in the cluster (1-128 characters)
+   * @param authKey - the cluster's shared secret; it never crosses the wire
+   * @param options - see ManagerOptions
+   * @throws TypeError naming the offending argument or option field
+   */
+  constructor(
+    readonly name: string,
+    authKey: string | Buffer,
+    options: ManagerOptions = {},
+  ) {
+    if (isLeft(NodeName.decode(name))) throw new TypeError('Invalid name: expected 1 to 128 characters without control characters');
+    if (!(typeof authKey === 'string' || Buffer.isBuffer(authKey)) || authKey.length === 0) {
+      throw new TypeError('Invalid authKey: expected a non-empty string or Buffer');
+    }
+    if (typeof options !== 'object' || options === null) throw new TypeError('Invalid options: expected an object');
+    this.#secret = authKey;
+    this.#settings = new BehaviorSubject(mergeSettings(DEFAULT_SETTINGS, options.settings));
+    this.#maxPayload = positiveInt('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD);
+    this.#sendBufferBytes = positiveInt('sendBufferBytes', options.sendBufferBytes, DEFAULT_SEND_BUFFER_BYTES);
+    this.#logTraffic = bool('logTraffic', options.logTraffic, false);
+    this.#apiEnabled = bool('api.enabled', options.api?.enabled, true);
+    this.#tokenDuration = positiveInt('api.tokenDuration', options.api?.tokenDuration, DEFAULT_TOKEN_DURATION);
+    const key = options.api?.signingKey;
+    if (key !== undefined && !((typeof key === 'string' || Buffer.isBuffer(key)) && key.length > 0)) {
+      throw new TypeError('Invalid api.signingKey: expected a non-empty string or Buffer');
+    }
+    this.#signingKey = key ?? randomBytes(32);
+    if (options.scheduler !== undefined && (typeof options.scheduler.now !== 'function' || typeof options.scheduler.schedule !== 'function')) {
+      throw new TypeError('Invalid scheduler: expected an RxJS SchedulerLike');
+    }
+    this.#scheduler = options.scheduler ?? asyncScheduler;
+    if (options.random !== undefined && typeof options.random !== 'function') throw new TypeError('Invalid random: expected a function');
+    this.#random = options.random ?? Math.random;
+
+    this.#counts = new BehaviorSubject({ configured: 0, online: 0 });
+    this.quorum$ = this.#counts.pipe(quorum(), shareReplay({ bufferSize: 1, refCount: false }));
+    this.members$ = this.#peers.members$;
+    this.toCluster$ = {
+      next: (message) => this.#broadcast(message),
+      error: (error: unknown) => this.#emitLog('warn', `a stream piped into toCluster$ failed: ${String(error)}`, undefined, CODES.SEND),
+      complete: () => undefined,
+    };
+    this.toNode$ = {
+      next: (message) => this.#sendTo(message),
+      error: (error: unknown) => this.#emitLog('warn', `a stream piped into toNode$ failed: ${String(error)}`, undefined, CODES.SEND),
+      complete: () => undefined,
+    };
+  }
+
+  /**
+   * Configures a peer to dial and accept (the seed's AddNode). May be called
+   * before or after listen; calling it again with another address moves it.
+   *
+   * @param name - the peer's name
+   * @param addr - `host:port` where it listens
+   * @throws TypeError for a malformed name or address, or this node's own name
+   */
+  addNode(name: string, addr: string): void {
+    if (isLeft(NodeName.decode(name))) throw new TypeError(`Invalid node name: expected 1 to 128 characters without control characters`);
+    if (name === this.name) throw new TypeError(`Invalid node name: "${name}" is this node's own name`);
+    const address = parseAddress(addr, false);
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    const formatted = formatAddress(address);
+    if (this.#peers.isConfigured(name) && this.#peers.addrOf(name) === formatted) return;
+    this.#peers.configure(name, formatted);
+    this.#updateCounts();
+    this.#emitLog('info', `node ${name} configured at ${formatted}`, name);
+    this.#config.next({ name, addr: address });
+  }
+
+  /** Forgets a node and closes its connection (the seed's RemoveNode). */
+  removeNode(name: string): void {
+    if (!this.#peers.isConfigured(name)) return;
+    this.#peers.unconfigure(name);
+    this.#updateCounts();
+    this.#config.next({ name, addr: undefined });
+    this.#peers.active(name)?.end('removed', CLOSE.REMOVED, 'removed from configuration');
+    this.#emitLog('info', `node ${name} removed`, name);
+  }
+
+  /** Whether `name` is configured (the seed's NodeConfigured). */
+  nodeConfigured(name: string): boolean {
+    return this.#peers.isConfigured(name);
+  }
+
+  /** Every configured node (the seed's NodesConfigured). */
+  nodesConfigured(): Record<string, boolean> {
+    return this.#peers.configured();
+  }
+
+  /**
+   * Listens for peers and starts dialing the configured ones (the seed's
+   * ListenAndServe).
+   *
+   * @param addr - `host:port`; port 0 picks a free one
+   * @returns the bound address
+   * @rejects Error when the address is malformed, the port busy, or already listening
+   */
+  async listen(addr: string): Promise<string> {
+    return this.#listen(addr, undefined);
+  }
+
+  async #listen(addr: string, transport: Transport | undefined): Promise<string> {
+    const address = parseAddress(addr, true);
+    if (this.#state !== 'new') throw new Error(`cannot listen: manager ${this.name} is ${this.#state}`);
+    this.#state = 'listening';
+    const t =
+      transport ??
+      new WsTransport({
+        maxPayload: this.#maxPayload,
+        onRefused: (remote, reason) => this.#emitLog('debug', `refused ${remote}: ${reason}`),
+      });
+    let bound: HostPort;
+    try {
+      bound = await t.listen(address);
+    } catch (error) {
+      this.#state = 'new';
+      await t.close();
+      throw error;
+    }
+    this.#transport = t;
+    this.#address = formatAddress(bound);
+    this.#subscription.add(this.#pipelines$(t).subscribe());
+    this.#emitLog('info', `listening on ${this.#address}`);
+    return this.#address;
+  }
+
+  /**
+   * Applies new settings to every running pipeline (the seed's UpdateSettings).
+   *
+   * @param settings - the fields to change, in ms
+   * @throws TypeError naming the offending field; nothing is applied then
+   */
+  updateSettings(settings: Partial<Settings>): void {
+    const next = mergeSettings(this.#settings.value, settings);
+    this.#settings.next(next);
+    this.#emitLog('info', `settings updated: ${JSON.stringify(settings)}`);
+  }
+
+  /** The settings in force. */
+  get settings(): Settings {
+    return this.#settings.value;
+  }
+
+  /** The bound address, once listening. */
+  get address(): string | null {
+    return this.#address;
+  }
+
+  /** Logs the current state and returns it (the seed's StateDump). */
+  stateDump(): StateDump {
+    const nodes: Record<string, ApiClusterNode> = {};
+    for (const [name, node] of this.#peers.snapshot()) nodes[name] = node;
+    const counts = this.#counts.value;
+    const dump: StateDump = {
+      name: this.name,
+      state: this.#state,
+      address: this.#address,
+      quorum: hasQuorum(counts.configured, counts.online),
+      settings: this.#settings.value,
+      nodes,
+    };
+    this.#emitLog('info', `state: ${this.#state}, address ${this.#address ?? 'none'}, quorum ${dump.quorum}, ${counts.online}/${counts.configured} peers online`);
+    for (const node of Object.values(nodes)) {
+      this.#emitLog('info', `node ${node.name} at ${node.addr}: ${node.status}, lag ${node.lag} ms, ${node.packets} packets${node.error === '' ? '' : `, error: ${node.error}`}`, node.name);
+    }
+    return dump;
+  }
+
+  /**
+   * A signed token for the admin API (the seed's apiMakeKey): HS256 with
+   * `api.signingKey`, valid for `api.tokenDuration`.
+   */
+  issueApiToken(username: string): string {
+    if (typeof username !== 'string' || username.length === 0 || username.length > 128) {
+      throw new TypeError('Invalid username: expected 1 to 128 characters');
+    }
+    return jwt.sign({ sub: username, mgr: this.name }, this.#signingKey, {
+      algorithm: 'HS256',
+      expiresIn: Math.max(1, Math.floor(this.#tokenDuration / 1000)),
+    });
+  }
+
+  /** Whether the HTTP API is enabled for this manager. */
+  get apiEnabled(): boolean {
+    return this.#apiEnabled;
+  }
+
+  /**
+   * Tells peers, closes sockets and completes every stream. Idempotent: a
+   * second call returns the first call's Promise.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#stop();
+    return this.#shutdown;
+  }
+
+  async #stop(): Promise<void> {
+    const wasListening = this.#state === 'listening';
+    this.#state = 'stopping';
+    if (wasListening) {
+      this.#emitLog('info', 'shutting down');
+      this.#peers.stopping();
+      const links = [...this.#peers.links()];
+      const leave = '{"type":"leave"}';
+      for (const link of links) {
+        link.send(leave);
+        link.end('stopping', CLOSE.GOING_AWAY, 'shutting down');
+      }
+      if (links.length > 0) {
+        // give the close handshakes a moment, bounded, so peers see an orderly leave
+        const allClosed$ = this.#links.pipe(filter(() => [...this.#peers.links()].length === 0), take(1));
+        await firstValueFrom(race(allClosed$, timer(this.#settings.value.connectTimeout, this.#scheduler)), { defaultValue: undefined });
+      }
+    }
+    this.#subscription.unsubscribe();
+    await this.#transport?.close();
+    this.#state = 'stopped';
+    this.#emitLog('info', 'stopped');
+    for (const subject of [this.#nodeJoin, this.#nodeLeave, this.#fromCluster, this.#fromClusterApi, this.#config, this.#links, this.#joined]) {
+      subject.complete();
+    }
+    this.#counts.complete();
+    this.#settings.complete();
+    this.#peers.complete();
+    this.#log.complete();
+  }
+
+  /** Every pipeline of a listening manager, as one Observable. */
+  #pipelines$(transport: Transport): Observable<never> {
+    const settings$ = this.#settings.asObservable();
+    const accepted$ = transport.incoming$.pipe(map((conn) => ({ conn, expected: undefined as string | undefined })));
+    const initial = (): ConfigChange[] =>
+      Object.keys(this.#peers.configured()).map((name) => ({ name, addr: parseAddress(this.#peers.addrOf(name) ?? '', false) }));
+    const dialed$ = concat(defer(() => from(initial())), this.#config).pipe(
+      groupBy((change) => change.name),
+      mergeMap((changes$) =>
+        changes$.pipe(switchMap((change) => (change.addr === undefined ? EMPTY : this.#dialLoop$(change.name, change.addr, transport)))),
+      ),
+    );
+    const sessions$ = merge(accepted$, dialed$).pipe(
+      mergeMap(({ conn, expected }) => session$(conn, expected, this.#sessionContext(settings$))),
+    );
+    const membership$ = this.#links.pipe(
+      groupBy((event) => event.conn.peer),
+      mergeMap((events$) =>
+        events$.pipe(
+          resolveDuplicates(),
+          tap((decision) => {
+            this.#peers.setActive(events$.key, decision.active);
+            for (const loser of decision.close) {
+              this.#emitLog('debug', `duplicate connection to ${loser.peer} closed (keeping the one dialed by ${decision.active?.dialer ?? '?'})`, loser.peer, CODES.DUPLICATE);
+              loser.end('duplicate', CLOSE.DUPLICATE, 'duplicate connection');
+            }
+          }),
+          map((decision) => decision.active !== undefined),
+          joinDelay(settings$, this.#scheduler),
+          tap((change) => this.#membership(events$.key, change)),
+        ),
+      ),
+    );
+    return merge(membership$, sessions$).pipe(ignoreElements());
+  }
+
+  /** Redials one configured peer for as long as it stays configured. */
+  #dialLoop$(name: string, addr: HostPort, transport: Transport): Observable<{ conn: Connection; expected: string }> {
+    const idle$ = defer(() =>
+      this.#peers.hasActive(name) ? this.#peers.active$.pipe(filter((e) => e.peer === name && !e.active), take(1)) : of(null),
+    );
+    return idle$.pipe(
+      concatMap(() => transport.dial$(addr, this.#settings.value.connectTimeout)),
+      tap({
+        error: (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          this.#peers.setError(name, `dial failed: ${message}`);
+          this.#emitLog('debug', `dialing ${name} at ${formatAddress(addr)} failed: ${message}`, name, CODES.DIAL);
+        },
+      }),
+      reconnectBackoff(this.#settings.asObservable(), {
+        reset$: this.#joined.pipe(filter((joined) => joined === name)),
+        scheduler: this.#scheduler,
+        random: this.#random,
+      }),
+      map((conn) => ({ conn, expected: name })),
+    );
+  }
+
+  #sessionContext(settings$: Observable<Settings>): SessionContext {
+    return {
+      self: this.name,
+      secret: this.#secret,
+      settings$,
+      scheduler: this.#scheduler,
+      sendBufferBytes: this.#sendBufferBytes,
+      logTraffic: this.#logTraffic,
+      isConfigured: (name) => this.#peers.isConfigured(name),
+      log: (level, message, node, code) => this.#emitLog(level, message, node, code),
+      up: (link) => this.#links.next({ type: 'up', conn: link }),
+      down: (link, reason) => {
+        this.#peers.ending(link.peer, link, reason);
+        this.#links.next({ type: 'down', conn: link });
+      },
+      leaving: (link) => this.#peers.setStatus(link.peer, 'Leaving'),
+      packet: (link, frame) => {
+        this.#peers.countPacket(link.peer);
+        this.#fromCluster.next(new Packet(link.peer, new Date(frame.time), frame.data));
+      },
+      lag: (link, ms) => this.#peers.lag(link.peer, ms),
+    };
+  }
+
+  #membership(name: string, change: 'join' | 'leave'): void {
+    if (this.#state !== 'listening') return;
+    if (change === 'join') {
+      this.#peers.join(name, new Date(this.#scheduler.now()));
+      this.#updateCounts();
+      this.#emitLog('info', `node ${name} joined`, name);
+      this.#joined.next(name);
+      this.#nodeJoin.next(name);
+    } else {
+      const reason = this.#peers.leave(name);
+      this.#updateCounts();
+      this.#emitLog('info', `node ${name} left (${reason})`, name);
+      this.#nodeLeave.next(name);
+    }
+  }
+
+  #broadcast(message: unknown): void {
+    if (this.#state !== 'listening') return;
+    let frame: string;
+    try {
+      frame = encodeMsg(this.name, Math.round(this.#scheduler.now()), message);
+    } catch (error) {
+      this.#emitLog('warn', `toCluster$ message not sent: ${(error as Error).message}`, undefined, CODES.SEND);
+      return;
+    }
+    for (const link of this.#peers.links()) link.send(frame);
+  }
+
+  #sendTo(message: NodeMessage): void {
+    if (this.#state !== 'listening') return;
+    if (typeof message !== 'object' || message === null || typeof message.node !== 'string') {
+      this.#emitLog('warn', 'toNode$ expects { node, message }; value not sent', undefined, CODES.SEND);
+      return;
+    }
+    const link = this.#peers.active(message.node);
+    if (link === undefined) {
+      this.#emitLog('warn', `toNode$ message not sent: ${message.node} is not connected`, message.node, CODES.SEND);
+      return;
+    }
+    try {
+      link.send(encodeMsg(this.name, Math.round(this.#scheduler.now()), message.message));
+    } catch (error) {
+      this.#emitLog('warn', `toNode$ message not sent: ${(error as Error).message}`, message.node, CODES.SEND);
+    }
+  }
+
+  #updateCounts(): void {
+    if (this.#counts.closed) return;
+    this.#counts.next({ configured: this.#peers.configuredCount(), online: this.#peers.joinedCount() });
+  }
+
+  #emitLog(level: LogLevel, message: string, node?: string, code?: Code): void {
+    if (this.#log.closed) return;
+    this.#log.next(new LogEntry(new Date(this.#scheduler.now()), level, message, node, code));
+  }
+}
+
+function positiveInt(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`Invalid ${field}: expected a positive whole number`);
+  }
+  return value;
+}
+
+function bool(field: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`Invalid ${field}: expected a boolean`);
+  return value;
+}

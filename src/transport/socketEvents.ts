@@ -1,0 +1,50 @@
+import { Observable } from 'rxjs';
+import type WebSocket from 'ws';
+import type { SocketEvent } from './types.js';
+
+/**
+ * The events of one ws socket as an Observable.
+ *
+ * Subscribing attaches every listener, `'error'` included (an unheard
+ * `'error'` would throw); the last error is folded into the `close` event,
+ * after which the stream completes. Teardown removes exactly the listeners it
+ * added and terminates a socket that is still open.
+ */
+export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
+  return new Observable<SocketEvent>((subscriber) => {
+    let lastError: Error | undefined;
+    const onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void => {
+      const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      subscriber.next({ type: 'message', data: isBinary ? buffer : buffer.toString('utf8') });
+    };
+    const onError = (error: Error): void => {
+      lastError = error;
+    };
+    const onClose = (code: number, reason: Buffer): void => {
+      const event: SocketEvent =
+        lastError === undefined
+          ? { type: 'close', code, reason: reason.toString('utf8') }
+          : { type: 'close', code, reason: reason.toString('utf8'), error: lastError };
+      subscriber.next(event);
+      subscriber.complete();
+    };
+    ws.on('message', onMessage);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+    if (ws.readyState === ws.CLOSED) onClose(1006, Buffer.alloc(0));
+    return () => {
+      ws.off('message', onMessage);
+      ws.off('error', onError);
+      ws.off('close', onClose);
+      if (ws.readyState !== ws.CLOSED) {
+        // keep an error listener: a late socket error must not throw
+        ws.on('error', noop);
+        // a socket already CLOSING is finishing an orderly close (its close
+        // frame must still reach the peer); ws itself ends it after its timeout
+        if (ws.readyState !== ws.CLOSING) ws.terminate();
+      }
+    };
+  });
+}
+
+function noop(): void {}
