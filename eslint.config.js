@@ -20,7 +20,10 @@ export default tseslint.config(
       'rxjs-x/no-unsafe-takeuntil': 'error',
       'rxjs-x/finnish': ['error', { functions: false, methods: false, parameters: false, properties: false, variables: true, strict: false }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] },
+      ],
     },
   },
   {

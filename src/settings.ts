@@ -111,7 +111,7 @@ export function mergeSettings(base: Settings, update: unknown): Settings {
     throw new TypeError('Invalid settings: expected an object of millisecond values');
   }
   for (const key of Object.keys(update)) {
-    if (!(key in settingsProps)) {
+    if (!Object.hasOwn(settingsProps, key)) {
       throw new TypeError(`Invalid settings: unknown field "${key}"`);
     }
   }
@@ -119,7 +119,12 @@ export function mergeSettings(base: Settings, update: unknown): Settings {
   if (isLeft(partial)) {
     throw new TypeError(`Invalid settings: ${reportErrors(partial.left).join('; ')} (a positive whole number of milliseconds)`);
   }
-  const merged: Settings = { ...base, ...(partial.right as Partial<Settings>) };
+  // decode the merged result too: t.partial lets an explicit `undefined` through
+  const whole = SettingsCodec.decode({ ...base, ...partial.right });
+  if (isLeft(whole)) {
+    throw new TypeError(`Invalid settings: ${reportErrors(whole.left).join('; ')} (a positive whole number of milliseconds)`);
+  }
+  const merged: Settings = whole.right;
   const problem = crossFieldProblem(merged);
   if (problem !== undefined) throw new TypeError(`Invalid settings: ${problem}`);
   return Object.freeze(merged);

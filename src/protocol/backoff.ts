@@ -22,8 +22,8 @@ export function backoffDelay(
   settings: Pick<Settings, 'connectInterval' | 'maxConnectInterval'>,
   random: number,
 ): number {
-  const exponent = Math.min(Math.max(0, Math.floor(attempt)), 52);
+  const exponent = Math.min(Math.max(0, Math.floor(attempt) || 0), 52);
   const ceiling = Math.min(settings.maxConnectInterval, settings.connectInterval * 2 ** exponent);
-  const r = Math.min(Math.max(random, 0), 1);
+  const r = Math.min(Math.max(random || 0, 0), 1);
   return Math.max(1, Math.round(ceiling * (1 - BACKOFF_JITTER * (1 - r))));
 }

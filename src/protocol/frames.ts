@@ -34,10 +34,12 @@ export type HexDigest = t.TypeOf<typeof HexDigest>;
 interface MillisBrand {
   readonly Millis: unique symbol;
 }
-/** A non-negative whole number of milliseconds (a duration or an epoch time). */
+/** The last epoch millisecond a Date can hold (ECMA-262 time range). */
+const MAX_DATE_MS = 8.64e15;
+/** A non-negative whole number of milliseconds (a duration or an epoch time a Date can hold). */
 export const Millis = t.brand(
   t.number,
-  (n): n is t.Branded<number, MillisBrand> => Number.isSafeInteger(n) && n >= 0,
+  (n): n is t.Branded<number, MillisBrand> => Number.isSafeInteger(n) && n >= 0 && n <= MAX_DATE_MS,
   'Millis',
 );
 export type Millis = t.TypeOf<typeof Millis>;
@@ -95,7 +97,9 @@ export function decodeFrame(raw: string | Buffer): Either<string, Frame> {
   try {
     parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch (error) {
-    return left(`frame is not JSON (${(error as Error).message.slice(0, 80)})`);
+    // JSON.parse's message quotes the input: keep only the position
+    const at = /at position (\d+)/.exec((error as Error).message);
+    return left(at === null ? 'frame is not JSON' : `frame is not JSON (at position ${at[1]})`);
   }
   const decoded = Frame.decode(parsed);
   if (isLeft(decoded)) return left(reportErrors(decoded.left).slice(0, 3).join('; '));

@@ -60,6 +60,8 @@ export function verifyProof(
   transcript: HandshakeTranscript,
   received: string,
 ): boolean {
+  // Buffer.from(…, 'hex') silently drops what follows a bad character: check the form first
+  if (!/^[0-9a-f]{64}$/.test(received)) return false;
   const expected = Buffer.from(handshakeProof(secret, role, transcript), 'hex');
   const got = Buffer.from(received, 'hex');
   return got.length === expected.length && timingSafeEqual(got, expected);
