@@ -307,6 +307,16 @@ export class Manager {
     return this.#address;
   }
 
+  /**
+   * The most unsent bytes queued for any one peer. A fast producer can pace
+   * itself on it: past `sendBufferBytes` that peer is dropped as a slow consumer.
+   */
+  get bufferedAmount(): number {
+    let most = 0;
+    for (const link of this.#peers.links()) most = Math.max(most, link.conn.bufferedAmount);
+    return most;
+  }
+
   /** Logs the current state and returns it (the seed's StateDump). */
   stateDump(): StateDump {
     const nodes: Record<string, ApiClusterNode> = {};
@@ -377,8 +387,8 @@ export class Manager {
     await this.#transport?.close();
     this.#state = 'stopped';
     this.#emitLog('info', 'stopped');
-    for (const subject of [this.#nodeJoin, this.#nodeLeave, this.#fromCluster, this.#fromClusterApi, this.#config, this.#links, this.#joined]) {
-      subject.complete();
+    for (const subject$ of [this.#nodeJoin, this.#nodeLeave, this.#fromCluster, this.#fromClusterApi, this.#config, this.#links, this.#joined]) {
+      subject$.complete();
     }
     this.#counts.complete();
     this.#settings.complete();
