@@ -97,6 +97,8 @@ type State = StateDump['state'];
 type ConfigChange = { readonly name: string; readonly addr: HostPort | undefined };
 
 const DEFAULT_TOKEN_DURATION = 60 * 60 * 1000;
+/** The longest shutdown waits for peers to acknowledge its close, in ms. */
+const SHUTDOWN_GRACE = 1000;
 
 /**
  * The cluster manager: joins this named process to an authenticated
@@ -379,8 +381,9 @@ export class Manager {
       }
       if (links.length > 0) {
         // give the close handshakes a moment, bounded, so peers see an orderly leave
-        const allClosed$ = this.#links.pipe(filter(() => [...this.#peers.links()].length === 0), take(1));
-        await firstValueFrom(race(allClosed$, timer(this.#settings.value.connectTimeout, this.#scheduler)), { defaultValue: undefined });
+        const allClosed$ = this.#links.pipe(filter(() => this.#peers.links().next().done === true), take(1));
+        const bound = Math.min(this.#settings.value.connectTimeout, SHUTDOWN_GRACE);
+        await firstValueFrom(race(allClosed$, timer(bound, this.#scheduler)), { defaultValue: undefined });
       }
     }
     this.#subscription.unsubscribe();
