@@ -42,7 +42,7 @@ import { encodeMsg, NodeName } from './protocol/frames.js';
 import { hasQuorum } from './protocol/quorum.js';
 import { session$, type Link, type SessionContext } from './session.js';
 import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
-import { WsTransport } from './transport/ws.js';
+import { WsTransport, type WsTransportOptions } from './transport/ws.js';
 import type { Connection, HostPort, Transport } from './transport/types.js';
 
 /** A private message for one node (the seed's NodeMessage). */
@@ -262,16 +262,36 @@ export class Manager {
     return this.#listen(addr, undefined);
   }
 
-  async #listen(addr: string, transport: Transport | undefined): Promise<string> {
+  /**
+   * Like `listen`, over TLS (the seed's ListenAndServeTLS): serves wss, and
+   * dials every peer over TLS too, verifying it against `ca` when given.
+   * With `requestCert`, TLS is mutual: a node without a certificate the
+   * cluster's CA signed can neither dial in nor be dialed.
+   *
+   * @param addr - `host:port`; port 0 picks a free one
+   * @param tls - PEM key and certificate of this node, the CA, and whether to require client certificates
+   * @returns the bound address
+   * @rejects Error when the address is malformed, the port busy, or the key or certificate unusable
+   */
+  async listenTls(addr: string, tls: TlsOptions): Promise<string> {
+    return this.#listen(addr, tls);
+  }
+
+  async #listen(addr: string, tls: TlsOptions | undefined): Promise<string> {
     const address = parseAddress(addr, true);
     if (this.#state !== 'new') throw new Error(`cannot listen: manager ${this.name} is ${this.#state}`);
     this.#state = 'listening';
-    const t =
-      transport ??
-      new WsTransport({
+    let t: Transport;
+    try {
+      t = new WsTransport({
         maxPayload: this.#maxPayload,
         onRefused: (remote, reason) => this.#emitLog('debug', `refused ${remote}: ${reason}`),
+        ...(tls === undefined ? {} : tlsTransportOptions(tls)),
       });
+    } catch (error) {
+      this.#state = 'new';
+      throw new Error(`cannot listen on ${addr}: ${(error as Error).message}`, { cause: error });
+    }
     let bound: HostPort;
     try {
       bound = await t.listen(address);
@@ -537,6 +557,30 @@ export class Manager {
     if (this.#log.closed) return;
     this.#log.next(new LogEntry(new Date(this.#scheduler.now()), level, message, node, code));
   }
+}
+
+/** TLS material for `listenTls`: PEM strings or Buffers. */
+export interface TlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  /** CA(s) peers' certificates must chain to; the system CAs when absent. */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /** Require and verify a client certificate from dialing peers (mutual TLS). */
+  readonly requestCert?: boolean;
+  /** Refuse peers whose certificate does not verify. Default true. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+function tlsTransportOptions(tls: TlsOptions): Pick<WsTransportOptions, 'tlsServer' | 'tlsClient'> {
+  if (typeof tls !== 'object' || tls === null || tls.key === undefined || tls.cert === undefined) {
+    throw new TypeError('Invalid TLS options: expected { key, cert, ca?, requestCert?, rejectUnauthorized? }');
+  }
+  const ca = tls.ca === undefined ? {} : { ca: (Array.isArray(tls.ca) ? [...tls.ca] : tls.ca) as string | Buffer | Array<string | Buffer> };
+  const reject = tls.rejectUnauthorized ?? true;
+  return {
+    tlsServer: { key: tls.key, cert: tls.cert, ...ca, requestCert: tls.requestCert === true, rejectUnauthorized: tls.requestCert === true && reject },
+    tlsClient: { key: tls.key, cert: tls.cert, ...ca, rejectUnauthorized: reject },
+  };
 }
 
 function positiveInt(field: string, value: unknown, fallback: number): number {

@@ -33,7 +33,7 @@ export type Membership = 'join' | 'leave';
  *
  * ```
  * online:     -t------f---t--f--t---------f-|    joinDelay = 5 frames
- * joinDelay:  ------j-f---------------j---l-|    (j = join, l = leave)
+ * joinDelay:  ------j-l--------------j----l-|    (j = join, l = leave)
  * ```
  *
  * - A `'leave'` is emitted at once, with no delay, and only after a `'join'`.

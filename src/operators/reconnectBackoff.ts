@@ -45,14 +45,13 @@ export interface ReconnectBackoffConfig {
  * node do not redial it in lockstep.
  *
  * ```
- * source:            -#  -#    -#        -#        -#     (each "-#" is one subscription)
- * reconnectBackoff:  ---------------------------------…   connectInterval 2, cap 8, random ≈ 1
+ * dial:              a#                             (each subscription: a value, then an error)
+ * reconnectBackoff:  a--a----a--------a--------a---…   connectInterval = 2, cap = 8, random() ≈ 1
  * subscriptions:     ^!
- *                       ^!
- *                            ^!
- *                                      ^!
- *                                                ^!
- * waits:              2   4        8        8
+ *                    ---^!                          waited 2
+ *                    --------^!                     waited 4
+ *                    -----------------^!            waited 8
+ *                    --------------------------^!   waited 8: the cap
  * ```
  *
  * - Never errors or completes on its own (errors of `settings$` or `reset$`
