@@ -65,6 +65,8 @@ export const CODES = Object.freeze({
   SLOW_CONSUMER: 'RXC_ERR_SLOW_CONSUMER',
   /** A dial failed (refused, unreachable, timed out). */
   DIAL: 'RXC_ERR_DIAL',
+  /** A TLS handshake failed: no certificate, or one the cluster's CA did not sign. */
+  TLS: 'RXC_ERR_TLS',
   /** A socket reported an error. */
   SOCKET: 'RXC_ERR_SOCKET',
   /** The application handed toCluster$/toNode$ something that cannot be sent. */

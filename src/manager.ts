@@ -285,7 +285,10 @@ export class Manager {
     try {
       t = new WsTransport({
         maxPayload: this.#maxPayload,
-        onRefused: (remote, reason) => this.#emitLog('debug', `refused ${remote}: ${reason}`),
+        onRefused: (remote, reason, kind) =>
+          kind === 'tls'
+            ? this.#emitLog('warn', `refused ${remote}: ${reason}`, undefined, CODES.TLS)
+            : this.#emitLog('debug', `refused ${remote}: ${reason}`),
         ...(tls === undefined ? {} : tlsTransportOptions(tls)),
       });
     } catch (error) {
@@ -466,7 +469,12 @@ export class Manager {
         error: (error: unknown) => {
           const message = error instanceof Error ? error.message : String(error);
           this.#peers.setError(name, `dial failed: ${message}`);
-          this.#emitLog('debug', `dialing ${name} at ${formatAddress(addr)} failed: ${message}`, name, CODES.DIAL);
+          const tlsCode = (error as { code?: unknown }).code;
+          if (typeof tlsCode === 'string' && /CERT|SELF_SIGNED|TLS|SSL|VERIFY/.test(tlsCode)) {
+            this.#emitLog('warn', `refused ${name} at ${formatAddress(addr)}: its certificate does not verify (${message})`, name, CODES.TLS);
+          } else {
+            this.#emitLog('debug', `dialing ${name} at ${formatAddress(addr)} failed: ${message}`, name, CODES.DIAL);
+          }
         },
       }),
       reconnectBackoff(this.#settings.asObservable(), {

@@ -65,7 +65,7 @@ export function handshakeDeadline<T>(
             map((s) => s.connectTimeout),
             distinctUntilChanged(),
             switchMap((connectTimeout) =>
-              timer(connectTimeout, scheduler).pipe(
+              timer(Math.max(0, start + connectTimeout - scheduler.now()), scheduler).pipe(
                 mergeMap(() => throwError(() => new HandshakeTimeoutError(connectTimeout))),
               ),
             ),

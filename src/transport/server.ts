@@ -20,7 +20,7 @@ export interface MeshServerOptions {
   /** Serve HTTPS/WSS with these options. */
   readonly tls?: HttpsOptions;
   /** Reports sockets refused before they became WebSocket connections. */
-  readonly onRefused?: (remote: string, reason: string) => void;
+  readonly onRefused?: (remote: string, reason: string, kind?: 'tls') => void;
 }
 
 /**
@@ -50,6 +50,10 @@ export class MeshServer {
     this.#server.headersTimeout = 10_000;
     this.#server.requestTimeout = 30_000;
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    this.#server.on('tlsClientError', (error: Error, socket: Duplex) => {
+      this.options.onRefused?.(remoteOf(socket), `TLS handshake failed: ${error.message}`, 'tls');
+      socket.destroy();
+    });
     this.#server.on('clientError', (error: Error, socket: Duplex) => {
       this.options.onRefused?.(remoteOf(socket), `bad HTTP request (${error.message})`);
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

@@ -15,7 +15,7 @@ export interface WsTransportOptions {
   readonly tlsServer?: HttpsOptions;
   /** Client side TLS used when dialing peers. */
   readonly tlsClient?: SecureContextOptions & { readonly rejectUnauthorized?: boolean };
-  readonly onRefused?: (remote: string, reason: string) => void;
+  readonly onRefused?: (remote: string, reason: string, kind?: 'tls') => void;
 }
 
 /** The ws transport: one HTTP(S) server for the mesh and the API, ws clients to dial. */
