@@ -28,7 +28,8 @@ import {
 } from 'rxjs';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import jwt from 'jsonwebtoken';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { registerManager, unregisterManager, type ApiTarget, type RequestHandler } from './api/registry.js';
 import { formatAddress, parseAddress } from './address.js';
 import { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, type Code } from './limits.js';
 import { LogEntry, type LogLevel } from './log.js';
@@ -111,7 +112,7 @@ const SHUTDOWN_GRACE = 1000;
  * m.fromCluster$.subscribe((p) => console.log(p.name, p.message()));
  * m.toCluster$.next('Hello World!');
  */
-export class Manager {
+export class Manager implements ApiTarget {
   readonly #secret: string | Buffer;
   readonly #scheduler: SchedulerLike;
   readonly #random: () => number;
@@ -139,6 +140,7 @@ export class Manager {
   #address: string | null = null;
   #transport: Transport | undefined;
   #shutdown: Promise<void> | undefined;
+  #requestHandler: RequestHandler | undefined;
 
   /** Application packets from peers (hot). */
   readonly fromCluster$: Observable<Packet> = this.#fromCluster.asObservable();
@@ -207,6 +209,7 @@ export class Manager {
       error: (error: unknown) => this.#emitLog('warn', `a stream piped into toNode$ failed: ${String(error)}`, undefined, CODES.SEND),
       complete: () => undefined,
     };
+    registerManager(this);
   }
 
   /**
@@ -382,6 +385,54 @@ export class Manager {
   }
 
   /**
+   * The username of a valid token for this manager (HS256 with this
+   * manager's signing key, not expired), or undefined.
+   */
+  verifyApiToken(token: string): string | undefined {
+    try {
+      const payload = jwt.verify(token, this.#signingKey, { algorithms: ['HS256'] });
+      if (typeof payload !== 'object' || typeof payload.sub !== 'string' || payload['mgr'] !== this.name) return undefined;
+      return payload.sub;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Whether `secret` is the cluster secret, compared in constant time. */
+  checkSecret(secret: string): boolean {
+    const digest = (value: string | Buffer): Buffer => createHash('sha256').update(value).digest();
+    return typeof secret === 'string' && timingSafeEqual(digest(secret), digest(this.#secret));
+  }
+
+  /** The current members, counters included. */
+  membersNow(): ReadonlyMap<string, ApiClusterNode> {
+    return this.#peers.snapshot();
+  }
+
+  /** The current quorum. */
+  quorumNow(): boolean {
+    const counts = this.#counts.value;
+    return hasQuorum(counts.configured, counts.online);
+  }
+
+  /**
+   * Emits an admin request on fromClusterApi$, as the HTTP API does. The
+   * built-in action `reconnect` also drops that node's connection, so it is
+   * redialed.
+   */
+  apiRequest(action: string, node: string, data: string): void {
+    if (this.#fromClusterApi.closed) return;
+    this.#emitLog('info', `API request ${action} for ${node}`, node);
+    if (action === 'reconnect') this.#peers.active(node)?.end('lost', CLOSE.NORMAL, 'reconnect requested');
+    this.#fromClusterApi.next({ action, manager: this.name, node, data });
+  }
+
+  /** The HTTP API of this process as a Node request handler, set by the API module. */
+  get requestHandler(): RequestHandler | undefined {
+    return this.#requestHandler;
+  }
+
+  /**
    * Tells peers, closes sockets and completes every stream. Idempotent: a
    * second call returns the first call's Promise.
    */
@@ -410,6 +461,7 @@ export class Manager {
       }
     }
     this.#subscription.unsubscribe();
+    unregisterManager(this);
     await this.#transport?.close();
     this.#state = 'stopped';
     this.#emitLog('info', 'stopped');

@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Observable } from 'rxjs';
+import type { ApiClusterNode } from '../peers.js';
+
+/**
+ * What the HTTP API needs of a manager. The Manager implements it; the API
+ * never reaches further into it.
+ */
+export interface ApiTarget {
+  readonly name: string;
+  readonly apiEnabled: boolean;
+  /** The current members, counters included. */
+  membersNow(): ReadonlyMap<string, ApiClusterNode>;
+  /** The current quorum. */
+  quorumNow(): boolean;
+  readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
+  readonly quorum$: Observable<boolean>;
+  /** Whether `secret` is the cluster secret (constant time). */
+  checkSecret(secret: string): boolean;
+  issueApiToken(username: string): string;
+  /** The token's username when it is valid for this manager, else undefined. */
+  verifyApiToken(token: string): string | undefined;
+  /** Emits an admin request on fromClusterApi$; `reconnect` also drops that node's connection. */
+  apiRequest(action: string, node: string, data: string): void;
+}
+
+/**
+ * The managers of this process, by name: the one piece of process-wide state,
+ * so `GET /api/v1/cluster` can list them. Managers add themselves when
+ * constructed and remove themselves on shutdown.
+ */
+const managers = new Map<string, ApiTarget>();
+
+export function registerManager(target: ApiTarget): void {
+  managers.set(target.name, target);
+}
+
+export function unregisterManager(target: ApiTarget): void {
+  if (managers.get(target.name) === target) managers.delete(target.name);
+}
+
+export function findManager(name: string): ApiTarget | undefined {
+  return managers.get(name);
+}
+
+export function managerNames(): string[] {
+  return [...managers.keys()].sort();
+}
+
+/** A Node request handler, as `http.createServer` or express take. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
