@@ -29,6 +29,7 @@ import {
 import { isLeft } from 'fp-ts/lib/Either.js';
 import jwt from 'jsonwebtoken';
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { createApiHandler } from './api/handler.js';
 import { registerManager, unregisterManager, type ApiTarget, type RequestHandler } from './api/registry.js';
 import { formatAddress, parseAddress } from './address.js';
 import { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, type Code } from './limits.js';
@@ -286,8 +287,10 @@ export class Manager implements ApiTarget {
     this.#state = 'listening';
     let t: Transport;
     try {
+      this.#requestHandler = this.#apiEnabled ? createApiHandler(this) : undefined;
       t = new WsTransport({
         maxPayload: this.#maxPayload,
+        ...(this.#requestHandler === undefined ? {} : { requestHandler: this.#requestHandler }),
         onRefused: (remote, reason, kind) =>
           kind === 'tls'
             ? this.#emitLog('warn', `refused ${remote}: ${reason}`, undefined, CODES.TLS)
@@ -427,8 +430,12 @@ export class Manager implements ApiTarget {
     this.#fromClusterApi.next({ action, manager: this.name, node, data });
   }
 
-  /** The HTTP API of this process as a Node request handler, set by the API module. */
-  get requestHandler(): RequestHandler | undefined {
+  /**
+   * The HTTP API as a Node request handler, to mount in your own http server
+   * or express app (it is also served on the cluster port while `api.enabled`).
+   */
+  get requestHandler(): RequestHandler {
+    this.#requestHandler ??= createApiHandler(this);
     return this.#requestHandler;
   }
 
