@@ -587,9 +587,10 @@ export class Manager implements ApiTarget {
 
   #broadcast(message: unknown): void {
     if (this.#state !== 'listening') return;
-    let frame: string;
+    let frame: Buffer;
     try {
-      frame = encodeMsg(this.name, Math.round(this.#scheduler.now()), message);
+      // serialised and encoded once, whatever the number of peers
+      frame = Buffer.from(encodeMsg(this.name, Math.round(this.#scheduler.now()), message));
     } catch (error) {
       this.#emitLog('warn', `toCluster$ message not sent: ${(error as Error).message}`, undefined, CODES.SEND);
       return;

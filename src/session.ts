@@ -48,7 +48,7 @@ export class Link {
   ) {}
 
   /** Queues one serialised frame; returns false when the peer was dropped as a slow consumer. */
-  send(data: string): boolean {
+  send(data: string | Buffer): boolean {
     if (this.endReason !== undefined) return false;
     this.conn.send(data);
     const buffered = this.conn.bufferedAmount;

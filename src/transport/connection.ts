@@ -16,8 +16,8 @@ export class WsConnection implements Connection {
     this.events$ = socketEvents$(ws);
   }
 
-  send(data: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+  send(data: string | Buffer): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary: false });
   }
 
   get bufferedAmount(): number {

@@ -26,8 +26,11 @@ export interface Connection {
    * earlier terminates the socket.
    */
   readonly events$: Observable<SocketEvent>;
-  /** Queues one text frame; a closed socket drops it silently. */
-  send(data: string): void;
+  /**
+   * Queues one text frame; a closed socket drops it silently. A Buffer holds
+   * UTF-8 text already encoded, so a broadcast encodes once for all peers.
+   */
+  send(data: string | Buffer): void;
   /** Bytes queued and not yet written to the network. */
   readonly bufferedAmount: number;
   /** Orderly close with a code and a short reason. */
