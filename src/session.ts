@@ -285,8 +285,14 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
     if (error instanceof ClosedError) {
       const { code, reason } = error.event;
       if (link?.endReason !== undefined) return link.endReason;
-      if (code === CLOSE.MESSAGE_TOO_BIG || error.event.error?.message.includes('Max payload')) {
-        ctx.log('warn', `frame from ${who} exceeds maxPayload; connection closed`, peer, CODES.FRAME_TOO_BIG);
+      const wsCode = (error.event.error as { code?: unknown } | undefined)?.code;
+      if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        ctx.log('warn', `frame from ${who} exceeds maxPayload; connection closed (${code})`, peer, CODES.FRAME_TOO_BIG);
+        return 'refused';
+      }
+      if (typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_')) {
+        // the peer broke the WebSocket protocol itself (bad UTF-8, bad opcode, unmasked frame...)
+        ctx.log('warn', `bad frame from ${who}: ${error.event.error?.message ?? wsCode} (${wsCode}); connection closed (${code})`, peer, CODES.BAD_FRAME);
         return 'refused';
       }
       if (!authed) {

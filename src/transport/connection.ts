@@ -26,11 +26,28 @@ export class WsConnection implements Connection {
 
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(code, reason.slice(0, 120));
+      this.ws.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
     }
   }
 
   terminate(): void {
     this.ws.terminate();
   }
+}
+
+/** A close frame's reason may hold at most 123 bytes of UTF-8. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** The longest prefix of `text` that fits `max` bytes of UTF-8, never splitting a character. */
+export function truncateUtf8(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  let out = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > max) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
 }
