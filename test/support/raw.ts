@@ -1,0 +1,210 @@
+/**
+ * Hostile and outside clients for integration tests: a raw `ws` client that
+ * speaks (or mangles) the mesh protocol by hand, raw TCP, and a plain HTTP
+ * upgrade. Everything touches 127.0.0.1 only, and every wait is bounded.
+ */
+import { request } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import { WS_SUBPROTOCOL } from '../../src/limits.js';
+import { MESH_PATH } from '../../src/transport/server.js';
+
+/** Rejects with `what` if `promise` has not settled within `ms`; never leaves a timer behind. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * A raw WebSocket client on the mesh path. Text frames are parsed as JSON and
+ * queued; with `autoPong` a ping is answered at once and not queued, so an
+ * outside implementation can stay joined past readTimeout.
+ */
+export class RawClient {
+  readonly #queue: unknown[] = [];
+  readonly #waiters: ((frame: unknown) => void)[] = [];
+  #closeInfo: CloseInfo | undefined;
+  /** Settles when the socket has closed, with the code and reason it got. */
+  readonly closed: Promise<CloseInfo>;
+
+  private constructor(
+    readonly ws: WebSocket,
+    autoPong: boolean,
+  ) {
+    ws.on('error', () => undefined); // a refused or reset socket must not throw; `closed` reports it
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code: number, reason: Buffer) => {
+        this.#closeInfo = { code, reason: reason.toString('utf8') };
+        resolve(this.#closeInfo);
+      });
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      let frame: unknown;
+      try {
+        frame = JSON.parse(data.toString('utf8'));
+      } catch {
+        frame = { unparsed: isBinary ? data : data.toString('utf8') };
+      }
+      if (autoPong && isPing(frame)) {
+        ws.send(JSON.stringify({ type: 'pong', id: frame.id }));
+        return;
+      }
+      const waiter = this.#waiters.shift();
+      if (waiter === undefined) this.#queue.push(frame);
+      else waiter(frame);
+    });
+  }
+
+  /** Opens a raw client on `ws://address/rxcluster/v1` with the mesh sub-protocol. */
+  static async open(address: string, options: { autoPong?: boolean; ms?: number } = {}): Promise<RawClient> {
+    const ws = new WebSocket(`ws://${address}${MESH_PATH}`, WS_SUBPROTOCOL, { perMessageDeflate: false });
+    const client = new RawClient(ws, options.autoPong ?? false);
+    const opened = new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('close', (code: number) => reject(new Error(`raw client closed with ${code} before it opened`)));
+    });
+    try {
+      await within(opened, options.ms ?? 3000, 'the raw client to open');
+    } catch (error) {
+      ws.terminate();
+      throw error;
+    }
+    return client;
+  }
+
+  /** Sends text (as a text frame), a Buffer (as a binary frame), or any other value as JSON text. */
+  send(data: unknown): void {
+    if (Buffer.isBuffer(data)) this.ws.send(data, { binary: true });
+    else this.ws.send(typeof data === 'string' ? data : JSON.stringify(data));
+  }
+
+  /** The next frame received (parsed JSON), or a rejection after `ms`. */
+  next(ms = 3000, what = 'a frame'): Promise<unknown> {
+    const queued = this.#queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return within(
+      new Promise<unknown>((resolve) => this.#waiters.push(resolve)),
+      ms,
+      what,
+    );
+  }
+
+  /** The close code and reason, or a rejection after `ms`. */
+  waitClosed(ms = 3000): Promise<CloseInfo> {
+    return within(this.closed, ms, 'the raw client to be closed');
+  }
+
+  /** How many received frames have not been taken with `next()` yet. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** Whether the socket is still open (the server did not close it). */
+  get isOpen(): boolean {
+    return this.#closeInfo === undefined && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Ends the socket at once; safe to call twice. */
+  destroy(): void {
+    this.ws.terminate();
+  }
+}
+
+function isPing(frame: unknown): frame is { type: 'ping'; id: number } {
+  return typeof frame === 'object' && frame !== null && (frame as { type?: unknown }).type === 'ping';
+}
+
+/** A fresh 32-byte nonce in the wire form (64 lower-case hex characters). */
+export function nonce(): string {
+  return randomBytes(32).toString('hex');
+}
+
+function hostPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+}
+
+/**
+ * Writes raw bytes to the port over plain TCP and collects what comes back
+ * until the server closes the socket (or rejects after `ms`).
+ */
+export async function rawTcp(address: string, bytes: Buffer, ms = 3000): Promise<{ reply: string }> {
+  const { host, port } = hostPort(address);
+  const socket: Socket = connect(port, host);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => undefined); // a reset is a close too
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.once('connect', () => socket.write(bytes));
+  try {
+    await within(closed, ms, 'the server to close the raw TCP socket');
+  } finally {
+    socket.destroy();
+  }
+  return { reply: Buffer.concat(chunks).toString('latin1') };
+}
+
+/**
+ * Asks for a WebSocket upgrade on `path` with plain HTTP and returns the
+ * status the server answered (101 would be a switch).
+ */
+export async function upgradeStatus(address: string, path: string, ms = 3000): Promise<number> {
+  const { host, port } = hostPort(address);
+  const req = request({
+    host,
+    port,
+    path,
+    headers: {
+      Connection: 'Upgrade',
+      Upgrade: 'websocket',
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+      'Sec-WebSocket-Protocol': WS_SUBPROTOCOL,
+    },
+  });
+  const status = new Promise<number>((resolve, reject) => {
+    req.once('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.once('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 101);
+    });
+    req.once('error', reject);
+  });
+  req.end();
+  try {
+    return await within(status, ms, `the answer to an upgrade on ${path}`);
+  } finally {
+    req.destroy();
+  }
+}
+
+/**
+ * A TCP port on 127.0.0.1 where every connection is dropped at once: a
+ * configured peer address that is never reachable, without guessing a free
+ * port. Close it when done.
+ */
+export async function sinkServer(): Promise<{ address: string; close: () => Promise<void> }> {
+  const server: Server = createServer((socket) => socket.destroy());
+  await within(new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  }), 3000, 'the sink server to listen');
+  const bound = server.address();
+  if (bound === null || typeof bound === 'string') throw new Error('sink server has no TCP address');
+  return {
+    address: `127.0.0.1:${bound.port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
