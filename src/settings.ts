@@ -72,7 +72,7 @@ export const FAST_SETTINGS: Settings = Object.freeze({
   maxConnectInterval: 1000,
 });
 
-interface PositiveIntBrand {
+export interface PositiveIntBrand {
   readonly PositiveInt: unique symbol;
 }
 

@@ -8,7 +8,7 @@ import { reportErrors } from './report.js';
  * must still be told apart.
  */
 
-interface NodeNameBrand {
+export interface NodeNameBrand {
   readonly NodeName: unique symbol;
 }
 /** A node's name: 1 to 128 characters, no control characters. */
@@ -20,7 +20,7 @@ export const NodeName = t.brand(
 );
 export type NodeName = t.TypeOf<typeof NodeName>;
 
-interface HexDigestBrand {
+export interface HexDigestBrand {
   readonly HexDigest: unique symbol;
 }
 /** 32 bytes as 64 lower-case hex characters: a nonce or an HMAC-SHA256. */
@@ -31,7 +31,7 @@ export const HexDigest = t.brand(
 );
 export type HexDigest = t.TypeOf<typeof HexDigest>;
 
-interface MillisBrand {
+export interface MillisBrand {
   readonly Millis: unique symbol;
 }
 /** The last epoch millisecond a Date can hold (ECMA-262 time range). */
