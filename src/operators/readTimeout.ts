@@ -1,17 +1,18 @@
 import {
   asyncScheduler,
-  combineLatest,
   connect,
   defer,
   distinctUntilChanged,
+  EMPTY,
   endWith,
   ignoreElements,
   map,
   merge,
   mergeMap,
-  startWith,
+  repeat,
   switchMap,
   takeUntil,
+  tap,
   throwError,
   timer,
   type MonoTypeOperatorFunction,
@@ -59,27 +60,30 @@ export function readTimeout<T>(
 ): MonoTypeOperatorFunction<T> {
   return (source$) =>
     defer(() => {
-      const subscribedAt = scheduler.now();
+      // the time of the last value: a field, not a timer per value, so a busy
+      // connection costs one timer per readTimeout period, not one per frame
+      let lastRead = scheduler.now();
       return source$.pipe(
         connect((shared$) => {
-          const lastRead$ = shared$.pipe(
-            map(() => scheduler.now()),
-            startWith(subscribedAt),
-          );
-          const timeout$ = settings$.pipe(
+          const reads$ = shared$.pipe(tap(() => (lastRead = scheduler.now())));
+          const ended$ = shared$.pipe(ignoreElements(), endWith(true));
+          // sleep until the deadline the last read implies; if a read came
+          // meanwhile, sleep again for the rest, else fail
+          const watch$ = (timeout: number): Observable<never> =>
+            defer(() => timer(Math.max(0, lastRead + timeout - scheduler.now()), scheduler)).pipe(
+              mergeMap(() => {
+                const silence = scheduler.now() - lastRead;
+                return silence >= timeout ? throwError(() => new ReadTimeoutError(silence, timeout)) : EMPTY;
+              }),
+              repeat(),
+            );
+          const deadline$ = settings$.pipe(
             map((s) => s.readTimeout),
             distinctUntilChanged(),
-          );
-          const ended$ = shared$.pipe(ignoreElements(), endWith(true));
-          const deadline$ = combineLatest([lastRead$, timeout$]).pipe(
-            switchMap(([lastRead, timeout]) =>
-              timer(Math.max(0, lastRead + timeout - scheduler.now()), scheduler).pipe(
-                mergeMap(() => throwError(() => new ReadTimeoutError(scheduler.now() - lastRead, timeout))),
-              ),
-            ),
+            switchMap(watch$),
             takeUntil(ended$),
           );
-          return merge(shared$, deadline$);
+          return merge(reads$, deadline$);
         }),
       );
     });
