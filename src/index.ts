@@ -23,3 +23,5 @@ export { hasQuorum } from './protocol/quorum.js';
 export { backoffDelay } from './protocol/backoff.js';
 export * from './operators/index.js';
 export type { Connection, Transport, SocketEvent, HostPort } from './transport/types.js';
+export { createApiHandler, type ApiHandlerOptions } from './api/handler.js';
+export type { ApiTarget, RequestHandler } from './api/registry.js';

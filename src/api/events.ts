@@ -1,0 +1,132 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  asyncScheduler,
+  combineLatest,
+  distinctUntilChanged,
+  endWith,
+  ignoreElements,
+  interval,
+  map,
+  merge,
+  takeUntil,
+  type Observable,
+  type SchedulerLike,
+  Subscription,
+} from 'rxjs';
+import type { ApiClusterNode } from '../peers.js';
+import type { ApiTarget } from './registry.js';
+
+/** One node as the API shows it (the seed's APIClusterNode). */
+export interface NodeView {
+  readonly name: string;
+  readonly addr: string;
+  readonly status: string;
+  readonly error: string;
+  /** ISO 8601, or null before the first join. */
+  readonly jointime: string | null;
+  /** Ping round trip, in ms. */
+  readonly lag: number;
+  readonly packets: number;
+}
+
+/** The nodes of a members snapshot, by name, as the API shows them. */
+export function nodesView(members: ReadonlyMap<string, ApiClusterNode>): Record<string, NodeView> {
+  const nodes: Record<string, NodeView> = {};
+  for (const [name, n] of [...members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    nodes[name] = {
+      name: n.name,
+      addr: n.addr,
+      status: n.status,
+      error: n.error,
+      jointime: n.jointime === null ? null : n.jointime.toISOString(),
+      lag: n.lag,
+      packets: n.packets,
+    };
+  }
+  return nodes;
+}
+
+/** The default interval of the comment that keeps an idle event stream open, in ms. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+
+/**
+ * The server-sent events of a manager's status page, as wire text: one
+ * `data: {"quorum":…,"nodes":{…}}` event per change of members$ or quorum$
+ * (the current state first), a `: heartbeat` comment every `heartbeatMs`,
+ * completing when members$ completes (the manager shut down).
+ *
+ * ```
+ * members$:  a----b--------|
+ * quorum$:   t-------f-----|
+ * out:       A----B--C-:---|     (':' a heartbeat comment)
+ * ```
+ *
+ * Events that would repeat the previous one are dropped.
+ *
+ * @param target - the manager
+ * @param heartbeatMs - ms between heartbeat comments, default 15000
+ * @param scheduler - drives the heartbeat, default asyncScheduler
+ */
+export function clusterEvents$(target: ApiTarget, heartbeatMs = DEFAULT_HEARTBEAT_MS, scheduler: SchedulerLike = asyncScheduler): Observable<string> {
+  const state$ = combineLatest([target.members$, target.quorum$]).pipe(
+    map(([members, quorum]) => JSON.stringify({ quorum, nodes: nodesView(members) })),
+    distinctUntilChanged(),
+    map((json) => `data: ${json}\n\n`),
+  );
+  const heartbeat$ = interval(heartbeatMs, scheduler).pipe(map(() => ': heartbeat\n\n'));
+  const stopped$ = target.members$.pipe(ignoreElements(), endWith(true));
+  return merge(state$, heartbeat$).pipe(takeUntil(stopped$));
+}
+
+/** Unsent bytes past which an event-stream client is too slow and is dropped. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
+
+/**
+ * Serves `events$` as a `text/event-stream` response: ends the response when
+ * it completes, unsubscribes when the client goes away, and drops a client
+ * that lets more than 1 MiB pile up unread.
+ */
+export function serveEventStream(req: IncomingMessage, res: ServerResponse, events$: Observable<string>, onEnd: () => void): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-accel-buffering': 'no',
+    connection: 'keep-alive',
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    onEnd();
+    return;
+  }
+  res.write('retry: 2000\n\n');
+  let finished = false;
+  // unsubscribed first if the stream ends at once: adding to it then tears down at once
+  const subscription = new Subscription();
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    subscription.unsubscribe();
+    onEnd();
+  };
+  subscription.add(events$.subscribe({
+    next: (text) => {
+      if (res.destroyed || res.writableEnded) return;
+      if (res.writableLength > MAX_UNSENT_BYTES) {
+        res.destroy();
+        return;
+      }
+      res.write(text);
+    },
+    error: () => {
+      res.end();
+      finish();
+    },
+    complete: () => {
+      res.end();
+      finish();
+    },
+  }));
+  res.on('close', finish);
+  if (res.destroyed) finish();
+}

@@ -1,0 +1,140 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { AdminPath, decodeWith, LoginBody, ManagerPath, PageQuery } from './codecs.js';
+import { readBodyJson, readBodyText } from './body.js';
+import { presentedToken, sameOrigin, sessionCookie, type LoginThrottle } from './auth.js';
+import { clusterEvents$, nodesView, serveEventStream } from './events.js';
+import { DASHBOARD_CSP, dashboardHtml } from './dashboard.js';
+import { findManager, managerNames, type ApiTarget } from './registry.js';
+import { fail, ok, type Reply } from './reply.js';
+
+/** What a route gets: the request, its decoded path parameters and query, and the handler's state. */
+export interface RouteContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The manager whose handler this is. */
+  readonly home: ApiTarget;
+  /** Path parameters by name, percent-decoded, not yet validated. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly throttle: LoginThrottle;
+  /** Counts an event stream in; undefined past the handler's limit, else the function that counts it out. */
+  readonly openStream: () => (() => void) | undefined;
+  /** Ms between the heartbeat comments of an event stream. */
+  readonly heartbeatMs: number;
+}
+
+/**
+ * A route answers a Reply, or undefined when it wrote the response itself
+ * (the event stream).
+ */
+export type Route = (ctx: RouteContext) => Reply | undefined | Promise<Reply | undefined>;
+
+/**
+ * The manager `name` as this handler may show it: its own manager always,
+ * another manager of the process only while its API is enabled.
+ */
+export function reachable(home: ApiTarget, name: string): ApiTarget | undefined {
+  const target = findManager(name);
+  return target !== undefined && (target === home || target.apiEnabled) ? target : undefined;
+}
+
+const unknownManager = (): Reply => fail(404, 'unknown manager');
+
+/** `GET /`: the status page of `?manager=` or of the home manager. */
+export const statusPage: Route = ({ home, query }) => {
+  const decoded = decodeWith(PageQuery, query.has('manager') ? { manager: query.get('manager') } : {});
+  if (isLeft(decoded)) return fail(400, decoded.left);
+  const target = reachable(home, decoded.right.manager ?? home.name);
+  if (target === undefined) return unknownManager();
+  return {
+    status: 200,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': DASHBOARD_CSP,
+      'x-frame-options': 'DENY',
+    },
+    body: { raw: dashboardHtml(target.name) },
+  };
+};
+
+/** `GET /api/v1/cluster`: the managers of this process. */
+export const listManagers: Route = ({ home }) => ok({ managers: managerNames().filter((name) => reachable(home, name) !== undefined) });
+
+/** `GET /api/v1/cluster/:manager`: every configured or connected node, and the quorum. */
+export const showManager: Route = ({ home, params }) => {
+  const path = decodeWith(ManagerPath, params);
+  if (isLeft(path)) return fail(400, path.left);
+  const target = reachable(home, path.right.manager);
+  if (target === undefined) return unknownManager();
+  return ok({ nodes: nodesView(target.membersNow()), quorum: target.quorumNow() });
+};
+
+/** `GET /api/v1/cluster/:manager/events`: the status page's server-sent events. */
+export const managerEvents: Route = ({ req, res, home, params, openStream, heartbeatMs }) => {
+  const path = decodeWith(ManagerPath, params);
+  if (isLeft(path)) return fail(400, path.left);
+  const target = reachable(home, path.right.manager);
+  if (target === undefined) return unknownManager();
+  const release = openStream();
+  if (release === undefined) return fail(503, 'too many event streams');
+  try {
+    serveEventStream(req, res, clusterEvents$(target, heartbeatMs), release);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return undefined;
+};
+
+/**
+ * `POST /api/v1/cluster/:manager/admin/:node/:action`: with a valid token,
+ * emits `{ action, manager, node, data }` on the manager's fromClusterApi$,
+ * `data` being the request body as text.
+ */
+export const adminAction: Route = async ({ req, home, params }) => {
+  const path = decodeWith(AdminPath, params);
+  if (isLeft(path)) return fail(400, path.left);
+  const { manager, node, action } = path.right;
+  const target = reachable(home, manager);
+  if (target === undefined) return unknownManager();
+  const presented = presentedToken(req);
+  if (presented === undefined) return fail(403, 'a valid token is required (Authorization: Bearer, or the session cookie)');
+  const username = target.verifyApiToken(presented.token);
+  if (username === undefined) return fail(403, 'invalid or expired token');
+  if (presented.from === 'cookie' && !sameOrigin(req)) return fail(403, 'cross-origin request refused');
+  if (!target.membersNow().has(node)) return fail(404, 'unknown node');
+  const body = await readBodyText(req);
+  if (isLeft(body)) return body.left;
+  target.apiRequest(action, node, body.right);
+  return ok({ action, manager: target.name, node, username });
+};
+
+/**
+ * `POST /api/v1/login`: `{ username, secret, manager? }`; answers a token and
+ * sets it as the session cookie. A wrong secret is answered 403 after a
+ * delay that grows with each failure from the same address.
+ */
+export const login: Route = async ({ req, home, throttle }) => {
+  const json = await readBodyJson(req);
+  if (isLeft(json)) return json.left;
+  const body = decodeWith(LoginBody, json.right);
+  if (isLeft(body)) return fail(400, body.left);
+  const { username, secret } = body.right;
+  const target = reachable(home, body.right.manager ?? home.name);
+  if (target === undefined) return unknownManager();
+  const address = req.socket.remoteAddress ?? 'unknown';
+  if (!target.checkSecret(secret)) {
+    await delay(throttle.failed(address));
+    return fail(403, 'wrong secret');
+  }
+  throttle.succeeded(address);
+  const token = target.issueApiToken(username);
+  const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
+  return ok({ token, username, manager: target.name }, { 'set-cookie': sessionCookie(token, secure) });
+};
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
