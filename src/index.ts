@@ -2,7 +2,7 @@
  * rxcluster: an authenticated full-mesh cluster of named Node.js processes,
  * with every Go channel of its predecessor turned into an RxJS stream.
  */
-export { Manager, type ManagerOptions, type NodeMessage, type ApiRequest, type StateDump, type TlsOptions } from './manager.js';
+export { Manager, type ManagerOptions, type NodeMessage, type ApiRequest, type StateDump, type TlsOptions, type MembershipEvent } from './manager.js';
 export { Packet, unpackPacket } from './packet.js';
 export { LogEntry, type LogLevel } from './log.js';
 export {

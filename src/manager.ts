@@ -42,7 +42,7 @@ import { Packet } from './packet.js';
 import { PeerTable, type ApiClusterNode } from './peers.js';
 import { encodeMsg, NodeName } from './protocol/frames.js';
 import { hasQuorum } from './protocol/quorum.js';
-import { session$, type Link, type SessionContext } from './session.js';
+import { session$, type LeaveReason, type Link, type SessionContext } from './session.js';
 import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
 import { WsTransport, type WsTransportOptions } from './transport/ws.js';
 import type { Connection, HostPort, Transport } from './transport/types.js';
@@ -60,6 +60,11 @@ export interface ApiRequest {
   readonly node: string;
   readonly data: string;
 }
+
+/** A join or a leave, as `membership$` tells it. */
+export type MembershipEvent =
+  | { readonly type: 'join'; readonly node: string; readonly time: Date }
+  | { readonly type: 'leave'; readonly node: string; readonly reason: LeaveReason; readonly time: Date };
 
 /** The third constructor argument; every field is optional. */
 export interface ManagerOptions {
@@ -128,7 +133,7 @@ export class Manager implements ApiTarget {
   readonly #peers = new PeerTable();
   readonly #config = new Subject<ConfigChange>();
   readonly #links = new Subject<ConnectionEvent<Link>>();
-  readonly #joined = new Subject<string>();
+  readonly #membershipEvents = new Subject<MembershipEvent>();
   readonly #nodeJoin = new Subject<string>();
   readonly #nodeLeave = new Subject<string>();
   readonly #fromCluster = new Subject<Packet>();
@@ -151,6 +156,12 @@ export class Manager implements ApiTarget {
   readonly nodeJoin$: Observable<string> = this.#nodeJoin.asObservable();
   /** The name of each joined node that left (hot). */
   readonly nodeLeave$: Observable<string> = this.#nodeLeave.asObservable();
+  /**
+   * Joins and leaves with their details: a leave says why (`shutdown`: the
+   * peer announced it; `timeout`: silent past readTimeout; `lost`: the
+   * connection broke; `removed`: removeNode; `slow`: slow consumer) (hot).
+   */
+  readonly membership$: Observable<MembershipEvent> = this.#membershipEvents.asObservable();
   /** Whether this node sees a majority: the current value at once, then each change. */
   readonly quorum$: Observable<boolean>;
   /** Every configured or connected peer (never self), replayed. */
@@ -472,7 +483,7 @@ export class Manager implements ApiTarget {
     await this.#transport?.close();
     this.#state = 'stopped';
     this.#emitLog('info', 'stopped');
-    for (const subject$ of [this.#nodeJoin, this.#nodeLeave, this.#fromCluster, this.#fromClusterApi, this.#config, this.#links, this.#joined]) {
+    for (const subject$ of [this.#nodeJoin, this.#nodeLeave, this.#fromCluster, this.#fromClusterApi, this.#config, this.#links, this.#membershipEvents]) {
       subject$.complete();
     }
     this.#counts.complete();
@@ -537,7 +548,7 @@ export class Manager implements ApiTarget {
         },
       }),
       reconnectBackoff(this.#settings.asObservable(), {
-        reset$: this.#joined.pipe(filter((joined) => joined === name)),
+        reset$: this.#membershipEvents.pipe(filter((e) => e.type === 'join' && e.node === name)),
         scheduler: this.#scheduler,
         random: this.#random,
       }),
@@ -571,16 +582,18 @@ export class Manager implements ApiTarget {
 
   #membership(name: string, change: 'join' | 'leave'): void {
     if (this.#state !== 'listening') return;
+    const time = new Date(this.#scheduler.now());
     if (change === 'join') {
-      this.#peers.join(name, new Date(this.#scheduler.now()));
+      this.#peers.join(name, time);
       this.#updateCounts();
       this.#emitLog('info', `node ${name} joined`, name);
-      this.#joined.next(name);
+      this.#membershipEvents.next({ type: 'join', node: name, time });
       this.#nodeJoin.next(name);
     } else {
       const reason = this.#peers.leave(name);
       this.#updateCounts();
       this.#emitLog('info', `node ${name} left (${reason})`, name);
+      this.#membershipEvents.next({ type: 'leave', node: name, reason, time });
       this.#nodeLeave.next(name);
     }
   }

@@ -182,6 +182,31 @@ describe('three nodes, fully configured', () => {
   });
 });
 
+describe('membership$', () => {
+  it('tells each leave with its reason: removed, then shutdown', { timeout: 10_000 }, async () => {
+    const nodes = await startMesh(['a', 'b', 'c']);
+    try {
+      await joinedAll(nodes);
+      const [a, b, c] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
+      const events: string[] = [];
+      a.manager.membership$.subscribe((e) => events.push(e.type === 'join' ? `join ${e.node}` : `leave ${e.node} ${e.reason}`));
+      const removed = first(a.manager.membership$, (e) => e.type === 'leave' && e.node === 'b');
+      a.manager.removeNode('b');
+      await removed;
+      const shut = first(a.manager.membership$, (e) => e.type === 'leave' && e.node === 'c');
+      await c.manager.shutdown();
+      await shut;
+      assert.deepEqual(events, ['leave b removed', 'leave c shutdown']);
+      const members = await first(a.manager.members$);
+      assert.equal(members.get('c')?.leaveReason, 'shutdown');
+      assert.equal(members.has('b'), false);
+      void b;
+    } finally {
+      await shutdownAll(nodes);
+    }
+  });
+});
+
 describe('simultaneous dialing', () => {
   it('ends with exactly one connection and one join on each side', { timeout: 20_000 }, async () => {
     let duplicatesResolved = 0;
