@@ -42,6 +42,7 @@ import { Packet } from './packet.js';
 import { PeerTable, type ApiClusterNode } from './peers.js';
 import { encodeMsg, NodeName } from './protocol/frames.js';
 import { hasQuorum } from './protocol/quorum.js';
+import { makeNonce } from './protocol/handshake.js';
 import { session$, type LeaveReason, type Link, type SessionContext } from './session.js';
 import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
 import { WsTransport, type WsTransportOptions } from './transport/ws.js';
@@ -120,6 +121,8 @@ const SHUTDOWN_GRACE = 1000;
  */
 export class Manager implements ApiTarget {
   readonly #secret: string | Buffer;
+  /** Random per manager: tells this process apart from another with the same name. */
+  readonly #instance = makeNonce();
   readonly #scheduler: SchedulerLike;
   readonly #random: () => number;
   readonly #maxPayload: number;
@@ -559,12 +562,19 @@ export class Manager implements ApiTarget {
   #sessionContext(settings$: Observable<Settings>): SessionContext {
     return {
       self: this.name,
+      instance: this.#instance,
       secret: this.#secret,
       settings$,
       scheduler: this.#scheduler,
       sendBufferBytes: this.#sendBufferBytes,
       logTraffic: this.#logTraffic,
       isConfigured: (name) => this.#peers.isConfigured(name),
+      refusal: (name, instance) => {
+        const active = this.#peers.active(name);
+        return active === undefined || active.instance === instance
+          ? undefined
+          : `${name} is already connected from another process (instance ${active.instance.slice(0, 8)}, not ${instance.slice(0, 8)}); refused`;
+      },
       log: (level, message, node, code) => this.#emitLog(level, message, node, code),
       up: (link) => this.#links.next({ type: 'up', conn: link }),
       down: (link, reason) => {

@@ -40,6 +40,8 @@ export class Link {
 
   constructor(
     readonly peer: string,
+    /** The peer's manager instance (random per process start). */
+    readonly instance: string,
     readonly dialer: string,
     readonly seq: number,
     readonly conn: Connection,
@@ -71,6 +73,8 @@ export class Link {
 /** What a session needs from its manager. */
 export interface SessionContext {
   readonly self: string;
+  /** This manager's instance id. */
+  readonly instance: string;
   readonly secret: string | Buffer;
   readonly settings$: Observable<Settings>;
   readonly scheduler: SchedulerLike;
@@ -78,6 +82,8 @@ export interface SessionContext {
   readonly logTraffic: boolean;
   /** Whether `name` may connect: configured here, and not this node. */
   isConfigured(name: string): boolean;
+  /** Why `name` of `instance` may not connect now (another instance of it is connected), or undefined. */
+  refusal(name: string, instance: string): string | undefined;
   log(level: LogLevel, message: string, node?: string, code?: Code): void;
   /** The link finished its handshake. */
   up(link: Link): void;
@@ -164,8 +170,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
     else link.send(encodeFrame(frame));
   }
 
-  function makeLink(name: string, dialer: string): Link {
-    return new Link(name, dialer, conn.id, conn, ctx.sendBufferBytes, (slow, buffered) =>
+  function makeLink(name: string, instance: string, dialer: string): Link {
+    return new Link(name, instance, dialer, conn.id, conn, ctx.sendBufferBytes, (slow, buffered) =>
       ctx.log('warn', `${slow.peer} is a slow consumer: ${buffered} bytes unsent (sendBufferBytes ${ctx.sendBufferBytes}); disconnected`, slow.peer, CODES.SLOW_CONSUMER),
     );
   }
@@ -176,7 +182,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       const target = expected ?? '';
       const dialerNonce = makeNonce();
       let transcript: HandshakeTranscript | undefined;
-      send({ type: 'hello', version: PROTOCOL_VERSION, name: ctx.self, to: target, nonce: dialerNonce } as Frame);
+      let peerInstance = '';
+      send({ type: 'hello', version: PROTOCOL_VERSION, name: ctx.self, to: target, nonce: dialerNonce, instance: ctx.instance } as Frame);
       return frames$.pipe(
         map((frame): Link | undefined => {
           if (transcript === undefined) {
@@ -189,11 +196,13 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             if (!verifyProof(ctx.secret, 'acceptor', transcript, frame.proof)) {
               throw new SessionError(CODES.AUTH, `authentication failed: ${target} does not know the cluster secret`, CLOSE.POLICY_VIOLATION);
             }
+            refuseImpostor(target, frame.instance);
+            peerInstance = frame.instance;
             send({ type: 'auth', proof: handshakeProof(ctx.secret, 'dialer', transcript) } as Frame);
             return undefined;
           }
           if (frame.type !== 'welcome') throw outOfStage(frame, 'welcome');
-          return makeLink(target, ctx.self);
+          return makeLink(target, peerInstance, ctx.self);
         }),
         filter((l): l is Link => l !== undefined),
       );
@@ -204,6 +213,7 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
   function accept(frames$: Observable<Frame>): Observable<Link> {
     return defer(() => {
       let transcript: HandshakeTranscript | undefined;
+      let peerInstance = '';
       return frames$.pipe(
         map((frame): Link | undefined => {
           if (transcript === undefined) {
@@ -218,7 +228,9 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             if (!ctx.isConfigured(frame.name)) {
               throw new SessionError(CODES.PEER_REFUSED, `${frame.name} is not a configured node`, CLOSE.POLICY_VIOLATION);
             }
+            refuseImpostor(frame.name, frame.instance);
             peer = frame.name;
+            peerInstance = frame.instance;
             transcript = { dialer: frame.name, acceptor: ctx.self, dialerNonce: frame.nonce, acceptorNonce: makeNonce() };
             send({
               type: 'challenge',
@@ -226,6 +238,7 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
               name: ctx.self,
               nonce: transcript.acceptorNonce,
               proof: handshakeProof(ctx.secret, 'acceptor', transcript),
+              instance: ctx.instance,
             } as Frame);
             return undefined;
           }
@@ -234,11 +247,17 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             throw new SessionError(CODES.AUTH, `authentication failed: ${transcript.dialer} at ${conn.remote} does not know the cluster secret`, CLOSE.POLICY_VIOLATION);
           }
           send({ type: 'welcome' });
-          return makeLink(transcript.dialer, transcript.dialer);
+          return makeLink(transcript.dialer, peerInstance, transcript.dialer);
         }),
         filter((l): l is Link => l !== undefined),
       );
     });
+  }
+
+  /** Refuses a second process that claims the name of a connected node. */
+  function refuseImpostor(name: string, instance: string): void {
+    const reason = ctx.refusal(name, instance);
+    if (reason !== undefined) throw new SessionError(CODES.PEER_REFUSED, reason, CLOSE.POLICY_VIOLATION);
   }
 
   /** The authenticated session: frames in, pings out, silence watched. */

@@ -87,8 +87,8 @@ async function stillServes(defer: Defer, { a, b, events }: Cluster): Promise<num
   return joinedAt;
 }
 
-function hello(fields: Partial<{ version: number; name: string; to: string; nonce: string }> = {}): Record<string, unknown> {
-  return { type: 'hello', version: PROTOCOL_VERSION, name: 'B', to: 'A', nonce: nonce(), ...fields };
+function hello(fields: Partial<{ version: number; name: string; to: string; nonce: string; instance: string }> = {}): Record<string, unknown> {
+  return { type: 'hello', version: PROTOCOL_VERSION, name: 'B', to: 'A', nonce: nonce(), instance: nonce(), ...fields };
 }
 
 interface RefusedCase {
@@ -161,6 +161,24 @@ describe('hostile input from a raw ws client', () => {
     await stillServes(defer, cl);
   });
 
+  it('refuses a second process that claims the name of a connected node, and keeps the real one', { timeout: 20_000 }, async (t) => {
+    const defer = scope(t);
+    const cl = await cluster(defer);
+    // an impostor that knows the secret and calls itself B, while B is connected
+    const impostor = await startNode('B');
+    defer(() => impostor.manager.shutdown());
+    const impostorJoins: string[] = [];
+    impostor.manager.nodeJoin$.subscribe((n) => impostorJoins.push(n));
+    impostor.manager.addNode('A', cl.a.address);
+    const entry = await logged(cl.a, CODES.PEER_REFUSED, 3000);
+    assert.match(entry.message, /B is already connected from another process/);
+    const refusedByA = await first(impostor.manager.log$, (e) => e.code === CODES.PEER_REFUSED || e.code === CODES.AUTH, 3000, 'the impostor to be told');
+    assert.match(refusedByA.message, /refused/);
+    await sleep(300);
+    assert.deepEqual(impostorJoins, [], 'the impostor never joined');
+    await stillServes(defer, cl);
+  });
+
   it('closes a half-finished handshake after connectTimeout with 4004 while a real peer joins meanwhile', { timeout: 20_000 }, async (t) => {
     const connectTimeout = 500;
     const defer = scope(t);
@@ -169,8 +187,9 @@ describe('hostile input from a raw ws client', () => {
     defer(() => raw.destroy());
     const openedAt = performance.now();
 
-    // claims to be B (configured, and joined on another connection), then falls silent
-    raw.send(hello());
+    // claims to be H (configured, never reachable), then falls silent
+    cl.a.manager.addNode('H', '127.0.0.1:1');
+    raw.send(hello({ name: 'H' }));
     const challenge = (await raw.next(2000, 'the challenge')) as { type?: unknown; name?: unknown };
     assert.equal(challenge.type, 'challenge');
     assert.equal(challenge.name, 'A');
@@ -187,7 +206,7 @@ describe('hostile input from a raw ws client', () => {
     assert.ok(cJoinedAt < closedAt, 'C joined while the half-finished handshake was still pending');
     const entry = await logged(cl.a, CODES.HANDSHAKE_TIMEOUT, 1000);
     assert.equal(entry.level, 'warn', String(entry));
-    assert.deepEqual(cl.events.filter((e) => e.includes('-')), [], 'the impostor posing as B did not make B leave');
+    assert.deepEqual(cl.events.filter((e) => e.includes('-')), [], 'the half-finished handshake did not disturb B');
   });
 
   it('refuses a peer with another secret on both sides, with no join or leave, and still serves', { timeout: 20_000 }, async (t) => {

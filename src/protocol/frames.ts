@@ -44,14 +44,18 @@ export const Millis = t.brand(
 );
 export type Millis = t.TypeOf<typeof Millis>;
 
-/** Dialer → acceptor: who I am, whom I expect, my nonce. */
+/**
+ * Dialer → acceptor: who I am, whom I expect, my nonce, and my instance (random
+ * per manager, so a second process claiming a connected node's name is told
+ * apart from a second connection of the same process).
+ */
 export const HelloFrame = t.type(
-  { type: t.literal('hello'), version: t.Int, name: NodeName, to: NodeName, nonce: HexDigest },
+  { type: t.literal('hello'), version: t.Int, name: NodeName, to: NodeName, nonce: HexDigest, instance: HexDigest },
   'HelloFrame',
 );
-/** Acceptor → dialer: who I am, my nonce, my proof of the secret. */
+/** Acceptor → dialer: who I am, my nonce, my proof of the secret, my instance. */
 export const ChallengeFrame = t.type(
-  { type: t.literal('challenge'), version: t.Int, name: NodeName, nonce: HexDigest, proof: HexDigest },
+  { type: t.literal('challenge'), version: t.Int, name: NodeName, nonce: HexDigest, proof: HexDigest, instance: HexDigest },
   'ChallengeFrame',
 );
 /** Dialer → acceptor: my proof of the secret. */

@@ -60,7 +60,7 @@ interface CodecCase {
 const CASES: readonly CodecCase[] = [
   {
     codec: HelloFrame,
-    valid: { type: 'hello', version: 1, name: 'node1', to: 'node2', nonce: NONCE },
+    valid: { type: 'hello', version: 1, name: 'node1', to: 'node2', nonce: NONCE, instance: NONCE },
     failures: [
       ['version', 1.5, 'HelloFrame.version: expected Int'],
       ['version', '1', 'HelloFrame.version: expected Int'],
@@ -73,11 +73,13 @@ const CASES: readonly CodecCase[] = [
       ['nonce', 'abc', 'HelloFrame.nonce: expected HexDigest'],
       ['nonce', 'A'.repeat(64), 'HelloFrame.nonce: expected HexDigest'],
       ['nonce', REMOVE, 'HelloFrame.nonce: expected HexDigest'],
+      ['instance', REMOVE, 'HelloFrame.instance: expected HexDigest'],
+      ['instance', 'x', 'HelloFrame.instance: expected HexDigest'],
     ],
   },
   {
     codec: ChallengeFrame,
-    valid: { type: 'challenge', version: 1, name: 'node2', nonce: NONCE, proof: PROOF },
+    valid: { type: 'challenge', version: 1, name: 'node2', nonce: NONCE, proof: PROOF, instance: PROOF },
     failures: [
       ['version', 'one', 'ChallengeFrame.version: expected Int'],
       ['name', 'n'.repeat(129), 'ChallengeFrame.name: expected NodeName'],
@@ -85,6 +87,7 @@ const CASES: readonly CodecCase[] = [
       ['nonce', 'g'.repeat(64), 'ChallengeFrame.nonce: expected HexDigest'],
       ['proof', PROOF.slice(1), 'ChallengeFrame.proof: expected HexDigest'],
       ['proof', `${PROOF}0`, 'ChallengeFrame.proof: expected HexDigest'],
+      ['instance', REMOVE, 'ChallengeFrame.instance: expected HexDigest'],
     ],
   },
   {
@@ -207,7 +210,7 @@ describe('decodeFrame', () => {
     ['an unknown type', '{"type":"gossip","id":1}', 'Frame: expected Frame'],
     ['a type of the wrong case', '{"type":"PING","id":1}', 'Frame: expected Frame'],
     ['a msg frame without data', '{"type":"msg","from":"node1","time":1}', 'MsgFrame.data: expected a JSON value'],
-    ['a control character in a name', JSON.stringify({ type: 'hello', version: 1, name: 'no\u0007de', to: 'node2', nonce: NONCE }), 'HelloFrame.name: expected NodeName'],
+    ['a control character in a name', JSON.stringify({ type: 'hello', version: 1, name: 'no\u0007de', to: 'node2', nonce: NONCE, instance: NONCE }), 'HelloFrame.name: expected NodeName'],
     ['an over-long name', JSON.stringify({ type: 'msg', from: 'x'.repeat(129), time: 1, data: 1 }), 'MsgFrame.from: expected NodeName'],
   ];
   for (const [label, raw, expected] of failures) {
@@ -235,7 +238,7 @@ describe('decodeFrame', () => {
     ['unterminated JSON string holding the secret', `{"type":"msg","from":"node1","time":1,"data":"${SECRET}`],
     ['a bare word then the secret', `undefined ${SECRET}`],
     ['the secret as a ping id', JSON.stringify({ type: 'ping', id: SECRET })],
-    ['the secret as a nonce', JSON.stringify({ type: 'hello', version: 1, name: 'node1', to: 'node2', nonce: SECRET })],
+    ['the secret as a nonce', JSON.stringify({ type: 'hello', version: 1, name: 'node1', to: 'node2', nonce: SECRET, instance: NONCE })],
     ['the secret as an over-long name', JSON.stringify({ type: 'msg', from: SECRET.repeat(3), time: 1, data: 1 })],
     ['the secret with a control character as a name', JSON.stringify({ type: 'auth', proof: `${SECRET}\u0000` })],
     ['the secret as an unknown type', JSON.stringify({ type: SECRET })],
