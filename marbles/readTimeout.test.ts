@@ -4,6 +4,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { ReadTimeoutError } from '../src/errors.js';
 import { readTimeout } from '../src/operators/readTimeout.js';
 import { DEFAULT_SETTINGS, type Settings } from '../src/settings.js';
+import type { SchedulerLike } from 'rxjs';
 
 /** Settings with a short readTimeout, in frames (1 frame = 1 ms inside run()). */
 const rt = (readTimeout: number): Settings => ({ ...DEFAULT_SETTINGS, readTimeout });
@@ -171,6 +172,54 @@ describe('readTimeout', () => {
       const expected = '     -x-y--z--#';
 
       expectObservable(frames$.pipe(readTimeout(settings$, testScheduler))).toBe(expected, undefined, new ReadTimeoutError(3, 3));
+    });
+  });
+
+  describe('when this process was blocked', () => {
+    /**
+     * The test clock, jumping `jump` ms ahead from virtual frame `at` on:
+     * timers still fire on virtual time, but now() says they fired late,
+     * as after a GC pause or a blocked event loop.
+     */
+    function blockedFrom(at: number, jump: number): SchedulerLike {
+      return {
+        now: () => testScheduler.now() + (testScheduler.now() >= at ? jump : 0),
+        schedule: testScheduler.schedule.bind(testScheduler),
+      };
+    }
+
+    it('should grant one grace to a late deadline, so a frame read just after the block saves the peer', () => {
+      testScheduler.run(({ hot, cold, expectObservable }) => {
+        const settings$ = cold('s', { s: rt(10) });
+        // blocked for 8 ms from frame 5: the deadline fires at frame 10 but the
+        // clock says 18; b, waiting in the socket buffer, is read during the
+        // 1 ms grace, and the watch starts over from b
+        const frames$ = hot('  -a---------b-----------');
+        const expected = '     -a---------b---------#';
+
+        expectObservable(frames$.pipe(readTimeout(settings$, blockedFrom(5, 8)))).toBe(expected, undefined, new ReadTimeoutError(10, 10));
+      });
+    });
+
+    it('should still fail after the grace when nothing was waiting to be read', () => {
+      testScheduler.run(({ hot, cold, expectObservable }) => {
+        const settings$ = cold('s', { s: rt(10) });
+        const frames$ = hot('  -a----------------');
+        const expected = '     -a---------#';
+
+        expectObservable(frames$.pipe(readTimeout(settings$, blockedFrom(5, 8)))).toBe(expected, undefined, new ReadTimeoutError(18, 10));
+      });
+    });
+
+    it('should not grant a grace to a deadline that fires on time', () => {
+      testScheduler.run(({ hot, cold, expectObservable }) => {
+        const settings$ = cold('s', { s: rt(10) });
+        // the clock jumps only after the deadline: no lateness, no grace
+        const frames$ = hot('  -a-----------b----');
+        const expected = '     -a---------#';
+
+        expectObservable(frames$.pipe(readTimeout(settings$, blockedFrom(20, 8)))).toBe(expected, undefined, new ReadTimeoutError(10, 10));
+      });
     });
   });
 });

@@ -15,7 +15,9 @@ export type ChildLine =
   | { readonly type: 'listening'; readonly address: string }
   | { readonly type: 'join' | 'leave'; readonly node: string }
   | { readonly type: 'log'; readonly level: string; readonly message: string; readonly node: string | null; readonly code: string | null }
-  | { readonly type: 'stopped' };
+  | { readonly type: 'stopped' }
+  | { readonly type: 'blocking'; readonly ms: number }
+  | { readonly type: 'unblocked' };
 
 export interface ChildExit {
   readonly code: number | null;
@@ -44,6 +46,8 @@ export interface SpawnOptions {
   readonly settings?: Partial<Settings>;
   readonly options?: { readonly maxPayload?: number; readonly sendBufferBytes?: number };
   readonly secret?: string;
+  /** Extra environment (RXC_BLOCK_MS for SIGUSR2). */
+  readonly env?: Readonly<Record<string, string>>;
   /** ms to wait for the `listening` line. */
   readonly ms?: number;
 }
@@ -55,7 +59,7 @@ export async function spawnNode(name: string, opts: SpawnOptions = {}): Promise<
   if (opts.options !== undefined) args.push(JSON.stringify(opts.options));
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, RXC_SECRET: opts.secret ?? SECRET },
+    env: { ...process.env, ...(opts.env ?? {}), RXC_SECRET: opts.secret ?? SECRET },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let exitInfo: ChildExit | undefined;

@@ -12,6 +12,7 @@
  * `{"type":"listening","address":"127.0.0.1:port"}`, then `join`/`leave`
  * (`{"type":"join","node":"A"}`), `log` (`{"type":"log","level","message","node","code"}`)
  * and, after SIGTERM or SIGINT has shut the manager down, `{"type":"stopped"}`.
+ * SIGUSR2 blocks its event loop for RXC_BLOCK_MS ms (`blocking`, `unblocked` lines).
  * It then exits by itself, with code 0, once nothing is left open.
  */
 import { Manager, type ManagerOptions } from '../../src/index.js';
@@ -69,6 +70,18 @@ function stop(): void {
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+
+// SIGUSR2 blocks this process's event loop for RXC_BLOCK_MS (a GC pause, a
+// long synchronous job): the process stays alive but reads and timers wait
+process.on('SIGUSR2', () => {
+  const ms = Number(process.env.RXC_BLOCK_MS ?? '0');
+  emit({ type: 'blocking', ms });
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy: nothing else runs
+  }
+  emit({ type: 'unblocked' });
+});
 
 // an orphan (the test runner died without killing us) must not linger
 const parent = process.ppid;
