@@ -34,6 +34,7 @@ import { registerManager, unregisterManager, type ApiTarget, type RequestHandler
 import { formatAddress, parseAddress } from './address.js';
 import { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, type Code } from './limits.js';
 import { LogEntry, type LogLevel } from './log.js';
+import { backpressure } from './operators/backpressure.js';
 import { joinDelay } from './operators/joinDelay.js';
 import { quorum } from './operators/quorum.js';
 import { reconnectBackoff } from './operators/reconnectBackoff.js';
@@ -105,6 +106,10 @@ type State = StateDump['state'];
 type ConfigChange = { readonly name: string; readonly addr: HostPort | undefined };
 
 const DEFAULT_TOKEN_DURATION = 60 * 60 * 1000;
+/** Producers are told to wait once a peer has a quarter of sendBufferBytes unsent… */
+const HIGH_WATER_DIVISOR = 4;
+/** …and to go on once every peer is down to a sixteenth. */
+const LOW_WATER_DIVISOR = 16;
 /** The longest shutdown waits for peers to acknowledge its close, in ms. */
 const SHUTDOWN_GRACE = 1000;
 
@@ -144,6 +149,7 @@ export class Manager implements ApiTarget {
   readonly #log = new Subject<LogEntry>();
   readonly #counts: BehaviorSubject<{ configured: number; online: number }>;
   readonly #subscription = new Subscription();
+  readonly #pressure = new Subject<void>();
 
   #state: State = 'new';
   #address: string | null = null;
@@ -169,6 +175,16 @@ export class Manager implements ApiTarget {
   readonly quorum$: Observable<boolean>;
   /** Every configured or connected peer (never self), replayed. */
   readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
+  /**
+   * Back-pressure for producers: `true` (the current value at once) while
+   * every peer's send buffer has room, `false` once one peer has a quarter of
+   * `sendBufferBytes` unsent, `true` again once all are down to a sixteenth.
+   * A fast producer pauses on `false` instead of having a slow peer dropped.
+   *
+   * @example
+   * const writable = await firstValueFrom(m.writable$.pipe(filter(Boolean)));
+   */
+  readonly writable$: Observable<boolean>;
   /** Log entries (hot). */
   readonly log$: Observable<LogEntry> = this.#log.asObservable();
   /** Broadcast: each value goes to every online peer, never to self. Completing or erroring never stops the manager. */
@@ -214,6 +230,10 @@ export class Manager implements ApiTarget {
     this.#counts = new BehaviorSubject({ configured: 0, online: 0 });
     this.quorum$ = this.#counts.pipe(quorum(), shareReplay({ bufferSize: 1, refCount: false }));
     this.members$ = this.#peers.members$;
+    this.writable$ = this.#pressure.pipe(
+      backpressure(() => this.bufferedAmount, { lowWater: this.#sendBufferBytes / LOW_WATER_DIVISOR, scheduler: this.#scheduler }),
+      shareReplay({ bufferSize: 1, refCount: false }),
+    );
     this.toCluster$ = {
       next: (message) => this.#broadcast(message),
       error: (error: unknown) => this.#emitLog('warn', `a stream piped into toCluster$ failed: ${String(error)}`, undefined, CODES.SEND),
@@ -486,7 +506,7 @@ export class Manager implements ApiTarget {
     await this.#transport?.close();
     this.#state = 'stopped';
     this.#emitLog('info', 'stopped');
-    for (const subject$ of [this.#nodeJoin, this.#nodeLeave, this.#fromCluster, this.#fromClusterApi, this.#config, this.#links, this.#membershipEvents]) {
+    for (const subject$ of [this.#nodeJoin, this.#nodeLeave, this.#fromCluster, this.#fromClusterApi, this.#config, this.#links, this.#membershipEvents, this.#pressure]) {
       subject$.complete();
     }
     this.#counts.complete();
@@ -618,7 +638,9 @@ export class Manager implements ApiTarget {
       this.#emitLog('warn', `toCluster$ message not sent: ${(error as Error).message}`, undefined, CODES.SEND);
       return;
     }
-    for (const link of this.#peers.links()) link.send(frame);
+    let most = 0;
+    for (const link of this.#peers.links()) most = Math.max(most, link.send(frame));
+    if (most > this.#sendBufferBytes / HIGH_WATER_DIVISOR) this.#pressure.next();
   }
 
   #sendTo(message: NodeMessage): void {
@@ -633,7 +655,8 @@ export class Manager implements ApiTarget {
       return;
     }
     try {
-      link.send(encodeMsg(this.name, Math.round(this.#scheduler.now()), message.message));
+      const queued = link.send(encodeMsg(this.name, Math.round(this.#scheduler.now()), message.message));
+      if (queued > this.#sendBufferBytes / HIGH_WATER_DIVISOR) this.#pressure.next();
     } catch (error) {
       this.#emitLog('warn', `toNode$ message not sent: ${(error as Error).message}`, message.node, CODES.SEND);
     }

@@ -49,18 +49,22 @@ export class Link {
     private readonly onSlow: (link: Link, buffered: number) => void,
   ) {}
 
-  /** Queues one serialised frame; returns false when the peer was dropped as a slow consumer. */
-  send(data: string | Buffer): boolean {
-    if (this.endReason !== undefined) return false;
+  /**
+   * Queues one serialised frame.
+   *
+   * @returns the bytes now queued for this peer (0 once it was dropped as a slow consumer or ended)
+   */
+  send(data: string | Buffer): number {
+    if (this.endReason !== undefined) return 0;
     this.conn.send(data);
     const buffered = this.conn.bufferedAmount;
     if (buffered > this.sendBufferBytes) {
       this.endReason = 'slow';
       this.onSlow(this, buffered);
       this.conn.terminate();
-      return false;
+      return 0;
     }
-    return true;
+    return buffered;
   }
 
   /** Ends the link in order, recording why (the first reason wins). */

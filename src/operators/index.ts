@@ -2,6 +2,7 @@
  * The pure timing operators of rxcluster: no sockets, no wall clock; time only
  * through the scheduler each one takes.
  */
+export { backpressure, type BackpressureConfig } from './backpressure.js';
 export { handshakeDeadline } from './handshakeDeadline.js';
 export { heartbeat } from './heartbeat.js';
 export { joinDelay, type Membership } from './joinDelay.js';
