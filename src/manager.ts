@@ -1,5 +1,4 @@
 import {
-  asyncScheduler,
   BehaviorSubject,
   concat,
   concatMap,
@@ -28,11 +27,11 @@ import {
 } from 'rxjs';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import jwt from 'jsonwebtoken';
-import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { timingSafeEqual, createHash } from 'node:crypto';
 import { createApiHandler } from './api/handler.js';
 import { registerManager, unregisterManager, type ApiTarget, type RequestHandler } from './api/registry.js';
 import { formatAddress, parseAddress } from './address.js';
-import { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, type Code } from './limits.js';
+import { CLOSE, CODES, type Code } from './limits.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { backpressure } from './operators/backpressure.js';
 import { joinDelay } from './operators/joinDelay.js';
@@ -45,8 +44,11 @@ import { encodeMsg, NodeName } from './protocol/frames.js';
 import { hasQuorum } from './protocol/quorum.js';
 import { makeNonce } from './protocol/handshake.js';
 import { session$, type LeaveReason, type Link, type SessionContext } from './session.js';
-import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
-import { WsTransport, type WsTransportOptions } from './transport/ws.js';
+import { mergeSettings, type Settings } from './settings.js';
+import { WsTransport } from './transport/ws.js';
+import { resolveOptions, tlsTransportOptions, type ManagerOptions, type TlsOptions } from './options.js';
+
+export type { ManagerOptions, TlsOptions } from './options.js';
 import type { Connection, HostPort, Transport } from './transport/types.js';
 
 /** A private message for one node (the seed's NodeMessage). */
@@ -68,30 +70,6 @@ export type MembershipEvent =
   | { readonly type: 'join'; readonly node: string; readonly time: Date }
   | { readonly type: 'leave'; readonly node: string; readonly reason: LeaveReason; readonly time: Date };
 
-/** The third constructor argument; every field is optional. */
-export interface ManagerOptions {
-  /** Timings in ms; see Settings for each default. */
-  readonly settings?: Partial<Settings>;
-  /** Bytes per frame (ws maxPayload). Default 1 MiB. */
-  readonly maxPayload?: number;
-  /** Per-peer send buffer high-water mark in bytes; past it the peer is a slow consumer and is dropped. Default 16 MiB. */
-  readonly sendBufferBytes?: number;
-  /** Log every frame sent and received at debug level (the seed's LogTraffic). Default false. */
-  readonly logTraffic?: boolean;
-  /** HTTP API options (the seed's APIEnabled, APITokenDuration, APITokenSigningKey). */
-  readonly api?: {
-    readonly enabled?: boolean;
-    /** Token lifetime in ms. Default one hour. */
-    readonly tokenDuration?: number;
-    /** HMAC key for API tokens. Default: 32 random bytes per manager. */
-    readonly signingKey?: string | Buffer;
-  };
-  /** Drives every timing pipeline and log$ timestamps. Default asyncScheduler. */
-  readonly scheduler?: SchedulerLike;
-  /** Jitter source in [0, 1). Default Math.random. */
-  readonly random?: () => number;
-}
-
 /** The state dump of `stateDump()`. */
 export interface StateDump {
   readonly name: string;
@@ -105,7 +83,6 @@ export interface StateDump {
 type State = StateDump['state'];
 type ConfigChange = { readonly name: string; readonly addr: HostPort | undefined };
 
-const DEFAULT_TOKEN_DURATION = 60 * 60 * 1000;
 /** Producers are told to wait once a peer has a quarter of sendBufferBytes unsent… */
 const HIGH_WATER_DIVISOR = 4;
 /** …and to go on once every peer is down to a sixteenth. */
@@ -203,29 +180,17 @@ export class Manager implements ApiTarget {
     authKey: string | Buffer,
     options: ManagerOptions = {},
   ) {
-    if (isLeft(NodeName.decode(name))) throw new TypeError('Invalid name: expected 1 to 128 characters without control characters');
-    if (!(typeof authKey === 'string' || Buffer.isBuffer(authKey)) || authKey.length === 0) {
-      throw new TypeError('Invalid authKey: expected a non-empty string or Buffer');
-    }
-    if (typeof options !== 'object' || options === null) throw new TypeError('Invalid options: expected an object');
+    const o = resolveOptions(name, authKey, options);
     this.#secret = authKey;
-    this.#settings = new BehaviorSubject(mergeSettings(DEFAULT_SETTINGS, options.settings));
-    this.#maxPayload = positiveInt('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD);
-    this.#sendBufferBytes = positiveInt('sendBufferBytes', options.sendBufferBytes, DEFAULT_SEND_BUFFER_BYTES);
-    this.#logTraffic = bool('logTraffic', options.logTraffic, false);
-    this.#apiEnabled = bool('api.enabled', options.api?.enabled, true);
-    this.#tokenDuration = positiveInt('api.tokenDuration', options.api?.tokenDuration, DEFAULT_TOKEN_DURATION);
-    const key = options.api?.signingKey;
-    if (key !== undefined && !((typeof key === 'string' || Buffer.isBuffer(key)) && key.length > 0)) {
-      throw new TypeError('Invalid api.signingKey: expected a non-empty string or Buffer');
-    }
-    this.#signingKey = key ?? randomBytes(32);
-    if (options.scheduler !== undefined && (typeof options.scheduler.now !== 'function' || typeof options.scheduler.schedule !== 'function')) {
-      throw new TypeError('Invalid scheduler: expected an RxJS SchedulerLike');
-    }
-    this.#scheduler = options.scheduler ?? asyncScheduler;
-    if (options.random !== undefined && typeof options.random !== 'function') throw new TypeError('Invalid random: expected a function');
-    this.#random = options.random ?? Math.random;
+    this.#settings = new BehaviorSubject(o.settings);
+    this.#maxPayload = o.maxPayload;
+    this.#sendBufferBytes = o.sendBufferBytes;
+    this.#logTraffic = o.logTraffic;
+    this.#apiEnabled = o.apiEnabled;
+    this.#tokenDuration = o.tokenDuration;
+    this.#signingKey = o.signingKey;
+    this.#scheduler = o.scheduler;
+    this.#random = o.random;
 
     this.#counts = new BehaviorSubject({ configured: 0, online: 0 });
     this.quorum$ = this.#counts.pipe(quorum(), shareReplay({ bufferSize: 1, refCount: false }));
@@ -671,42 +636,4 @@ export class Manager implements ApiTarget {
     if (this.#log.closed) return;
     this.#log.next(new LogEntry(new Date(this.#scheduler.now()), level, message, node, code));
   }
-}
-
-/** TLS material for `listenTls`: PEM strings or Buffers. */
-export interface TlsOptions {
-  readonly key: string | Buffer;
-  readonly cert: string | Buffer;
-  /** CA(s) peers' certificates must chain to; the system CAs when absent. */
-  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
-  /** Require and verify a client certificate from dialing peers (mutual TLS). */
-  readonly requestCert?: boolean;
-  /** Refuse peers whose certificate does not verify. Default true. */
-  readonly rejectUnauthorized?: boolean;
-}
-
-function tlsTransportOptions(tls: TlsOptions): Pick<WsTransportOptions, 'tlsServer' | 'tlsClient'> {
-  if (typeof tls !== 'object' || tls === null || tls.key === undefined || tls.cert === undefined) {
-    throw new TypeError('Invalid TLS options: expected { key, cert, ca?, requestCert?, rejectUnauthorized? }');
-  }
-  const ca = tls.ca === undefined ? {} : { ca: (Array.isArray(tls.ca) ? [...tls.ca] : tls.ca) as string | Buffer | Array<string | Buffer> };
-  const reject = tls.rejectUnauthorized ?? true;
-  return {
-    tlsServer: { key: tls.key, cert: tls.cert, ...ca, requestCert: tls.requestCert === true, rejectUnauthorized: tls.requestCert === true && reject },
-    tlsClient: { key: tls.key, cert: tls.cert, ...ca, rejectUnauthorized: reject },
-  };
-}
-
-function positiveInt(field: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(`Invalid ${field}: expected a positive whole number`);
-  }
-  return value;
-}
-
-function bool(field: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`Invalid ${field}: expected a boolean`);
-  return value;
 }

@@ -1,0 +1,117 @@
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { randomBytes } from 'node:crypto';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES } from './limits.js';
+import { NodeName } from './protocol/frames.js';
+import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
+import type { WsTransportOptions } from './transport/ws.js';
+
+/** Default lifetime of an API token: one hour, in ms (the seed's APITokenDuration). */
+export const DEFAULT_TOKEN_DURATION = 60 * 60 * 1000;
+
+/** The third constructor argument; every field is optional. */
+export interface ManagerOptions {
+  /** Timings in ms; see Settings for each default. */
+  readonly settings?: Partial<Settings>;
+  /** Bytes per frame (ws maxPayload). Default 1 MiB. */
+  readonly maxPayload?: number;
+  /** Per-peer send buffer high-water mark in bytes; past it the peer is a slow consumer and is dropped. Default 16 MiB. */
+  readonly sendBufferBytes?: number;
+  /** Log every frame sent and received at debug level (the seed's LogTraffic). Default false. */
+  readonly logTraffic?: boolean;
+  /** HTTP API options (the seed's APIEnabled, APITokenDuration, APITokenSigningKey). */
+  readonly api?: {
+    readonly enabled?: boolean;
+    /** Token lifetime in ms. Default one hour. */
+    readonly tokenDuration?: number;
+    /** HMAC key for API tokens. Default: 32 random bytes per manager. */
+    readonly signingKey?: string | Buffer;
+  };
+  /** Drives every timing pipeline and log$ timestamps. Default asyncScheduler. */
+  readonly scheduler?: SchedulerLike;
+  /** Jitter source in [0, 1). Default Math.random. */
+  readonly random?: () => number;
+}
+
+/** Every option with its default applied, validated. */
+export interface ResolvedOptions {
+  readonly settings: Settings;
+  readonly maxPayload: number;
+  readonly sendBufferBytes: number;
+  readonly logTraffic: boolean;
+  readonly apiEnabled: boolean;
+  readonly tokenDuration: number;
+  readonly signingKey: string | Buffer;
+  readonly scheduler: SchedulerLike;
+  readonly random: () => number;
+}
+
+/**
+ * Validates the constructor's arguments and applies the defaults.
+ *
+ * @throws TypeError naming the offending argument or option field; nothing is half-applied
+ */
+export function resolveOptions(name: string, authKey: string | Buffer, options: ManagerOptions): ResolvedOptions {
+  if (isLeft(NodeName.decode(name))) throw new TypeError('Invalid name: expected 1 to 128 characters without control characters');
+  if (!(typeof authKey === 'string' || Buffer.isBuffer(authKey)) || authKey.length === 0) {
+    throw new TypeError('Invalid authKey: expected a non-empty string or Buffer');
+  }
+  if (typeof options !== 'object' || options === null) throw new TypeError('Invalid options: expected an object');
+  const key = options.api?.signingKey;
+  if (key !== undefined && !((typeof key === 'string' || Buffer.isBuffer(key)) && key.length > 0)) {
+    throw new TypeError('Invalid api.signingKey: expected a non-empty string or Buffer');
+  }
+  if (options.scheduler !== undefined && (typeof options.scheduler.now !== 'function' || typeof options.scheduler.schedule !== 'function')) {
+    throw new TypeError('Invalid scheduler: expected an RxJS SchedulerLike');
+  }
+  if (options.random !== undefined && typeof options.random !== 'function') throw new TypeError('Invalid random: expected a function');
+  return {
+    settings: mergeSettings(DEFAULT_SETTINGS, options.settings),
+    maxPayload: positiveInt('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD),
+    sendBufferBytes: positiveInt('sendBufferBytes', options.sendBufferBytes, DEFAULT_SEND_BUFFER_BYTES),
+    logTraffic: bool('logTraffic', options.logTraffic, false),
+    apiEnabled: bool('api.enabled', options.api?.enabled, true),
+    tokenDuration: positiveInt('api.tokenDuration', options.api?.tokenDuration, DEFAULT_TOKEN_DURATION),
+    signingKey: key ?? randomBytes(32),
+    scheduler: options.scheduler ?? asyncScheduler,
+    random: options.random ?? Math.random,
+  };
+}
+
+/** TLS material for `listenTls`: PEM strings or Buffers. */
+export interface TlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  /** CA(s) peers' certificates must chain to; the system CAs when absent. */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /** Require and verify a client certificate from dialing peers (mutual TLS). */
+  readonly requestCert?: boolean;
+  /** Refuse peers whose certificate does not verify. Default true. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+export function tlsTransportOptions(tls: TlsOptions): Pick<WsTransportOptions, 'tlsServer' | 'tlsClient'> {
+  if (typeof tls !== 'object' || tls === null || tls.key === undefined || tls.cert === undefined) {
+    throw new TypeError('Invalid TLS options: expected { key, cert, ca?, requestCert?, rejectUnauthorized? }');
+  }
+  const ca = tls.ca === undefined ? {} : { ca: (Array.isArray(tls.ca) ? [...tls.ca] : tls.ca) as string | Buffer | Array<string | Buffer> };
+  const reject = tls.rejectUnauthorized ?? true;
+  return {
+    tlsServer: { key: tls.key, cert: tls.cert, ...ca, requestCert: tls.requestCert === true, rejectUnauthorized: tls.requestCert === true && reject },
+    tlsClient: { key: tls.key, cert: tls.cert, ...ca, rejectUnauthorized: reject },
+  };
+}
+
+function positiveInt(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`Invalid ${field}: expected a positive whole number`);
+  }
+  return value;
+}
+
+function bool(field: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`Invalid ${field}: expected a boolean`);
+  return value;
+}
