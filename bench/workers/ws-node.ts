@@ -1,0 +1,89 @@
+/**
+ * Bench child, the baseline: a bare ws WebSocketServer / WebSocket pair
+ * (perMessageDeflate off, maxPayload 1 MiB like rxcluster's default) carrying
+ * byte-identical frames built with rxcluster's own encodeMsg. The receiver
+ * JSON.parses each frame; the sender paces on ws.bufferedAmount.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer, type RawData } from 'ws';
+import { DEFAULT_MAX_PAYLOAD } from '../../src/limits.js';
+import { encodeMsg } from '../../src/protocol/frames.js';
+import { MESH_PATH } from '../../src/transport/server.js';
+import { driver, num, serve, str, waitUntil, type Wire } from './common.js';
+
+let name = '';
+let server: WebSocketServer | undefined;
+let socket: WebSocket | undefined;
+const problems: string[] = [];
+
+function open(): WebSocket {
+  if (socket === undefined || socket.readyState !== WebSocket.OPEN) throw new Error('no open socket');
+  return socket;
+}
+
+/**
+ * The baseline broadcasts Buffer.from(frame) as a text frame, exactly as
+ * rxcluster's toCluster$ does, so the ratio compares like with like;
+ * BENCH_WS_SEND=string makes it hand ws the string instead.
+ */
+const sendBuffer = process.env['BENCH_WS_SEND'] !== 'string';
+
+const wire = (): Wire => {
+  const ws = open();
+  return {
+    broadcast: sendBuffer
+      ? (data) => ws.send(Buffer.from(encodeMsg(name, Date.now(), data)), { binary: false })
+      : (data) => ws.send(encodeMsg(name, Date.now(), data)),
+    sendTo: (_peer, data) => ws.send(encodeMsg(name, Date.now(), data)),
+    bufferedAmount: () => ws.bufferedAmount,
+  };
+};
+const { deliver, handlers } = driver(wire);
+
+function attach(ws: WebSocket): void {
+  socket = ws;
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (isBinary) return;
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    const frame = JSON.parse(text) as { type?: unknown; data?: unknown };
+    if (frame.type === 'msg') deliver(frame.data);
+  });
+  ws.on('error', (error) => problems.push(`socket error: ${error.message}`));
+  ws.on('close', (code) => problems.push(`socket closed (${code})`));
+}
+
+serve({
+  ...handlers,
+  async listen(args) {
+    name = str(args, 'name');
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: DEFAULT_MAX_PAYLOAD });
+    server = wss;
+    wss.on('connection', (ws) => attach(ws));
+    await once(wss, 'listening');
+    const { address, port } = wss.address() as AddressInfo;
+    return `${address}:${port}`;
+  },
+  async connect(args) {
+    const ws = new WebSocket(`ws://${str(args, 'addr')}${MESH_PATH}`, { perMessageDeflate: false, maxPayload: DEFAULT_MAX_PAYLOAD });
+    const timeoutMs = num(args, 'timeoutMs');
+    await Promise.race([
+      once(ws, 'open'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs).unref()),
+    ]);
+    attach(ws);
+    return true;
+  },
+  async waitConnected(args) {
+    await waitUntil(() => socket?.readyState === WebSocket.OPEN, num(args, 'timeoutMs'), 'a connection');
+    return true;
+  },
+  status() {
+    return { problems };
+  },
+  async shutdown() {
+    socket?.close(1000);
+    server?.close();
+    return true;
+  },
+});
