@@ -26,7 +26,7 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import jwt from 'jsonwebtoken';
+import { jwt } from './api/jwt.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createApiHandler } from './api/handler.js';
 import { registerManager, unregisterManager, type ApiTarget, type RequestHandler } from './api/registry.js';
@@ -375,7 +375,7 @@ export class Manager implements ApiTarget {
     if (typeof username !== 'string' || username.length === 0 || username.length > 128) {
       throw new TypeError('Invalid username: expected 1 to 128 characters');
     }
-    return jwt.sign({ sub: username, mgr: this.name }, this.#signingKey, {
+    return jwt().sign({ sub: username, mgr: this.name }, this.#signingKey, {
       algorithm: 'HS256',
       expiresIn: Math.max(1, Math.floor(this.#tokenDuration / 1000)),
     });
@@ -392,7 +392,7 @@ export class Manager implements ApiTarget {
    */
   verifyApiToken(token: string): string | undefined {
     try {
-      const payload = jwt.verify(token, this.#signingKey, { algorithms: ['HS256'] });
+      const payload = jwt().verify(token, this.#signingKey, { algorithms: ['HS256'] });
       if (typeof payload !== 'object' || typeof payload.sub !== 'string' || payload['mgr'] !== this.name) return undefined;
       return payload.sub;
     } catch {

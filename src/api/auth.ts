@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import jwt from 'jsonwebtoken';
+import { jwt } from './jwt.js';
 
 /** The cookie that carries the API token after a login. */
 export const SESSION_COOKIE = 'session';
@@ -44,7 +44,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
  * Path=/, Secure over TLS, and a Max-Age that ends with the token.
  */
 export function sessionCookie(token: string, secure: boolean): string {
-  const decoded = jwt.decode(token);
+  const decoded = jwt().decode(token);
   const exp = typeof decoded === 'object' && decoded !== null && typeof decoded.exp === 'number' ? decoded.exp : undefined;
   const maxAge = exp === undefined ? undefined : Math.max(0, exp - Math.floor(Date.now() / 1000));
   return [
