@@ -5,6 +5,12 @@
 /** Default bytes per frame (ws `maxPayload`): 1 MiB, never ws's own 100 MiB. */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects a frame may carry: deeper JSON parses,
+ * but `JSON.stringify` of it overflows the stack in the receiving application.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 /** Default per-peer send buffer high-water mark: 16 MiB of unsent bytes. */
 export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
 

@@ -1,6 +1,7 @@
 import * as t from 'io-ts';
 import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import { reportErrors } from './report.js';
+import { MAX_JSON_DEPTH } from '../limits.js';
 
 /*
  * The wire format: one JSON object per WebSocket text frame, tagged by `type`.
@@ -97,9 +98,13 @@ export type LeaveFrame = t.TypeOf<typeof LeaveFrame>;
  * @returns the frame, or a one-line reason that never echoes the input
  */
 export function decodeFrame(raw: string | Buffer): Either<string, Frame> {
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  if (text.length > 2 * MAX_JSON_DEPTH && jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    return left(`frame nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
     // JSON.parse's message quotes the input: keep only the position
     const at = /at position (\d+)/.exec((error as Error).message);
@@ -111,6 +116,30 @@ export function decodeFrame(raw: string | Buffer): Either<string, Frame> {
     return left('MsgFrame.data: expected a JSON value');
   }
   return right(decoded.right);
+}
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`, counting only
+ * brackets outside strings. Valid JSON needs two characters per level, so
+ * shorter texts are never checked.
+ */
+function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** Serialises a frame. */

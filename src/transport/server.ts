@@ -9,6 +9,11 @@ import { WS_SUBPROTOCOL } from '../limits.js';
 import { formatAddress } from '../address.js';
 import type { HostPort } from './types.js';
 
+/** Ms an HTTP client may take to send its request headers. */
+export const HEADERS_TIMEOUT = 10_000;
+/** Ms an HTTP client may take to send its whole request. */
+export const REQUEST_TIMEOUT = 30_000;
+
 /** The HTTP path node-to-node WebSocket upgrades use. */
 export const MESH_PATH = '/rxcluster/v1';
 
@@ -45,18 +50,20 @@ export class MeshServer {
       handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
     });
     const handler = options.requestHandler ?? notFound;
-    this.#server = options.tls === undefined ? createServer(handler) : createTlsServer(options.tls, handler);
-    // slow or silent HTTP clients must not hold sockets forever
-    this.#server.headersTimeout = 10_000;
-    this.#server.requestTimeout = 30_000;
+    // slow or silent HTTP clients must not hold sockets forever; node checks
+    // these deadlines only every connectionsCheckingInterval (30 s by default)
+    const http = { headersTimeout: HEADERS_TIMEOUT, requestTimeout: REQUEST_TIMEOUT, connectionsCheckingInterval: 1000 };
+    this.#server = options.tls === undefined ? createServer(http, handler) : createTlsServer({ ...http, ...options.tls }, handler);
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     this.#server.on('tlsClientError', (error: Error, socket: Duplex) => {
       this.options.onRefused?.(remoteOf(socket), `TLS handshake failed: ${error.message}`, 'tls');
       socket.destroy();
     });
-    this.#server.on('clientError', (error: Error, socket: Duplex) => {
+    this.#server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
       this.options.onRefused?.(remoteOf(socket), `bad HTTP request (${error.message})`);
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      const status =
+        error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       socket.destroy();
     });
   }

@@ -20,6 +20,7 @@ import {
   WelcomeFrame,
 } from '../../src/protocol/frames.js';
 import { reportErrors } from '../../src/protocol/report.js';
+import { MAX_JSON_DEPTH } from '../../src/limits.js';
 
 const NONCE = 'a'.repeat(64);
 const PROOF = '0123456789abcdef'.repeat(4);
@@ -328,4 +329,24 @@ describe('encodeMsg', () => {
       assert.throws(() => encodeMsg('node1', 1, data), TypeError);
     });
   }
+});
+
+describe('decodeFrame nesting limit', () => {
+  const msgNested = (levels: number, inside = '0'): string =>
+    `{"type":"msg","from":"R","time":1,"data":${'['.repeat(levels)}${inside}${']'.repeat(levels)}}`;
+
+  it('accepts JSON nested up to MAX_JSON_DEPTH levels, the frame object included', () => {
+    const result = decodeFrame(msgNested(MAX_JSON_DEPTH - 1));
+    assert.equal(result._tag, 'Right');
+  });
+
+  it('refuses one level more, without parsing it, naming the limit', () => {
+    const result = decodeFrame(msgNested(MAX_JSON_DEPTH));
+    assert.deepEqual(result, { _tag: 'Left', left: `frame nests deeper than ${MAX_JSON_DEPTH} levels` });
+  });
+
+  it('does not count brackets inside strings, escaped quotes included', () => {
+    const text = `{"type":"msg","from":"R","time":1,"data":"${'[\\"{'.repeat(MAX_JSON_DEPTH * 2)}"}`;
+    assert.equal(decodeFrame(text)._tag, 'Right');
+  });
 });
