@@ -12,6 +12,7 @@ import {
   map,
   merge,
   mergeMap,
+  NEVER,
   of,
   race,
   shareReplay,
@@ -304,9 +305,15 @@ export class Manager implements ApiTarget {
     try {
       bound = await t.listen(address);
     } catch (error) {
-      this.#state = 'new';
+      // a failed listen leaves the manager usable, unless it was shut down meanwhile
+      if (this.#state === 'listening') this.#state = 'new';
       await t.close();
       throw error;
+    }
+    if (this.#state !== 'listening') {
+      // shutdown() ran while the port was being bound: it could not close this transport
+      await t.close();
+      throw new Error(`cannot listen on ${addr}: manager ${this.name} was shut down meanwhile`);
     }
     this.#transport = t;
     this.#address = formatAddress(bound);
@@ -522,7 +529,8 @@ export class Manager implements ApiTarget {
       this.#peers.hasActive(name) ? this.#peers.active$.pipe(filter((e) => e.peer === name && !e.active), take(1)) : of(null),
     );
     return idle$.pipe(
-      concatMap(() => transport.dial$(addr, this.#settings.value.connectTimeout)),
+      // no new dial once stopping: a link made during the shutdown grace would get no leave notice
+      concatMap(() => (this.#state === 'listening' ? transport.dial$(addr, this.#settings.value.connectTimeout) : NEVER)),
       tap({
         error: (error: unknown) => {
           const message = error instanceof Error ? error.message : String(error);
@@ -561,7 +569,14 @@ export class Manager implements ApiTarget {
           : `${name} is already connected from another process (instance ${active.instance.slice(0, 8)}, not ${instance.slice(0, 8)}); refused`;
       },
       log: (level, message, node, code) => this.#emitLog(level, message, node, code),
-      up: (link) => this.#links.next({ type: 'up', conn: link }),
+      up: (link) => {
+        this.#links.next({ type: 'up', conn: link });
+        if (this.#state === 'stopping') {
+          // a link that finished its handshake during the shutdown grace: tell it at once
+          link.send('{"type":"leave"}');
+          link.end('stopping', CLOSE.GOING_AWAY, 'shutting down');
+        }
+      },
       down: (link, reason) => {
         this.#peers.ending(link.peer, link, reason);
         this.#links.next({ type: 'down', conn: link });

@@ -139,3 +139,14 @@ describe('configuration', () => {
     await m.shutdown();
   });
 });
+
+describe('shutdown during listen', () => {
+  it('closes the port that was being bound, and the listen rejects', { timeout: 5000 }, async () => {
+    const manager = new Manager('a', SECRET);
+    const listening = manager.listen('127.0.0.1:0');
+    const stopped = manager.shutdown();
+    await assert.rejects(listening, /shut down meanwhile/);
+    await stopped;
+    assert.equal(manager.address, null);
+  });
+});
