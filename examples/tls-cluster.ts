@@ -44,7 +44,7 @@ const ca = read('ca.crt');
 
 const managers = new Map<Name, Manager>();
 for (const name of Object.keys(nodes) as Name[]) {
-  const m = new Manager(name, 'example-secret');
+  const m = new Manager(name, 'example-secret-change-me-please!');
   for (const [peer, addr] of Object.entries(nodes)) if (peer !== name) m.addNode(peer, addr);
   m.log$.pipe(filter((e) => e.level === 'warn' || e.level === 'error')).subscribe((e) => console.log(`${name}: ${String(e)}`));
   managers.set(name, m);

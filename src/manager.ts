@@ -41,7 +41,7 @@ import { reconnectBackoff } from './operators/reconnectBackoff.js';
 import { resolveDuplicates, type ConnectionEvent } from './operators/resolveDuplicates.js';
 import { Packet } from './packet.js';
 import { PeerTable, type ApiClusterNode } from './peers.js';
-import { encodeMsg, NodeName } from './protocol/frames.js';
+import { encodeMsg, NodeName, outgoingProblem } from './protocol/frames.js';
 import { hasQuorum } from './protocol/quorum.js';
 import { makeNonce } from './protocol/handshake.js';
 import { session$, type LeaveReason, type Link, type SessionContext } from './session.js';
@@ -88,6 +88,8 @@ type ConfigChange = { readonly name: string; readonly addr: HostPort | undefined
 const HIGH_WATER_DIVISOR = 4;
 /** …and to go on once every peer is down to a sixteenth. */
 const LOW_WATER_DIVISOR = 16;
+/** A shared secret shorter than this is logged as weak. */
+const MIN_SECRET_BYTES = 16;
 /** The longest shutdown waits for peers to acknowledge its close, in ms. */
 const SHUTDOWN_GRACE = 1000;
 
@@ -239,8 +241,9 @@ export class Manager implements ApiTarget {
     if (!this.#peers.isConfigured(name)) return;
     this.#peers.unconfigure(name);
     this.#updateCounts();
-    this.#config.next({ name, addr: undefined });
+    // close first, in order: cancelling the dial loop would cut an outbound link without its close code
     this.#peers.active(name)?.end('removed', CLOSE.REMOVED, 'removed from configuration');
+    this.#config.next({ name, addr: undefined });
     this.#emitLog('info', `node ${name} removed`, name);
   }
 
@@ -319,6 +322,9 @@ export class Manager implements ApiTarget {
     this.#address = formatAddress(bound);
     this.#subscription.add(this.#pipelines$(t).subscribe());
     this.#emitLog('info', `listening on ${this.#address}`);
+    if (Buffer.byteLength(this.#secret) < MIN_SECRET_BYTES) {
+      this.#emitLog('warn', `the shared secret is only ${Buffer.byteLength(this.#secret)} bytes: one overheard handshake lets it be guessed offline; use ${MIN_SECRET_BYTES} or more random bytes`);
+    }
     return this.#address;
   }
 
@@ -471,6 +477,8 @@ export class Manager implements ApiTarget {
         const allClosed$ = this.#links.pipe(filter(() => this.#peers.links().next().done === true), take(1));
         const bound = Math.min(this.#settings.value.connectTimeout, SHUTDOWN_GRACE);
         await firstValueFrom(race(allClosed$, timer(bound, this.#scheduler)), { defaultValue: undefined });
+        // a peer that did not finish the close in time (frozen, partitioned) is cut
+        for (const link of links) link.conn.terminate();
       }
     }
     this.#subscription.unsubscribe();
@@ -570,6 +578,11 @@ export class Manager implements ApiTarget {
       },
       log: (level, message, node, code) => this.#emitLog(level, message, node, code),
       up: (link) => {
+        if (!this.#peers.isConfigured(link.peer)) {
+          // removed while its handshake ran
+          link.end('removed', CLOSE.REMOVED, 'not configured');
+          return;
+        }
         this.#links.next({ type: 'up', conn: link });
         if (this.#state === 'stopping') {
           // a link that finished its handshake during the shutdown grace: tell it at once
@@ -610,17 +623,29 @@ export class Manager implements ApiTarget {
 
   #broadcast(message: unknown): void {
     if (this.#state !== 'listening') return;
-    let frame: Buffer;
-    try {
-      // serialised and encoded once, whatever the number of peers
-      frame = Buffer.from(encodeMsg(this.name, Math.round(this.#scheduler.now()), message));
-    } catch (error) {
-      this.#emitLog('warn', `toCluster$ message not sent: ${(error as Error).message}`, undefined, CODES.SEND);
-      return;
-    }
+    // serialised and encoded once, whatever the number of peers
+    const frame = this.#encode(message, 'toCluster$');
+    if (frame === undefined) return;
     let most = 0;
-    for (const link of this.#peers.links()) most = Math.max(most, link.send(frame));
+    for (const link of this.#peers.onlineLinks()) most = Math.max(most, link.send(frame));
     if (most > this.#sendBufferBytes / HIGH_WATER_DIVISOR) this.#pressure.next();
+  }
+
+  /** One message frame as bytes, or undefined (logged) when no peer could take it. */
+  #encode(message: unknown, via: string, node?: string): Buffer | undefined {
+    let text: string;
+    try {
+      text = encodeMsg(this.name, Math.round(this.#scheduler.now()), message);
+    } catch (error) {
+      this.#emitLog('warn', `${via} message not sent: ${(error as Error).message}`, node, CODES.SEND);
+      return undefined;
+    }
+    const problem = outgoingProblem(text, this.#maxPayload);
+    if (problem !== undefined) {
+      this.#emitLog('warn', `${via} message not sent: ${problem}`, node, CODES.SEND);
+      return undefined;
+    }
+    return Buffer.from(text);
   }
 
   #sendTo(message: NodeMessage): void {
@@ -629,17 +654,15 @@ export class Manager implements ApiTarget {
       this.#emitLog('warn', 'toNode$ expects { node, message }; value not sent', undefined, CODES.SEND);
       return;
     }
-    const link = this.#peers.active(message.node);
+    const link = this.#peers.onlineLink(message.node);
     if (link === undefined) {
-      this.#emitLog('warn', `toNode$ message not sent: ${message.node} is not connected`, message.node, CODES.SEND);
+      this.#emitLog('warn', `toNode$ message not sent: ${message.node} is not online`, message.node, CODES.SEND);
       return;
     }
-    try {
-      const queued = link.send(encodeMsg(this.name, Math.round(this.#scheduler.now()), message.message));
-      if (queued > this.#sendBufferBytes / HIGH_WATER_DIVISOR) this.#pressure.next();
-    } catch (error) {
-      this.#emitLog('warn', `toNode$ message not sent: ${(error as Error).message}`, message.node, CODES.SEND);
-    }
+    const frame = this.#encode(message.message, 'toNode$', message.node);
+    if (frame === undefined) return;
+    const queued = link.send(frame);
+    if (queued > this.#sendBufferBytes / HIGH_WATER_DIVISOR) this.#pressure.next();
   }
 
   #updateCounts(): void {

@@ -121,9 +121,20 @@ export class PeerTable {
     return this.#peers.get(name)?.active !== undefined;
   }
 
-  /** Every active link, for a broadcast. */
+  /** Every active link. */
   *links(): IterableIterator<Link> {
     for (const record of this.#peers.values()) if (record.active !== undefined) yield record.active;
+  }
+
+  /** The active link of every joined (online) peer, for a broadcast. */
+  *onlineLinks(): IterableIterator<Link> {
+    for (const record of this.#peers.values()) if (record.joined && record.active !== undefined) yield record.active;
+  }
+
+  /** The active link of `name` when it is joined (online). */
+  onlineLink(name: string): Link | undefined {
+    const record = this.#peers.get(name);
+    return record?.joined === true ? record.active : undefined;
   }
 
   setActive(name: string, link: Link | undefined): void {

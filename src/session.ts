@@ -320,7 +320,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       }
       if (!authed) {
         if (code === CLOSE.POLICY_VIOLATION) {
-          ctx.log('warn', `${who} refused the handshake: ${reason === '' ? 'no reason given' : reason}`, peer, CODES.AUTH);
+          const refusal = /authentication|secret/.test(reason) ? CODES.AUTH : CODES.PEER_REFUSED;
+          ctx.log('warn', `${who} refused the handshake: ${reason === '' ? 'no reason given' : reason}`, peer, refusal);
         } else {
           ctx.log('debug', `connection from ${who} closed during the handshake (${code})`, peer);
         }

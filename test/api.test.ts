@@ -355,6 +355,22 @@ describe('HTTP API', () => {
     assert.ok(performance.now() - again < d3, 'after a success the delay starts afresh');
   });
 
+  it('refuses guesses sent in parallel unchecked with 429 while the delay runs, so the delay bounds the guessing rate', { timeout: 20_000 }, async () => {
+    await tokenFor(); // a success forgets earlier failures from this address
+    const guesses = Array.from({ length: 10 }, (_, i) => call(addr(), '/api/v1/login', json({ username: 'mallory', secret: `parallel-${i}` })));
+    // the right secret among them is not even looked at while the delay runs
+    const right = call(addr(), '/api/v1/login', json({ username: 'alice', secret: SECRET }));
+    const answers = await Promise.all([...guesses, right]);
+    const statuses = answers.map((a) => a.status).sort();
+    assert.equal(statuses.filter((x) => x === 403).length, 1, `one guess checked: ${statuses.join(',')}`);
+    assert.equal(statuses.filter((x) => x === 429).length, 10, `the others refused unchecked: ${statuses.join(',')}`);
+    const refused = answers.find((a) => a.status === 429);
+    assert.ok(refused !== undefined && Number(refused.headers['retry-after']) >= 1, 'with a Retry-After');
+    assert.equal(answers.at(-1)?.headers['set-cookie'], undefined, 'the right secret got no cookie inside the window');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal((await call(addr(), '/api/v1/login', json({ username: 'alice', secret: SECRET }))).status, 200, 'after the delay, the right secret logs in');
+  });
+
   it('keeps the throttle state bounded, with the delay doubling up to its cap', () => {
     const throttle = new LoginThrottle({ baseDelayMs: 100, maxDelayMs: 3000, maxEntries: 3 });
     assert.deepEqual(

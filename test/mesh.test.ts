@@ -170,12 +170,43 @@ describe('three nodes, fully configured', () => {
       const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
       const leftA = first(a.manager.nodeLeave$);
       const leftB = first(b.manager.nodeLeave$);
+      const told = first(b.manager.log$, (e) => /closed \(4002 removed from configuration\)/.test(e.message), 3000, 'b to be told why');
       a.manager.removeNode('b');
       assert.equal(await leftA, 'b');
       assert.equal(await leftB, 'a');
+      await told;
       // b keeps redialing a, which now refuses it as unconfigured
       await first(a.manager.log$, (e) => e.code === 'RXC_ERR_PEER_REFUSED', 3000, 'refusal of b');
       assert.equal((await first(a.manager.members$)).has('b'), false);
+    } finally {
+      await shutdownAll(nodes);
+    }
+  });
+});
+
+describe('messages a peer would refuse', () => {
+  it('are refused at the sender with RXC_ERR_SEND, and cost neither the connection nor the messages behind them', { timeout: 10_000 }, async () => {
+    const nodes = await startMesh(['a', 'b'], fastOptions({ maxPayload: 64 * 1024 }));
+    try {
+      await joinedAll(nodes);
+      const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+      const got: unknown[] = [];
+      b.manager.fromCluster$.subscribe((p) => got.push(p.message()));
+      const leaves: string[] = [];
+      a.manager.nodeLeave$.subscribe((n) => leaves.push(n));
+      const deep = JSON.parse(`${'['.repeat(300)}${']'.repeat(300)}`) as unknown;
+      const last = first(b.manager.fromCluster$, (p) => p.message() === 'after', 3000, 'the message after');
+      a.manager.toCluster$.next('before');
+      a.manager.toCluster$.next('x'.repeat(100 * 1024)); // over b's (and a's) maxPayload
+      a.manager.toNode$.next({ node: 'b', message: deep }); // deeper than any peer accepts
+      a.manager.toCluster$.next('after');
+      await last;
+      assert.deepEqual(got, ['before', 'after']);
+      const refusals = a.logs.filter((e) => e.code === 'RXC_ERR_SEND').map((e) => e.message);
+      assert.equal(refusals.length, 2, refusals.join('\n'));
+      assert.match(refusals[0] ?? '', /toCluster\$ message not sent: the frame is \d+ bytes, over maxPayload \(65536\)/);
+      assert.match(refusals[1] ?? '', /toNode\$ message not sent: the message nests deeper than 256 levels/);
+      assert.deepEqual(leaves, []);
     } finally {
       await shutdownAll(nodes);
     }

@@ -100,7 +100,7 @@ export const DEFAULT_LOGIN_THROTTLE: Required<LoginThrottleOptions> = Object.fre
  * success forgets the address.
  */
 export class LoginThrottle {
-  readonly #failures = new Map<string, { count: number; last: number }>();
+  readonly #failures = new Map<string, { count: number; last: number; until: number }>();
   readonly #options: Required<LoginThrottleOptions>;
 
   constructor(options: LoginThrottleOptions = {}) {
@@ -114,13 +114,24 @@ export class LoginThrottle {
     const count = previous !== undefined && now - previous.last < forgetAfterMs ? previous.count + 1 : 1;
     // re-insert, so the Map's order is least recently failed first
     this.#failures.delete(address);
-    this.#failures.set(address, { count, last: now });
+    const wait = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(count - 1, 30));
+    this.#failures.set(address, { count, last: now, until: now + wait });
     while (this.#failures.size > maxEntries) {
       const oldest = this.#failures.keys().next();
       if (oldest.done === true) break;
       this.#failures.delete(oldest.value);
     }
-    return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(count - 1, 30));
+    return wait;
+  }
+
+  /**
+   * How long `address` must still wait after its last failure before another
+   * attempt is even looked at, in ms (0: go ahead). Guesses sent in parallel
+   * are refused unchecked, so the delay really bounds the guessing rate.
+   */
+  blockedFor(address: string, now = Date.now()): number {
+    const entry = this.#failures.get(address);
+    return entry === undefined ? 0 : Math.max(0, entry.until - now);
   }
 
   succeeded(address: string): void {

@@ -114,7 +114,8 @@ export const adminAction: Route = async ({ req, home, params }) => {
 /**
  * `POST /api/v1/login`: `{ username, secret, manager? }`; answers a token and
  * sets it as the session cookie. A wrong secret is answered 403 after a
- * delay that grows with each failure from the same address.
+ * delay that grows with each failure from the same address; an attempt from
+ * that address while the delay runs is answered 429 without being checked.
  */
 export const login: Route = async ({ req, home, throttle }) => {
   const json = await readBodyJson(req);
@@ -125,6 +126,10 @@ export const login: Route = async ({ req, home, throttle }) => {
   const target = reachable(home, body.right.manager ?? home.name);
   if (target === undefined) return unknownManager();
   const address = req.socket.remoteAddress ?? 'unknown';
+  const wait = throttle.blockedFor(address);
+  if (wait > 0) {
+    return fail(429, `too many login attempts: retry in ${Math.ceil(wait / 1000)} s`, { 'retry-after': String(Math.ceil(wait / 1000)) });
+  }
   if (!target.checkSecret(secret)) {
     await delay(throttle.failed(address));
     return fail(403, 'wrong secret');

@@ -142,6 +142,24 @@ function jsonDepthExceeds(text: string, max: number): boolean {
   return false;
 }
 
+/**
+ * Why a peer would refuse an outgoing frame: larger than `maxPayload` bytes,
+ * or nested past MAX_JSON_DEPTH. Checked before sending, since a refused frame
+ * costs the whole connection and everything queued behind it.
+ *
+ * @returns the reason, or undefined when the frame is fine
+ */
+export function outgoingProblem(frame: string, maxPayload: number): string | undefined {
+  if (frame.length * 3 > maxPayload) {
+    const bytes = Buffer.byteLength(frame);
+    if (bytes > maxPayload) return `the frame is ${bytes} bytes, over maxPayload (${maxPayload})`;
+  }
+  if (frame.length > 2 * MAX_JSON_DEPTH && jsonDepthExceeds(frame, MAX_JSON_DEPTH)) {
+    return `the message nests deeper than ${MAX_JSON_DEPTH} levels`;
+  }
+  return undefined;
+}
+
 /** Serialises a frame. */
 export function encodeFrame(frame: Frame): string {
   return JSON.stringify(frame);

@@ -6,7 +6,7 @@ import { Manager, type ManagerOptions } from '../../src/index.js';
 import { FAST_SETTINGS } from '../../src/settings.js';
 import type { LogEntry } from '../../src/log.js';
 
-export const SECRET = 'test-secret';
+export const SECRET = 'test-secret-of-32-bytes-length!';
 
 /** Options with the short timings of FAST_SETTINGS, overridable. */
 export function fastOptions(overrides: ManagerOptions = {}): ManagerOptions {
