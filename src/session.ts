@@ -197,15 +197,15 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
               throw new SessionError(CODES.PEER_REFUSED, `dialed ${target} at ${conn.remote} but it answers as ${frame.name}`, CLOSE.POLICY_VIOLATION);
             }
             transcript = { dialer: ctx.self, acceptor: target, dialerNonce, acceptorNonce: frame.nonce };
-            if (!verifyProof(ctx.secret, 'acceptor', transcript, frame.proof)) {
-              throw new SessionError(CODES.AUTH, `authentication failed: ${target} does not know the cluster secret`, CLOSE.POLICY_VIOLATION);
-            }
             refuseImpostor(target, frame.instance);
             peerInstance = frame.instance;
             send({ type: 'auth', proof: handshakeProof(ctx.secret, 'dialer', transcript) } as Frame);
             return undefined;
           }
           if (frame.type !== 'welcome') throw outOfStage(frame, 'welcome');
+          if (!verifyProof(ctx.secret, 'acceptor', transcript, frame.proof)) {
+            throw new SessionError(CODES.AUTH, `authentication failed: ${target} does not know the cluster secret`, CLOSE.POLICY_VIOLATION);
+          }
           return makeLink(target, peerInstance, ctx.self);
         }),
         filter((l): l is Link => l !== undefined),
@@ -241,7 +241,6 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
               version: PROTOCOL_VERSION,
               name: ctx.self,
               nonce: transcript.acceptorNonce,
-              proof: handshakeProof(ctx.secret, 'acceptor', transcript),
               instance: ctx.instance,
             } as Frame);
             return undefined;
@@ -250,7 +249,9 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           if (!verifyProof(ctx.secret, 'dialer', transcript, frame.proof)) {
             throw new SessionError(CODES.AUTH, `authentication failed: ${transcript.dialer} at ${conn.remote} does not know the cluster secret`, CLOSE.POLICY_VIOLATION);
           }
-          send({ type: 'welcome' });
+          // only a dialer that proved the secret gets our proof: an unauthenticated
+          // caller never sees an HMAC of the secret to guess it from offline
+          send({ type: 'welcome', proof: handshakeProof(ctx.secret, 'acceptor', transcript) } as Frame);
           return makeLink(transcript.dialer, peerInstance, transcript.dialer);
         }),
         filter((l): l is Link => l !== undefined),

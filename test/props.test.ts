@@ -312,7 +312,8 @@ describe('one manager under random input from raw ws clients', () => {
             break;
           case 'forged': {
             const forged = {
-              acceptorProof: half.challenge.proof,
+              // the acceptor's own proof, reflected back at it
+              acceptorProof: half.acceptorProof,
               wrongSecret: handshakeProof(`not-${SECRET}`, 'dialer', transcript),
               swappedNames: handshakeProof(SECRET, 'dialer', { ...transcript, dialer: 'A', acceptor: 'R' }),
               oldNonce: handshakeProof(SECRET, 'dialer', { ...transcript, acceptorNonce: nonce() }),
@@ -339,7 +340,7 @@ describe('one manager under random input from raw ws clients', () => {
 
         send(client, out);
         if (expected === 'welcome') {
-          assert.deepEqual(await client.next(3000, 'the welcome'), { type: 'welcome' });
+          assert.deepEqual(await client.next(3000, 'the welcome'), { type: 'welcome', proof: half.acceptorProof });
           welcomed++;
         } else {
           const closed = await client.waitClosed(3000);

@@ -54,15 +54,15 @@ export const HelloFrame = t.type(
   { type: t.literal('hello'), version: t.Int, name: NodeName, to: NodeName, nonce: HexDigest, instance: HexDigest },
   'HelloFrame',
 );
-/** Acceptor → dialer: who I am, my nonce, my proof of the secret, my instance. */
+/** Acceptor → dialer: who I am, my nonce, my instance. No proof yet: the dialer proves first. */
 export const ChallengeFrame = t.type(
-  { type: t.literal('challenge'), version: t.Int, name: NodeName, nonce: HexDigest, proof: HexDigest, instance: HexDigest },
+  { type: t.literal('challenge'), version: t.Int, name: NodeName, nonce: HexDigest, instance: HexDigest },
   'ChallengeFrame',
 );
 /** Dialer → acceptor: my proof of the secret. */
 export const AuthFrame = t.type({ type: t.literal('auth'), proof: HexDigest }, 'AuthFrame');
-/** Acceptor → dialer: your proof holds; the connection is open. */
-export const WelcomeFrame = t.type({ type: t.literal('welcome') }, 'WelcomeFrame');
+/** Acceptor → dialer: your proof holds; here is mine; the connection is open once the dialer checks it. */
+export const WelcomeFrame = t.type({ type: t.literal('welcome'), proof: HexDigest }, 'WelcomeFrame');
 /** Heartbeat; answered by a pong with the same id. */
 export const PingFrame = t.type({ type: t.literal('ping'), id: Millis }, 'PingFrame');
 /** Answer to a ping; its round trip is the peer's lag. */

@@ -5,18 +5,22 @@ import { NONCE_BYTES, PROTOCOL_VERSION } from '../limits.js';
  * The mutual challenge-response that opens every connection.
  *
  * ```
- * dialer                                   acceptor
- *   hello     { version, name, to, nonce: Nd } ─►
- *           ◄─ challenge { version, name, nonce: Na, proof: A }
- *   auth      { proof: D }                  ─►
- *           ◄─ welcome
+ * dialer                                              acceptor
+ *   hello     { version, name, to, nonce: Nd, instance } ─►
+ *           ◄─ challenge { version, name, nonce: Na, instance }
+ *   auth      { proof: D }                              ─►
+ *           ◄─ welcome { proof: A }
  * ```
  *
- * `A = HMAC-SHA256(secret, "rxcluster/1 acceptor" | Nd | Na | dialer | acceptor)` and
- * `D` the same with the label "dialer". Each side checks the other's proof
- * before it sends its own or trusts the peer, so a wrong secret is refused on
- * both sides; the secret itself never crosses the wire. Both nonces are fresh
- * for every connection, so a recorded handshake replayed later fails.
+ * `D = HMAC-SHA256(secret, "rxcluster/1 dialer" | Nd | Na | dialer | acceptor)` and
+ * `A` the same with the label "acceptor". The dialer proves first: the
+ * acceptor answers an unauthenticated caller with nothing derived from the
+ * secret, so a stranger who connects cannot collect an HMAC to guess the
+ * secret from offline. The dialer checks the acceptor's proof before it
+ * trusts the link, so a wrong secret is refused on both sides; the secret
+ * itself never crosses the wire. Both nonces are fresh for every
+ * connection, so a recorded handshake replayed later fails, and the role
+ * labels keep a proof from being reflected back to its sender.
  */
 export interface HandshakeTranscript {
   readonly dialer: string;

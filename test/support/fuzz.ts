@@ -51,11 +51,11 @@ export function frameTypeOf(value: unknown): string | undefined {
     case 'hello':
       return isInt(o['version']) && isName(o['name']) && isName(o['to']) && isHex(o['nonce']) && isHex(o['instance']) ? 'hello' : undefined;
     case 'challenge':
-      return isInt(o['version']) && isName(o['name']) && isHex(o['nonce']) && isHex(o['proof']) && isHex(o['instance']) ? 'challenge' : undefined;
+      return isInt(o['version']) && isName(o['name']) && isHex(o['nonce']) && isHex(o['instance']) ? 'challenge' : undefined;
     case 'auth':
       return isHex(o['proof']) ? 'auth' : undefined;
     case 'welcome':
-      return 'welcome';
+      return isHex(o['proof']) ? 'welcome' : undefined;
     case 'ping':
       return isMillis(o['id']) ? 'ping' : undefined;
     case 'pong':
@@ -77,21 +77,21 @@ export function classifyText(text: string): Verdict {
   } catch {
     return { kind: 'notJson' };
   }
-  // nesting past MAX_JSON_DEPTH is refused, whatever the frame
-  if (valueDepth(parsed) > MAX_JSON_DEPTH) return { kind: 'notFrame' };
+  // text nesting past MAX_JSON_DEPTH is refused, whatever the frame (even
+  // nesting that a duplicate key later discards from the parsed value)
+  if (textDepth(text) > MAX_JSON_DEPTH) return { kind: 'notFrame' };
   const type = frameTypeOf(parsed);
   return type === undefined ? { kind: 'notFrame' } : { kind: 'frame', type, frame: parsed as Record<string, unknown> };
 }
 
-/** How deep arrays and objects nest in a parsed value (a scalar is 0), without recursion. */
-function valueDepth(value: unknown): number {
+/** How deep brackets nest in JSON text, strings removed first (a scalar is 0). */
+function textDepth(text: string): number {
+  const bare = text.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  let depth = 0;
   let deepest = 0;
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop() as [unknown, number];
-    if (typeof v !== 'object' || v === null) continue;
-    deepest = Math.max(deepest, d + 1);
-    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  for (const char of bare) {
+    if (char === '[' || char === '{') deepest = Math.max(deepest, ++depth);
+    else if (char === ']' || char === '}') depth--;
   }
   return deepest;
 }
@@ -322,9 +322,9 @@ export const PING_KEYS = ['type', 'id'] as const;
 /** Any well-formed frame of any type (valid fields), for out-of-stage tests. */
 export const anyValidFrame: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   fc.record({ name: nodeName, to: nodeName, nonce: hex64, instance: hex64 }).map(({ name, to, nonce, instance }) => helloFrame(name, to, nonce, instance)),
-  fc.record({ name: nodeName, nonce: hex64, proof: hex64, instance: hex64 }).map((f) => ({ type: 'challenge', version: PROTOCOL_VERSION, ...f })),
+  fc.record({ name: nodeName, nonce: hex64, instance: hex64 }).map((f) => ({ type: 'challenge', version: PROTOCOL_VERSION, ...f })),
   hex64.map((proof) => ({ type: 'auth', proof })),
-  fc.constant({ type: 'welcome' }),
+  hex64.map((proof) => ({ type: 'welcome', proof })),
   millis.map((id) => ({ type: 'ping', id })),
   millis.map((id) => ({ type: 'pong', id })),
   fc.record({ from: nodeName, time: millis, data: fc.jsonValue({ maxDepth: 3 }) }).map((f) => ({ type: 'msg', ...f })),

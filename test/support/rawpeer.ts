@@ -1,7 +1,7 @@
 /**
  * An outside implementation of the dialer's side of the handshake over a
- * RawClient: hello, check the acceptor's proof, auth with handshakeProof,
- * welcome. Every wait is bounded; on failure the client is terminated.
+ * RawClient: hello, challenge, auth with handshakeProof (the dialer proves
+ * first), then the welcome, whose proof must check out. Every wait is bounded; on failure the client is terminated.
  */
 import { PROTOCOL_VERSION } from '../../src/limits.js';
 import { handshakeProof, verifyProof, type HandshakeTranscript } from '../../src/protocol/handshake.js';
@@ -12,7 +12,6 @@ export interface Challenge {
   readonly version: number;
   readonly name: string;
   readonly nonce: string;
-  readonly proof: string;
   readonly instance: string;
 }
 
@@ -22,6 +21,8 @@ export interface HalfOpen {
   readonly challenge: Challenge;
   /** The dialer's proof the acceptor expects. */
   readonly proof: string;
+  /** The acceptor's proof its welcome must carry. */
+  readonly acceptorProof: string;
 }
 
 export interface RawPeerOptions {
@@ -33,12 +34,12 @@ export interface RawPeerOptions {
 
 function isChallenge(frame: unknown): frame is Challenge {
   const f = frame as Partial<Challenge> | null;
-  return typeof f === 'object' && f !== null && f.type === 'challenge' && typeof f.nonce === 'string' && typeof f.proof === 'string';
+  return typeof f === 'object' && f !== null && f.type === 'challenge' && typeof f.nonce === 'string' && !('proof' in f);
 }
 
 /**
  * Opens a client, sends a valid hello as `name` to `acceptor`, and reads the
- * challenge, whose proof must check out against `secret`.
+ * challenge, which must carry no proof (the dialer proves first).
  */
 export async function rawHello(address: string, name: string, acceptor: string, secret: string, options: RawPeerOptions = {}): Promise<HalfOpen> {
   const ms = options.ms ?? 3000;
@@ -50,8 +51,7 @@ export async function rawHello(address: string, name: string, acceptor: string, 
     if (!isChallenge(challenge)) throw new Error(`expected a challenge, got ${JSON.stringify(challenge)}`);
     const transcript: HandshakeTranscript = { dialer: name, acceptor, dialerNonce, acceptorNonce: challenge.nonce };
     if (challenge.name !== acceptor || challenge.version !== PROTOCOL_VERSION) throw new Error(`unexpected challenge ${JSON.stringify(challenge)}`);
-    if (!verifyProof(secret, 'acceptor', transcript, challenge.proof)) throw new Error(`${acceptor}'s proof does not check out`);
-    return { client, transcript, challenge, proof: handshakeProof(secret, 'dialer', transcript) };
+    return { client, transcript, challenge, proof: handshakeProof(secret, 'dialer', transcript), acceptorProof: handshakeProof(secret, 'acceptor', transcript) };
   } catch (error) {
     client.destroy();
     throw error;
@@ -64,8 +64,11 @@ export async function rawJoin(address: string, name: string, acceptor: string, s
   const half = await rawHello(address, name, acceptor, secret, options);
   try {
     half.client.send({ type: 'auth', proof: half.proof });
-    const welcome = (await half.client.next(ms, `${acceptor}'s welcome`)) as { type?: unknown };
+    const welcome = (await half.client.next(ms, `${acceptor}'s welcome`)) as { type?: unknown; proof?: unknown };
     if (welcome.type !== 'welcome') throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);
+    if (typeof welcome.proof !== 'string' || !verifyProof(secret, 'acceptor', half.transcript, welcome.proof)) {
+      throw new Error(`${acceptor}'s proof in its welcome does not check out`);
+    }
     return half.client;
   } catch (error) {
     half.client.destroy();
