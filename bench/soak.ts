@@ -10,20 +10,12 @@
  * every figure. Exits 1 when any message was lost, duplicated or reordered,
  * a peer left, or the run failed. Every child is killed at the end.
  */
-import { deliveryFaults, PAYLOAD_BYTES, runSoak } from '../test/support/soak-node.js';
-
-function envNumber(key: string, fallback: number | undefined): number | undefined {
-  const raw = process.env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${key} must be a positive number, got ${raw}`);
-  return value;
-}
+import { deliveryFaults, envNumber, PAYLOAD_BYTES, runSoak } from '../test/support/soak-node.js';
 
 async function main(): Promise<number> {
-  const seconds = envNumber('RXC_SOAK_SECONDS', 60) ?? 60;
-  const nodes = envNumber('RXC_SOAK_NODES', 5) ?? 5;
-  const payloadBytes = envNumber('RXC_SOAK_PAYLOAD_BYTES', PAYLOAD_BYTES) ?? PAYLOAD_BYTES;
+  const seconds = envNumber('RXC_SOAK_SECONDS', 60);
+  const nodes = envNumber('RXC_SOAK_NODES', 5);
+  const payloadBytes = envNumber('RXC_SOAK_PAYLOAD_BYTES', PAYLOAD_BYTES);
   const sendBufferBytes = envNumber('RXC_SOAK_SEND_BUFFER_BYTES', undefined);
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);

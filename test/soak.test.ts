@@ -7,21 +7,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { deliveryFaults, PAYLOAD_BYTES, runSoak } from './support/soak-node.js';
+import { deliveryFaults, envNumber, PAYLOAD_BYTES, runSoak } from './support/soak-node.js';
 
 const NODES = 5;
 const DEFAULT_SECONDS = 8;
-
-/** A positive number from the environment, or the fallback when unset. */
-function envNumber(key: string, fallback: number): number;
-function envNumber(key: string, fallback: undefined): number | undefined;
-function envNumber(key: string, fallback: number | undefined): number | undefined {
-  const raw = process.env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${key} must be a positive number, got ${raw}`);
-  return value;
-}
 
 const seconds = envNumber('RXC_SOAK_SECONDS', DEFAULT_SECONDS);
 // knobs for exploring, off by default: bigger messages or smaller send buffers make writable$ close more often

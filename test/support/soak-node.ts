@@ -43,6 +43,18 @@ export const SOAK_SETTINGS: Settings = Object.freeze({
 /** Default bytes of filler in each message, besides `s` and `n`. */
 export const PAYLOAD_BYTES = 64;
 
+/** A positive number from the environment, or the fallback when unset. */
+export function envNumber(key: string, fallback: number): number;
+export function envNumber(key: string, fallback: undefined): number | undefined;
+export function envNumber(key: string, fallback: number | undefined): number | undefined {
+  const raw = process.env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${key} must be a positive number, got ${raw}`);
+  return value;
+}
+
+
 /** What the parent passes to each child, as JSON in argv. */
 export interface ChildOptions {
   readonly sendBufferBytes?: number;
