@@ -37,6 +37,26 @@ describe('backpressure', () => {
     });
   });
 
+  it('should start closed for a subscriber that arrives while the buffers are already full, and open once drained', () => {
+    testScheduler.run(({ hot, expectObservable }) => {
+      queued = 100;
+      at(5, 5); //                            drained by frame 5
+      const over$ = hot('  ----------');
+      const expected = '   f-----t---'; // polls at 2 (100), 4 (100), 6 (5 <= 10)
+      const pressed = (): boolean => queued > 50;
+      expectObservable(over$.pipe(backpressure(probe, { lowWater: 10, pollInterval: 2, scheduler: testScheduler, pressedAtStart: pressed }))).toBe(expected, v);
+    });
+  });
+
+  it('should start open when pressedAtStart says the buffers have room', () => {
+    testScheduler.run(({ hot, expectObservable }) => {
+      queued = 20;
+      const over$ = hot('  ----');
+      const expected = '   t---';
+      expectObservable(over$.pipe(backpressure(probe, { lowWater: 10, pollInterval: 2, scheduler: testScheduler, pressedAtStart: () => queued > 50 }))).toBe(expected, v);
+    });
+  });
+
   it('should ignore notifications while already under pressure, and close again on a later one', () => {
     testScheduler.run(({ hot, expectObservable }) => {
       queued = 100;

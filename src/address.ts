@@ -1,4 +1,8 @@
-import type { HostPort } from './transport/types.js';
+/** A listen or dial address of the ws transport. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
 
 /**
  * Parses `host:port` (IPv6 as `[::1]:port`).

@@ -3,6 +3,7 @@
  * with every Go channel of its predecessor turned into an RxJS stream.
  */
 export { Manager, type ManagerOptions, type NodeMessage, type ApiRequest, type StateDump, type TlsOptions, type MembershipEvent } from './manager.js';
+export { wsTransport, type WsTransportOptions } from './transport/ws/index.js';
 export { Packet, unpackPacket } from './packet.js';
 export { LogEntry, type LogLevel } from './log.js';
 export {
@@ -14,14 +15,15 @@ export {
   StatusShutdown,
   type Status,
   type ApiClusterNode,
-} from './peers.js';
-export type { LeaveReason } from './session.js';
+} from './public-status.js';
+export type { LeaveReason } from './session/link.js';
+export { reduceMembership, initialMembership, type MembershipState, type MembershipInput, type MembershipEffect, type PeerState, type LinkRef } from './membership/index.js';
 export { DEFAULT_SETTINGS, FAST_SETTINGS, mergeSettings, type Settings } from './settings.js';
 export { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, PROTOCOL_VERSION, type Code } from './limits.js';
 export { ClusterError, ReadTimeoutError, HandshakeTimeoutError } from './errors.js';
 export { hasQuorum } from './protocol/quorum.js';
 export { backoffDelay } from './protocol/backoff.js';
 export * from './operators/index.js';
-export type { Connection, Transport, SocketEvent, HostPort } from './transport/types.js';
+export { DialError, type Connection, type Transport, type SocketEvent, type CloseCause, type ListenOptions, type Refusal, type RequestHandler } from './transport/types.js';
 export { createApiHandler, type ApiHandlerOptions } from './api/handler.js';
-export type { ApiTarget, RequestHandler } from './api/registry.js';
+export type { ApiTarget } from './api/registry.js';

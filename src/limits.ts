@@ -15,17 +15,27 @@ export const MAX_JSON_DEPTH = 256;
 export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** The wire protocol version carried in the handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The ws sub-protocol both sides ask for. */
 export const WS_SUBPROTOCOL = 'rxcluster.v1';
 
+/**
+ * Ms a connection closed in order may take to finish its close before it is
+ * cut (at most; never more than connectTimeout).
+ */
+export const CLOSE_GRACE = 1000;
+
 /** Bytes of each handshake nonce (hex-encoded on the wire, twice as many characters). */
 export const NONCE_BYTES = 32;
 
-/** WebSocket close codes: standard ones for protocol faults, 4000-4999 for our own. */
+/**
+ * WebSocket close codes the ws transport sends, one per neutral close cause
+ * (see transport/ws/codes.ts): standard ones for protocol faults, 4000-4999
+ * for our own. 4001 is retired: never sent, never reused.
+ */
 export const CLOSE = Object.freeze({
-  /** Orderly close. */
+  /** Orderly close: the answer to a peer's leave notice, or an admin `reconnect`. */
   NORMAL: 1000,
   /** Going away (this node shuts down). */
   GOING_AWAY: 1001,
@@ -37,8 +47,6 @@ export const CLOSE = Object.freeze({
   MESSAGE_TOO_BIG: 1009,
   /** Another connection to the same peer was kept instead of this one. */
   DUPLICATE: 4000,
-  /** The peer announced that it leaves the cluster. */
-  LEAVING: 4001,
   /** The node was removed from this manager's configuration. */
   REMOVED: 4002,
   /** The peer fell silent past readTimeout. */

@@ -27,3 +27,17 @@ export class LogEntry {
     return `${this.time.toISOString()} ${this.level.toUpperCase()}${node} ${this.message}${code}`;
   }
 }
+
+/** The longest text from a peer a log line quotes, in characters. */
+const MAX_QUOTED = 200;
+
+/**
+ * Text from a remote party made safe to quote in one log line: control
+ * characters (a newline would forge a second line) shown as `\uXXXX`, and
+ * cut to a bounded length.
+ */
+export function sanitize(text: string): string {
+  const cut = text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text;
+  // eslint-disable-next-line no-control-regex
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

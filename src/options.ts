@@ -4,7 +4,8 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES } from './limits.js';
 import { NodeName } from './protocol/frames.js';
 import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
-import type { WsTransportOptions } from './transport/ws.js';
+import type { Transport } from './transport/types.js';
+import { wsTransport } from './transport/ws/index.js';
 
 /** Default lifetime of an API token: one hour, in ms (the seed's APITokenDuration). */
 export const DEFAULT_TOKEN_DURATION = 60 * 60 * 1000;
@@ -27,6 +28,12 @@ export interface ManagerOptions {
     /** HMAC key for API tokens. Default: 32 random bytes per manager. */
     readonly signingKey?: string | Buffer;
   };
+  /**
+   * How nodes reach each other: `wsTransport()` (the default, a full mesh of
+   * WebSockets), `network.transport()` of a MemoryNetwork in tests. One
+   * transport per manager.
+   */
+  readonly transport?: Transport;
   /** Drives every timing pipeline and log$ timestamps. Default asyncScheduler. */
   readonly scheduler?: SchedulerLike;
   /** Jitter source in [0, 1). Default Math.random. */
@@ -44,6 +51,7 @@ export interface ResolvedOptions {
   readonly signingKey: string | Buffer;
   readonly scheduler: SchedulerLike;
   readonly random: () => number;
+  readonly transport: Transport;
 }
 
 /**
@@ -65,6 +73,10 @@ export function resolveOptions(name: string, authKey: string | Buffer, options: 
     throw new TypeError('Invalid scheduler: expected an RxJS SchedulerLike');
   }
   if (options.random !== undefined && typeof options.random !== 'function') throw new TypeError('Invalid random: expected a function');
+  const transport = options.transport;
+  if (transport !== undefined && (typeof transport !== 'object' || transport === null || typeof transport.listen !== 'function' || typeof transport.dial$ !== 'function' || typeof transport.parseAddress !== 'function')) {
+    throw new TypeError('Invalid transport: expected a Transport, such as wsTransport() or network.transport()');
+  }
   return {
     settings: mergeSettings(DEFAULT_SETTINGS, options.settings),
     maxPayload: positiveInt('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD),
@@ -75,32 +87,11 @@ export function resolveOptions(name: string, authKey: string | Buffer, options: 
     signingKey: key ?? randomBytes(32),
     scheduler: options.scheduler ?? asyncScheduler,
     random: options.random ?? Math.random,
+    transport: transport ?? wsTransport(),
   };
 }
 
-/** TLS material for `listenTls`: PEM strings or Buffers. */
-export interface TlsOptions {
-  readonly key: string | Buffer;
-  readonly cert: string | Buffer;
-  /** CA(s) peers' certificates must chain to; the system CAs when absent. */
-  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
-  /** Require and verify a client certificate from dialing peers (mutual TLS). */
-  readonly requestCert?: boolean;
-  /** Refuse peers whose certificate does not verify. Default true. */
-  readonly rejectUnauthorized?: boolean;
-}
-
-export function tlsTransportOptions(tls: TlsOptions): Pick<WsTransportOptions, 'tlsServer' | 'tlsClient'> {
-  if (typeof tls !== 'object' || tls === null || tls.key === undefined || tls.cert === undefined) {
-    throw new TypeError('Invalid TLS options: expected { key, cert, ca?, requestCert?, rejectUnauthorized? }');
-  }
-  const ca = tls.ca === undefined ? {} : { ca: (Array.isArray(tls.ca) ? [...tls.ca] : tls.ca) as string | Buffer | Array<string | Buffer> };
-  const reject = tls.rejectUnauthorized ?? true;
-  return {
-    tlsServer: { key: tls.key, cert: tls.cert, ...ca, requestCert: tls.requestCert === true, rejectUnauthorized: tls.requestCert === true && reject },
-    tlsClient: { key: tls.key, cert: tls.cert, ...ca, rejectUnauthorized: reject },
-  };
-}
+export type { TlsOptions } from './transport/types.js';
 
 function positiveInt(field: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;

@@ -11,7 +11,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { first, joinedAll, shutdownAll, startMesh, SECRET, type Node } from './support/cluster.js';
+import { first, joinedAll, shutdownAll, startMesh, SECRET, type Node, tokenUser } from './support/cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -135,7 +135,7 @@ describe('status page', () => {
       assert.equal(session.httpOnly, true);
       assert.equal(session.sameSite, 'Strict');
       assert.equal(session.path, '/');
-      assert.equal(alpha.manager.verifyApiToken(session.value), 'alice');
+      assert.equal(await tokenUser(alpha.manager, session.value), 'alice');
       assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.cookie), '', 'the page script cannot read the cookie');
 
       // reconnect the remaining peer with its button

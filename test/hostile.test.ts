@@ -1,18 +1,38 @@
 /**
  * Hostile input against a real manager: raw WebSocket clients that mangle the
- * mesh protocol, raw TCP, a wrong-secret peer, a replayed handshake. Each
- * fault must close that one client (with the right close code), be logged
- * with the right code, and leave the manager serving its real peers.
+ * mesh protocol, raw TCP, a wrong-secret peer, a replayed handshake, callers
+ * that claim names they may not have. Each fault must close that one client
+ * (with the right close code), be logged with the right code, and leave the
+ * manager serving its real peers. Protocol 2: any well-formed hello gets the
+ * same bare challenge (no name, no instance); the caller's name and `to` are
+ * judged only after it proved the secret, and every refusal at that stage is
+ * the same 1008 'refused', so a caller without the secret learns nothing.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { concat, defer as deferred, from } from 'rxjs';
+import { concat, defer as deferred, filter, from } from 'rxjs';
 import { CLOSE, CODES, PROTOCOL_VERSION, type Code } from '../src/limits.js';
 import type { LogEntry } from '../src/log.js';
 import { handshakeProof, verifyProof, type HandshakeTranscript } from '../src/protocol/handshake.js';
-import { fastOptions, first, joinedAll, logText, SECRET, sleep, startNode, type Node } from './support/cluster.js';
-import type { ManagerOptions } from '../src/index.js';
-import { RawClient, nonce, rawTcp, sinkServer, upgradeStatus } from './support/raw.js';
+import { fastOptions, first, joinedAll, logText, membersNow, SECRET, sleep, startNode, type Node } from './support/cluster.js';
+import type { ManagerOptions, MembershipEvent } from '../src/index.js';
+import { FAST_SETTINGS } from '../src/settings.js';
+import {
+  authOf,
+  CHALLENGE_KEYS,
+  helloOf,
+  isChallenge,
+  isWelcome,
+  nonce,
+  RawClient,
+  rawAuth,
+  rawHello,
+  rawJoin,
+  rawTcp,
+  sinkServer,
+  upgradeStatus,
+  type CloseInfo,
+} from './support/raw.js';
 import { scope, type Release } from './support/scope.js';
 import { childLine, spawnNode } from './support/child.js';
 
@@ -58,10 +78,12 @@ function logged(node: Node, code: Code, ms = 3000): Promise<LogEntry> {
 /**
  * Proves A still serves: B never left and still gets A's broadcasts; a new
  * real peer C joins A and exchanges a broadcast both ways; A logged no
- * unexpected fault. Resolves the time (performance.now()) C joined A.
+ * unexpected fault. Leaves of the peers in `except` (a test's own raw peers)
+ * are not counted. Resolves the time (performance.now()) C joined A.
  */
-async function stillServes(defer: Defer, { a, b, events }: Cluster): Promise<number> {
-  assert.deepEqual(events.filter((e) => e.includes('-')), [], `no leave expected; A's log:\n${logText(a)}`);
+async function stillServes(defer: Defer, { a, b, events: all }: Cluster, except: readonly string[] = []): Promise<number> {
+  const leaves = (): string[] => all.filter((e) => e.includes('-') && !except.some((name) => e.endsWith(`-${name}`)));
+  assert.deepEqual(leaves(), [], `no leave expected; A's log:\n${logText(a)}`);
   assert.equal((await first(a.manager.members$)).get('B')?.status, 'Online', 'B is still Online on A');
 
   const c = await startNode('C');
@@ -81,14 +103,41 @@ async function stillServes(defer: Defer, { a, b, events }: Cluster): Promise<num
   c.manager.toCluster$.next({ from: 'C', n: 2 });
   assert.deepEqual((await atA).message(), { from: 'C', n: 2 });
 
-  assert.deepEqual(events.filter((e) => e.includes('-')), [], `no leave expected; A's log:\n${logText(a)}`);
+  assert.deepEqual(leaves(), [], `no leave expected; A's log:\n${logText(a)}`);
   const errors = a.logs.filter((entry) => entry.level === 'error').map(String);
   assert.deepEqual(errors, [], 'A logged no unexpected fault');
   return joinedAt;
 }
 
-function hello(fields: Partial<{ version: number; name: string; to: string; nonce: string; instance: string }> = {}): Record<string, unknown> {
-  return { type: 'hello', version: PROTOCOL_VERSION, name: 'B', to: 'A', nonce: nonce(), instance: nonce(), ...fields };
+const hello = helloOf;
+
+/** A log entry of `node` matching `predicate` (already logged or to come), or a rejection after `ms`. */
+function loggedWhere(node: Node, predicate: (entry: LogEntry) => boolean, ms: number, what: string): Promise<LogEntry> {
+  return first(concat(deferred(() => from([...node.logs])), node.manager.log$), predicate, ms, `${node.manager.name} to log ${what}; its log:\n${logText(node)}`);
+}
+
+/** Everything a caller saw of A: the challenge's keys (sorted) and the close code and reason. */
+interface Answer {
+  readonly challengeKeys: string;
+  readonly close: CloseInfo;
+  readonly pendingAfter: number;
+}
+
+/**
+ * Opens a raw client, sends a hello as `name` naming `to`, reads A's answer,
+ * then sends an auth proved with `secret`, and resolves what it saw.
+ */
+async function tryHandshake(defer: Defer, address: string, name: string, to: string, secret: string): Promise<Answer & { challenge: unknown }> {
+  const client = await RawClient.open(address);
+  defer(() => client.destroy());
+  const sent = hello({ name, to });
+  client.send(sent);
+  const challenge = await client.next(2000, `the challenge to a hello as ${name} to ${to}`);
+  const acceptorNonce = String((challenge as { nonce?: unknown }).nonce);
+  const transcript: HandshakeTranscript = { dialer: name, acceptor: to, dialerNonce: String(sent['nonce']), acceptorNonce };
+  client.send(authOf(handshakeProof(secret, 'dialer', transcript)));
+  const close = await client.waitClosed(3000);
+  return { challenge, challengeKeys: Object.keys(challenge as object).sort().join(), close, pendingAfter: client.pending };
 }
 
 interface RefusedCase {
@@ -107,9 +156,21 @@ const REFUSED: readonly RefusedCase[] = [
   { label: 'a msg frame before the handshake', frame: { type: 'msg', from: 'B', time: Date.now(), data: 'let me in' }, close: CLOSE.PROTOCOL_ERROR, code: CODES.BAD_FRAME },
   { label: 'a welcome frame before the handshake', frame: { type: 'welcome' }, close: CLOSE.PROTOCOL_ERROR, code: CODES.BAD_FRAME },
   { label: 'a hello with a wrong version', frame: hello({ version: PROTOCOL_VERSION + 1 }), close: CLOSE.POLICY_VIOLATION, code: CODES.PEER_REFUSED },
-  { label: 'a hello from a name that is not configured', frame: hello({ name: 'mallory' }), close: CLOSE.POLICY_VIOLATION, code: CODES.PEER_REFUSED },
-  { label: "a hello claiming the acceptor's own name", frame: hello({ name: 'A' }), close: CLOSE.POLICY_VIOLATION, code: CODES.PEER_REFUSED },
-  { label: 'a hello whose `to` names another node', frame: hello({ to: 'C' }), close: CLOSE.POLICY_VIOLATION, code: CODES.PEER_REFUSED },
+  { label: 'a protocol-1 hello (version 1, with an instance)', frame: hello({ version: 1, instance: nonce() }), close: CLOSE.POLICY_VIOLATION, code: CODES.PEER_REFUSED },
+  { label: 'an auth frame before the hello', frame: authOf(nonce()), close: CLOSE.PROTOCOL_ERROR, code: CODES.BAD_FRAME },
+];
+
+interface ProvenRefusal {
+  readonly label: string;
+  readonly name: string;
+  readonly to: string;
+}
+
+/** Callers that prove the secret, but claim a name or name a `to` that A refuses. */
+const PROVEN_REFUSALS: readonly ProvenRefusal[] = [
+  { label: 'an unconfigured name', name: 'mallory', to: 'A' },
+  { label: "the acceptor's own name", name: 'A', to: 'A' },
+  { label: 'a configured name, but a `to` that names another node', name: 'B', to: 'C' },
 ];
 
 describe('hostile input from a raw ws client', () => {
@@ -130,6 +191,61 @@ describe('hostile input from a raw ws client', () => {
       await stillServes(defer, cl);
     });
   }
+
+  for (const c of PROVEN_REFUSALS) {
+    it(`challenges a client that claims ${c.label} like any other; once it proved the secret, closes it 1008 'refused' and logs RXC_ERR_PEER_REFUSED; the manager still serves`, { timeout: 20_000 }, async (t) => {
+      const defer = scope(t);
+      const cl = await cluster(defer);
+      const since = cl.a.logs.length;
+
+      const answer = await tryHandshake(defer, cl.a.address, c.name, c.to, SECRET);
+
+      assert.ok(isChallenge(answer.challenge), `a bare challenge (no name, no instance): ${JSON.stringify(answer.challenge)}`);
+      assert.deepEqual(answer.close, { code: CLOSE.POLICY_VIOLATION, reason: 'refused' }, `A's log:\n${logText(cl.a)}`);
+      assert.equal(answer.pendingAfter, 0, 'no welcome before the close');
+      const entry = await loggedWhere(cl.a, (e) => e.code === CODES.PEER_REFUSED, 1000, CODES.PEER_REFUSED);
+      assert.equal(entry.level, 'warn', String(entry));
+      assert.deepEqual(cl.a.logs.slice(since).filter((e) => e.code === CODES.AUTH).map(String), [], 'the proof itself was accepted (no AUTH entry)');
+      await stillServes(defer, cl);
+    });
+  }
+
+  it("gives a caller without the secret the same answer whatever it claims (a challenge with no name or instance, then 1008 'refused'), as it gives a proven caller with a refused name", { timeout: 20_000 }, async (t) => {
+    const defer = scope(t);
+    const sink = await sinkServer();
+    defer(() => sink.close());
+    const cl = await cluster(defer);
+    cl.a.manager.addNode('R', sink.address); // configured and not connected
+    const claims: readonly { readonly name: string; readonly to: string; readonly what: string }[] = [
+      { name: 'B', to: 'A', what: 'a configured, connected name' },
+      { name: 'R', to: 'A', what: 'a configured name, not connected' },
+      { name: 'mallory', to: 'A', what: 'an unknown name' },
+      { name: 'A', to: 'A', what: "A's own name" },
+      { name: 'B', to: 'C', what: 'another `to`' },
+      { name: 'é'.repeat(100), to: 'é'.repeat(100), what: 'long UTF-8 names' },
+    ];
+    const since = cl.a.logs.length;
+    const answers: (Answer & { challenge: unknown; what: string })[] = [];
+    for (const claim of claims) answers.push({ ...(await tryHandshake(defer, cl.a.address, claim.name, claim.to, `not-${SECRET}`)), what: claim.what });
+
+    const expected: Answer = { challengeKeys: CHALLENGE_KEYS.join(), close: { code: CLOSE.POLICY_VIOLATION, reason: 'refused' }, pendingAfter: 0 };
+    for (const answer of answers) {
+      assert.ok(isChallenge(answer.challenge), `${answer.what}: a bare challenge, got ${JSON.stringify(answer.challenge)}`);
+      assert.deepEqual({ challengeKeys: answer.challengeKeys, close: answer.close, pendingAfter: answer.pendingAfter }, expected, `${answer.what}: A's answer`);
+    }
+    const nonces = new Set(answers.map((a) => (a.challenge as { nonce: string }).nonce));
+    assert.equal(nonces.size, answers.length, 'a fresh nonce in every challenge');
+    await sleep(100); // let the last refusal be logged
+    const refusals = cl.a.logs.slice(since).filter((e) => e.code === CODES.AUTH || e.code === CODES.PEER_REFUSED);
+    assert.deepEqual(refusals.map((e) => e.code), claims.map(() => CODES.AUTH), `each refused at the proof, before any name was looked at; A's log:\n${logText(cl.a)}`);
+    assert.ok(refusals.every((e) => e.level === 'warn'), refusals.map(String).join('\n'));
+
+    // a caller that proved the secret but claims an unconfigured name sees exactly the same
+    const proven = await tryHandshake(defer, cl.a.address, 'mallory', 'A', SECRET);
+    assert.deepEqual({ challengeKeys: proven.challengeKeys, close: proven.close, pendingAfter: proven.pendingAfter }, expected, 'a refused name looks like a wrong secret');
+    await loggedWhere(cl.a, (e) => e.code === CODES.PEER_REFUSED, 1000, CODES.PEER_REFUSED);
+    await stillServes(defer, cl);
+  });
 
   it('closes a client that sends a text frame of invalid UTF-8 with 1007 and logs it as a bad frame', { timeout: 20_000 }, async (t) => {
     const defer = scope(t);
@@ -161,22 +277,76 @@ describe('hostile input from a raw ws client', () => {
     await stillServes(defer, cl);
   });
 
-  it('refuses a second process that claims the name of a connected node, and keeps the real one', { timeout: 20_000 }, async (t) => {
+  it("refuses, after the welcome, a second process that proves the secret as connected B with an older incarnation (1008 'refused', RXC_ERR_PEER_REFUSED), and keeps the real B", { timeout: 20_000 }, async (t) => {
     const defer = scope(t);
     const cl = await cluster(defer);
-    // an impostor that knows the secret and calls itself B, while B is connected
-    const impostor = await startNode('B');
-    defer(() => impostor.manager.shutdown());
     const impostorJoins: string[] = [];
-    impostor.manager.nodeJoin$.subscribe((n) => impostorJoins.push(n));
-    impostor.manager.addNode('A', cl.a.address);
-    const entry = await logged(cl.a, CODES.PEER_REFUSED, 3000);
-    assert.match(entry.message, /B is already connected from another process/);
-    const refusedByA = await first(impostor.manager.log$, (e) => e.code === CODES.PEER_REFUSED || e.code === CODES.AUTH, 3000, 'the impostor to be told');
-    assert.match(refusedByA.message, /refused/);
-    await sleep(300);
-    assert.deepEqual(impostorJoins, [], 'the impostor never joined');
+    const sub = cl.a.manager.membership$.subscribe((e) => impostorJoins.push(`${e.type} ${e.node}`));
+    defer(() => sub.unsubscribe());
+
+    // a process that knows the secret and calls itself B, started before the real B
+    const half = await rawHello(cl.a.address, 'B', 'A', SECRET, { autoPong: true });
+    defer(() => half.client.destroy());
+    const since = cl.a.logs.length;
+    const welcome = await rawAuth(half, SECRET, { incarnation: 0 }); // its proof holds: A welcomes it, with its own proof
+    assert.ok(isWelcome(welcome));
+    const closed = await half.client.waitClosed(3000);
+
+    assert.deepEqual(closed, { code: CLOSE.POLICY_VIOLATION, reason: 'refused' }, `A's log:\n${logText(cl.a)}`);
+    const entry = await loggedWhere(cl.a, (e) => e.code === CODES.PEER_REFUSED && e.node === 'B', 1000, `${CODES.PEER_REFUSED} for B`);
+    assert.equal(entry.level, 'warn', String(entry));
+    assert.ok(cl.a.logs.indexOf(entry) >= since);
+    await sleep(FAST_SETTINGS.joinDelay * 3); // the impostor's link would have joined by now
+    assert.deepEqual(impostorJoins, [], 'A announced no join and no leave of B');
+    assert.equal(membersNow(cl.a.manager).get('B')?.status, 'Online');
     await stillServes(defer, cl);
+  });
+
+  it("lets a newer process that proves the secret as a connected node replace it at once: the old instance is closed 4000 and leaves (restarted), the new one joins once, after joinDelay", { timeout: 20_000 }, async (t) => {
+    const defer = scope(t);
+    const sink = await sinkServer();
+    defer(() => sink.close());
+    const cl = await cluster(defer);
+    cl.a.manager.addNode('R', sink.address); // configured; A's own dials to R never get through
+    const rEvents: MembershipEvent[] = [];
+    const sub = cl.a.manager.membership$.pipe(filter((e) => e.node === 'R')).subscribe((e) => rEvents.push(e));
+    defer(() => sub.unsubscribe());
+
+    // the old process: an outside R that started a minute ago, joined
+    const oldJoined = first(cl.a.manager.nodeJoin$, (peer) => peer === 'R', 3000, 'A to announce the old R');
+    const old = await rawJoin(cl.a.address, 'R', 'A', SECRET, { autoPong: true, incarnation: Date.now() - 60_000 });
+    defer(() => old.destroy());
+    await oldJoined;
+
+    // the new process: a real manager named R, whose incarnation is its start time (now)
+    const newJoined = first(cl.a.manager.nodeJoin$, (peer) => peer === 'R', 5000, 'A to announce the new R');
+    const r = await startNode('R');
+    defer(() => r.manager.shutdown());
+    const rSawA = first(r.manager.nodeJoin$, (peer) => peer === 'A', 5000, 'the new R to announce A');
+    r.manager.addNode('A', cl.a.address);
+
+    const oldClosed = await old.waitClosed(3000);
+    assert.equal(oldClosed.code, CLOSE.DUPLICATE, `the old instance is closed 4000 (reason "${oldClosed.reason}"); A's log:\n${logText(cl.a)}`);
+    await Promise.all([newJoined, rSawA]);
+    await sleep(FAST_SETTINGS.joinDelay * 3); // no second join, no flicker
+
+    const told = rEvents.map((e) => (e.type === 'leave' ? `leave ${e.reason}` : e.type));
+    assert.deepEqual(told, ['join', 'leave restarted', 'join'], `A's log:\n${logText(cl.a)}`);
+    const [, leave, join] = rEvents;
+    const gap = (join?.time.getTime() ?? 0) - (leave?.time.getTime() ?? 0);
+    t.diagnostic(`the new R joined ${gap} ms after the old one left (joinDelay ${FAST_SETTINGS.joinDelay} ms)`);
+    assert.ok(gap >= FAST_SETTINGS.joinDelay - 2, `joined ${gap} ms after the leave, before joinDelay`);
+    assert.equal(membersNow(cl.a.manager).get('R')?.status, 'Online');
+    assert.equal(old.pending, 0, 'the old instance got nothing after its welcome');
+
+    // the new R is a full member: broadcasts both ways
+    const atR = first(r.manager.fromCluster$, (p) => p.name === 'A', 3000, "the new R to receive A's broadcast");
+    cl.a.manager.toCluster$.next('to the new R');
+    assert.equal((await atR).message(), 'to the new R');
+    const atA = first(cl.a.manager.fromCluster$, (p) => p.name === 'R', 3000, "A to receive the new R's broadcast");
+    r.manager.toCluster$.next('from the new R');
+    assert.equal((await atA).message(), 'from the new R');
+    await stillServes(defer, cl, ['R']);
   });
 
   it('closes a half-finished handshake after connectTimeout with 4004 while a real peer joins meanwhile', { timeout: 20_000 }, async (t) => {
@@ -190,9 +360,8 @@ describe('hostile input from a raw ws client', () => {
     // claims to be H (configured, never reachable), then falls silent
     cl.a.manager.addNode('H', '127.0.0.1:1');
     raw.send(hello({ name: 'H' }));
-    const challenge = (await raw.next(2000, 'the challenge')) as { type?: unknown; name?: unknown };
-    assert.equal(challenge.type, 'challenge');
-    assert.equal(challenge.name, 'A');
+    const challenge = await raw.next(2000, 'the challenge');
+    assert.ok(isChallenge(challenge), `a bare challenge: ${JSON.stringify(challenge)}`);
 
     const cJoinedAt = await stillServes(defer, cl);
     const closed = await raw.waitClosed(connectTimeout + 3000);
@@ -219,16 +388,20 @@ describe('hostile input from a raw ws client', () => {
 
     cl.a.manager.addNode('W', w.address);
     w.manager.addNode('A', cl.a.address);
-    const atA = await logged(cl.a, CODES.AUTH, 3000);
-    const atW = await logged(w, CODES.AUTH, 3000);
-    assert.equal(atA.node, 'W', String(atA));
-    assert.equal(atW.node, 'A', String(atW));
+    // each side refuses the other's proof (an unproven caller is not named), and is refused after its own
+    const isRefusalOf = (e: LogEntry): boolean => e.code === CODES.AUTH && e.node === undefined;
+    for (const [node, peer] of [[cl.a, 'W'], [w, 'A']] as const) {
+      const refusedIts = await loggedWhere(node, isRefusalOf, 3000, `${CODES.AUTH} for a caller without the secret`);
+      const refusedOurs = await loggedWhere(node, (e) => e.code === CODES.AUTH && e.node === peer, 3000, `${CODES.AUTH} from ${peer} after our proof`);
+      assert.deepEqual([refusedIts.level, refusedOurs.level], ['warn', 'warn'], `${String(refusedIts)}\n${String(refusedOurs)}`);
+    }
 
     await sleep(1500); // both keep redialing and keep being refused: nothing may be announced
     assert.deepEqual([...cl.events].sort(), ['A+B', 'B+A'], `A and B announced nothing new; A's log:\n${logText(cl.a)}`);
     assert.deepEqual(wEvents, [], `W announced nothing; W's log:\n${logText(w)}`);
     assert.notEqual((await first(cl.a.manager.members$)).get('W')?.status, 'Online');
-    assert.ok(cl.a.logs.filter((e) => e.code === CODES.AUTH).length >= 2, 'A refused W more than once (W redials)');
+    assert.ok(cl.a.logs.filter(isRefusalOf).length >= 2, 'A refused W more than once (W redials)');
+    assert.deepEqual(cl.a.logs.filter((e) => e.code === CODES.PEER_REFUSED).map(String), [], 'never judged by name: refused at the proof');
 
     await stillServes(defer, cl);
   });
@@ -246,17 +419,19 @@ describe('hostile input from a raw ws client', () => {
     defer(() => r.destroy());
     const firstHello = hello({ name: 'R' });
     r.send(firstHello);
-    const challenge = (await r.next(2000, 'the challenge')) as { type: string; version: number; name: string; nonce: string; proof?: string };
-    assert.equal(challenge.type, 'challenge');
-    assert.equal(challenge.version, PROTOCOL_VERSION);
-    assert.equal(challenge.name, 'A');
-    assert.equal(challenge.proof, undefined, 'A shows nothing derived from the secret before R has proved it');
-    const transcript: HandshakeTranscript = { dialer: 'R', acceptor: 'A', dialerNonce: String(firstHello.nonce), acceptorNonce: challenge.nonce };
-    const auth = { type: 'auth', proof: handshakeProof(SECRET, 'dialer', transcript) };
+    const challenge = (await r.next(2000, 'the challenge')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(challenge).sort(), [...CHALLENGE_KEYS], 'the challenge: type, version and nonce, nothing about A (no name, no instance, no proof)');
+    assert.equal(challenge['type'], 'challenge');
+    assert.equal(challenge['version'], PROTOCOL_VERSION);
+    assert.ok(isChallenge(challenge));
+    const transcript: HandshakeTranscript = { dialer: 'R', acceptor: 'A', dialerNonce: String(firstHello['nonce']), acceptorNonce: String(challenge['nonce']) };
+    const rInstance = nonce();
+    const auth = authOf(handshakeProof(SECRET, 'dialer', transcript), rInstance, Date.now());
     r.send(auth);
-    const welcome = (await r.next(2000, 'the welcome')) as { type: string; proof: string };
-    assert.equal(welcome.type, 'welcome');
+    const welcome = await r.next(2000, 'the welcome');
+    assert.ok(isWelcome(welcome), `a welcome with exactly type, proof, instance and incarnation: ${JSON.stringify(welcome)}`);
     assert.ok(verifyProof(SECRET, 'acceptor', transcript, welcome.proof), "A's proof checks out against the shared secret");
+    assert.ok(welcome.incarnation <= Date.now(), "A's incarnation is its start time");
     assert.equal(await rJoined, 'R');
 
     // and it is a full member: broadcasts both ways
@@ -269,22 +444,22 @@ describe('hostile input from a raw ws client', () => {
     const msg = (await r.next(2000, "A's broadcast")) as { type: string; from: string; data: unknown };
     assert.deepEqual([msg.type, msg.from, msg.data], ['msg', 'A', 'to everyone']);
 
-    // a replay: the same hello, then the recorded auth against a fresh challenge
+    // a replay: the same hello, then the recorded auth (same proof, instance, incarnation) against a fresh challenge
     const replay = await RawClient.open(cl.a.address);
     defer(() => replay.destroy());
     replay.send(firstHello);
-    const challenge2 = (await replay.next(2000, 'the second challenge')) as { type: string; nonce: string };
-    assert.equal(challenge2.type, 'challenge');
-    assert.notEqual(challenge2.nonce, challenge.nonce, 'every connection gets a fresh acceptor nonce');
-    const authBefore = cl.a.logs.filter((e) => e.code === CODES.AUTH).length;
+    const challenge2 = await replay.next(2000, 'the second challenge');
+    assert.ok(isChallenge(challenge2), JSON.stringify(challenge2));
+    assert.notEqual(challenge2.nonce, challenge['nonce'], 'every connection gets a fresh acceptor nonce');
+    const since = cl.a.logs.length;
     replay.send(auth);
     const closed = await replay.waitClosed(3000);
 
-    assert.equal(closed.code, CLOSE.POLICY_VIOLATION, `close code; A's log:\n${logText(cl.a)}`);
+    assert.deepEqual(closed, { code: CLOSE.POLICY_VIOLATION, reason: 'refused' }, `A's log:\n${logText(cl.a)}`);
     assert.equal(replay.pending, 0, 'no welcome for the replay');
-    const refusals = cl.a.logs.filter((e) => e.code === CODES.AUTH).slice(authBefore);
-    assert.equal(refusals.length, 1, `one AUTH entry for the replay; A's log:\n${logText(cl.a)}`);
-    assert.equal(refusals[0]?.node, 'R');
+    await sleep(100);
+    const refusals = cl.a.logs.slice(since).filter((e) => e.code === CODES.AUTH || e.code === CODES.PEER_REFUSED);
+    assert.deepEqual(refusals.map((e) => e.code), [CODES.AUTH], `one AUTH entry for the replay; A's log:\n${logText(cl.a)}`);
     assert.ok(r.isOpen, 'the genuine R connection is untouched');
     await stillServes(defer, cl);
     assert.ok(!cl.events.includes('A-R'), 'R never left');
@@ -313,7 +488,7 @@ describe('hostile input below the WebSocket layer', () => {
 });
 
 describe('hostile input that could crash the process', () => {
-  it('refuses a hello whose name is long in UTF-8 bytes without crashing the node process', { timeout: 30_000 }, async (t) => {
+  it('refuses a proven caller whose name and `to` are long in UTF-8 bytes without crashing the node process', { timeout: 30_000 }, async (t) => {
     const defer = scope(t);
     const b = await startNode('B');
     defer(() => b.manager.shutdown());
@@ -325,16 +500,22 @@ describe('hostile input that could crash the process', () => {
     b.manager.addNode('A', node.address);
     await joined;
 
-    // 100 two-byte characters: a valid NodeName (100 characters) but 200 bytes in a close reason
-    const raw = await RawClient.open(node.address);
-    defer(() => raw.destroy());
-    raw.send(hello({ name: 'é'.repeat(100) }));
-    const closed = await raw.waitClosed(3000);
+    // 100 two-byte characters: a valid NodeName (100 characters) but 200 bytes, too long for a close reason;
+    // the caller proves the secret, so each name reaches the checks after the proof (and their log messages)
+    const long = 'é'.repeat(100);
+    const answers: CloseInfo[] = [];
+    for (const [name, to] of [[long, 'A'], ['B', long], [long, long]] as const) {
+      const half = await rawHello(node.address, name, to, SECRET, { autoPong: false });
+      defer(() => half.client.destroy());
+      half.client.send(authOf(half.proof));
+      answers.push(await half.client.waitClosed(3000));
+      assert.equal(half.client.pending, 0, 'no welcome');
+    }
     await sleep(500); // a crash surfaces after the close: prove none comes
 
     const exit = node.hasExited() ? await node.exited : undefined;
-    assert.equal(exit, undefined, `the node process died (${JSON.stringify(exit)}) on a refused hello`);
-    assert.equal(closed.code, CLOSE.POLICY_VIOLATION, `close code; reason "${closed.reason}"`);
+    assert.equal(exit, undefined, `the node process died (${JSON.stringify(exit)}) on a refused handshake`);
+    assert.deepEqual(answers, answers.map(() => ({ code: CLOSE.POLICY_VIOLATION, reason: 'refused' })), 'each closed 1008 refused');
     await childLine(node, (line) => line.type === 'log' && line.code === CODES.PEER_REFUSED, 1000, 'the node to log RXC_ERR_PEER_REFUSED');
     const next = await RawClient.open(node.address);
     defer(() => next.destroy());

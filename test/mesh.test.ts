@@ -170,7 +170,7 @@ describe('three nodes, fully configured', () => {
       const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
       const leftA = first(a.manager.nodeLeave$);
       const leftB = first(b.manager.nodeLeave$);
-      const told = first(b.manager.log$, (e) => /closed \(4002 removed from configuration\)/.test(e.message), 3000, 'b to be told why');
+      const told = first(b.manager.log$, (e) => /closed the connection \(removed: removed from configuration\)/.test(e.message), 3000, 'b to be told why');
       a.manager.removeNode('b');
       assert.equal(await leftA, 'b');
       assert.equal(await leftB, 'a');

@@ -4,7 +4,9 @@
  * B. Each property predicts, with an oracle written apart from src/protocol
  * (test/support/fuzz.ts), exactly what A must do with each message: answer
  * the next handshake step, deliver it, or close that one client with which
- * code. Throughout, A logs no `error` entry, nothing reaches
+ * code. The handshake is protocol 2: any well-formed hello gets the same bare
+ * challenge; the caller's name and `to` are judged only after its proof.
+ * Throughout, A logs no `error` entry, nothing reaches
  * `uncaughtException`, and B stays Online on both sides.
  *
  * Re-run a failure with its seed: RXC_PROPS_SEED=<seed> node --import tsx --test test/props.test.ts
@@ -19,12 +21,12 @@ import type { LogEntry } from '../src/log.js';
 import type { Packet } from '../src/packet.js';
 import { decodeFrame, encodeMsg } from '../src/protocol/frames.js';
 import { handshakeProof } from '../src/protocol/handshake.js';
-import { fastOptions, first, joinedAll, logText, SECRET, sleep, startNode, type Node } from './support/cluster.js';
-import { RawClient, nonce } from './support/raw.js';
-import { rawHello, rawJoin } from './support/rawpeer.js';
+import { fastOptions, first, joinedAll, logText, SECRET, sleep, startNode, type Node, membersNow } from './support/cluster.js';
+import { authOf, isChallenge, isWelcome, RawClient, nonce, rawHello, rawJoin, type Welcome } from './support/raw.js';
 import {
   anyValidFrame,
   applyMutations,
+  authFrame,
   AUTH_KEYS,
   bytesOf,
   carrier,
@@ -53,8 +55,13 @@ import {
 const SEED = Number(process.env['RXC_PROPS_SEED'] ?? 20_251_125);
 /** A's maxPayload: small, so that long strings pass it now and then. */
 const MAX_PAYLOAD = 32 * 1024;
-/** The names A accepts a hello from (B is connected, so another instance of B is refused). */
+/**
+ * The names configured on A. B is connected: a caller that proves the secret
+ * as B with an older incarnation (0) is welcomed, then refused; R is free.
+ */
 const CONFIGURED = new Set(['B', 'R']);
+/** A secret A does not have. */
+const WRONG_SECRET = `not-${SECRET}`;
 
 /**
  * Runs a property with the file's seed, a bounded number of runs and a time
@@ -170,8 +177,8 @@ describe('one manager under random input from raw ws clients', () => {
     assert.deepEqual(errors, [], `A logged an error ${where}`);
     const bLeft = events.filter((e) => e === 'A-B' || e === 'B-A');
     assert.deepEqual(bLeft, [], `B was disturbed ${where}; A's log:\n${logText(na)}`);
-    assert.equal(na.manager.membersNow().get('B')?.status, 'Online', `B Online on A ${where}`);
-    assert.equal(nb.manager.membersNow().get('A')?.status, 'Online', `A Online on B ${where}`);
+    assert.equal(membersNow(na.manager).get('B')?.status, 'Online', `B Online on A ${where}`);
+    assert.equal(membersNow(nb.manager).get('A')?.status, 'Online', `A Online on B ${where}`);
   }
 
   /** Polls until `predicate` holds, or rejects after `ms`. */
@@ -186,7 +193,7 @@ describe('one manager under random input from raw ws clients', () => {
   /** Waits until A holds no link to R any more (so the next run's R is not refused as another instance). */
   function rGone(): Promise<void> {
     const { a: na } = nodes();
-    return until(() => na.manager.membersNow().get('R')?.status === 'Offline', 3000, `R Offline on A; A's log:\n${logText(na)}`);
+    return until(() => membersNow(na.manager).get('R')?.status === 'Offline', 3000, `R Offline on A; A's log:\n${logText(na)}`);
   }
 
   /** The first entry of A's log from index `since` on with `code`, already there or to come. */
@@ -209,17 +216,43 @@ describe('one manager under random input from raw ws clients', () => {
     return verdict.kind === 'tooBig' ? CODES.FRAME_TOO_BIG : CODES.BAD_FRAME;
   }
 
-  /** What A must do with the first message of a connection: send a challenge, or close with a code (and log a code). */
+  /**
+   * What A must do with the first message of a connection: send a challenge,
+   * or close with a code (and log a code). Whatever name a well-formed hello
+   * claims and whomever it names in `to`, the answer is the same challenge:
+   * only the protocol version is checked before the caller proved the secret.
+   */
   function firstFrameOutcome(verdict: Verdict): 'challenge' | { close: number; code: string } {
     const fault = faultCode(verdict);
     if (fault !== undefined || verdict.kind !== 'frame') return { close: fault ?? CLOSE.PROTOCOL_ERROR, code: logCode(verdict) };
     if (verdict.type !== 'hello') return { close: CLOSE.PROTOCOL_ERROR, code: CODES.BAD_FRAME };
-    const f = verdict.frame;
-    const name = f['name'] as string;
-    if (f['version'] !== PROTOCOL_VERSION || f['to'] !== 'A' || name === 'A' || !CONFIGURED.has(name) || name === 'B') {
-      return { close: CLOSE.POLICY_VIOLATION, code: CODES.PEER_REFUSED };
-    }
+    if (verdict.frame['version'] !== PROTOCOL_VERSION) return { close: CLOSE.POLICY_VIOLATION, code: CODES.PEER_REFUSED };
     return 'challenge';
+  }
+
+  /**
+   * What A must do with a valid auth after the challenge to a hello claiming
+   * `name` and naming `to`, proved with the right secret or not: the proof is
+   * checked first (a wrong one is refused as AUTH whatever the names), then
+   * `to`, the own name and the configuration (each refused alike, as
+   * PEER_REFUSED), then the fold: B, connected, claimed from an older
+   * process, is welcomed and then refused; R is welcomed and stays.
+   */
+  function authOutcome(name: string, to: string, rightSecret: boolean): 'welcome' | 'welcomeThenRefused' | { close: number; code: string } {
+    if (!rightSecret) return { close: CLOSE.POLICY_VIOLATION, code: CODES.AUTH };
+    if (to !== 'A' || name === 'A' || !CONFIGURED.has(name)) return { close: CLOSE.POLICY_VIOLATION, code: CODES.PEER_REFUSED };
+    return name === 'B' ? 'welcomeThenRefused' : 'welcome';
+  }
+
+  /** A's instance and incarnation, from its first welcome: every welcome must carry the same. */
+  let aIdentity: { instance: string; incarnation: number } | undefined;
+  function checkWelcome(frame: unknown, acceptorProof: string): Welcome {
+    assert.ok(isWelcome(frame), `a welcome with exactly type, proof, instance and incarnation: ${JSON.stringify(frame).slice(0, 300)}`);
+    assert.equal(frame.proof, acceptorProof, "the welcome carries A's proof for this transcript");
+    aIdentity ??= { instance: frame.instance, incarnation: frame.incarnation };
+    assert.deepEqual({ instance: frame.instance, incarnation: frame.incarnation }, aIdentity, "A's instance and incarnation are the same in every welcome");
+    assert.ok(frame.incarnation <= Date.now(), "A's incarnation is its start time, not in the future");
+    return frame;
   }
 
   /** How often each outcome was expected, per property (so a property that never reaches an outcome shows). */
@@ -233,6 +266,17 @@ describe('one manager under random input from raw ws clients', () => {
     return out;
   }
 
+  /** The client was closed with the expected code (1008 always with the bare reason 'refused'), nothing sent back first, and A logged the code. */
+  async function closedAsExpected(client: RawClient, expected: { close: number; code: string }, since: number, verdict?: Verdict): Promise<void> {
+    const what = verdict === undefined ? 'an auth' : verdict.kind === 'frame' ? `a ${verdict.type} frame` : verdict.kind;
+    const closed = await client.waitClosed(3000);
+    assert.equal(closed.code, expected.close, `close code for ${what} (reason "${closed.reason}")`);
+    if (expected.close === CLOSE.POLICY_VIOLATION) assert.equal(closed.reason, 'refused', 'a refusal tells the caller nothing but "refused"');
+    assert.equal(client.pending, 0, 'nothing was sent back before the close');
+    const entry = await loggedSince(since, expected.code);
+    assert.equal(entry.level, 'warn', String(entry));
+  }
+
   /** Opens a client, sends `out` first, and checks A's answer against the oracle. */
   async function firstMessage(out: Outgoing): Promise<void> {
     const { a: na } = nodes();
@@ -244,14 +288,10 @@ describe('one manager under random input from raw ws clients', () => {
     try {
       send(client, out);
       if (expected === 'challenge') {
-        const challenge = (await client.next(3000, 'a challenge')) as { type?: unknown; name?: unknown };
-        assert.deepEqual([challenge.type, challenge.name], ['challenge', 'A'], `verdict ${verdict.kind}`);
+        const challenge = await client.next(3000, 'a challenge');
+        assert.ok(isChallenge(challenge), `a bare challenge (type, version, nonce only) for verdict ${verdict.kind}: ${JSON.stringify(challenge)}`);
       } else {
-        const closed = await client.waitClosed(3000);
-        assert.equal(closed.code, expected.close, `close code for a ${verdict.kind === 'frame' ? `${verdict.type} frame` : verdict.kind} (reason "${closed.reason}")`);
-        assert.equal(client.pending, 0, 'nothing was sent back before the close');
-        const entry = await loggedSince(since, expected.code);
-        assert.equal(entry.level, 'warn', String(entry));
+        await closedAsExpected(client, expected, since, verdict);
       }
     } finally {
       client.destroy();
@@ -268,24 +308,69 @@ describe('one manager under random input from raw ws clients', () => {
     healthy('after the property');
   });
 
-  it('answers a mutated hello exactly as the contract says (challenge, 1002, 1007, 1008 or 1009), closing only that client', { timeout: 40_000 }, async (t) => {
+  it('answers a mutated hello as the contract says: 1002, 1007, 1008 (version) or 1009, else a bare challenge; then refuses a wrong proof as AUTH whatever the names, and judges `to` and the name only after a valid proof', { timeout: 60_000 }, async (t) => {
+    const { a: na } = nodes();
     const mutatedHello = fc
       .record({
+        // R configured and free, B configured and connected, A itself, two unknown names; `to` mostly A
+        name: fc.constantFrom('R', 'R', 'B', 'A', 'mallory', 'é'.repeat(100)),
+        to: fc.constantFrom('A', 'A', 'A', 'C'),
         nonce: hex64,
-        instance: hex64,
         mutations: fc.array(mutation(HELLO_KEYS), { minLength: 0, maxLength: 3 }),
         how: carrier,
+        rightSecret: fc.boolean(),
       })
-      .map(({ nonce: n, instance, mutations, how }) => carry(applyMutations(helloFrame('R', 'A', n, instance), mutations), how));
+      .map(({ name, to, nonce: n, mutations, how, rightSecret }) => ({ out: carry(applyMutations(helloFrame(name, to, n), mutations), how), rightSecret }));
     takeTally();
-    await holds(t, fc.asyncProperty(mutatedHello, firstMessage), { numRuns: 300, budget: 25_000 });
+    await holds(t, fc.asyncProperty(mutatedHello, async ({ out, rightSecret }) => {
+      const verdict = classify(out, MAX_PAYLOAD);
+      const first = firstFrameOutcome(verdict);
+      if (first !== 'challenge' || verdict.kind !== 'frame') {
+        await firstMessage(out);
+        return;
+      }
+      const f = verdict.frame;
+      const name = f['name'] as string;
+      const to = f['to'] as string;
+      const expected = authOutcome(name, to, rightSecret);
+      counted(typeof expected === 'string' ? `challenge, ${expected}` : `challenge, ${expected.close} ${expected.code}`);
+      const since = na.logs.length;
+      const client = await RawClient.open(na.address, { autoPong: true });
+      try {
+        send(client, out);
+        const challenge = await client.next(3000, 'a challenge');
+        if (!isChallenge(challenge)) assert.fail(`a bare challenge (type, version, nonce only): ${JSON.stringify(challenge)}`);
+        const transcript = { dialer: name, acceptor: to, dialerNonce: f['nonce'] as string, acceptorNonce: challenge.nonce };
+        // B claimed from an older process (incarnation 0) than the B connected now
+        client.send(authOf(handshakeProof(rightSecret ? SECRET : WRONG_SECRET, 'dialer', transcript), nonce(), name === 'B' ? 0 : Date.now()));
+        if (typeof expected === 'object') {
+          await closedAsExpected(client, expected, since);
+        } else {
+          checkWelcome(await client.next(3000, 'the welcome'), handshakeProof(SECRET, 'acceptor', transcript));
+          if (expected === 'welcomeThenRefused') {
+            const closed = await client.waitClosed(3000);
+            assert.deepEqual([closed.code, closed.reason], [CLOSE.POLICY_VIOLATION, 'refused'], 'an older B is refused after the welcome');
+            const entry = await loggedSince(since, CODES.PEER_REFUSED);
+            assert.deepEqual([entry.level, entry.node], ['warn', 'B'], String(entry));
+          } else {
+            await sleep(5);
+            assert.ok(client.isOpen, 'R stays connected');
+          }
+        }
+      } finally {
+        client.destroy();
+      }
+      if (expected === 'welcome') await rGone();
+      healthy(`after a hello as ${JSON.stringify(name).slice(0, 40)} to ${JSON.stringify(to).slice(0, 40)}`);
+    }), { numRuns: 300, budget: 35_000 });
     const outcomes = takeTally();
     t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
-    for (const outcome of ['challenge', '1002', '1007', '1008', '1009']) assert.ok((outcomes[outcome] ?? 0) > 0, `no run reached ${outcome}`);
+    const reached = ['1002', '1007', '1008', '1009', 'challenge, welcome', 'challenge, welcomeThenRefused', `challenge, 1008 ${CODES.AUTH}`, `challenge, 1008 ${CODES.PEER_REFUSED}`];
+    for (const outcome of reached) assert.ok((outcomes[outcome] ?? 0) > 0, `no run reached ${outcome}`);
     healthy('after the property');
   });
 
-  it('answers a mutated auth, or any other frame, after a valid hello exactly as the contract says', { timeout: 40_000 }, async (t) => {
+  it('answers a mutated or forged auth, or any other frame, after a valid hello from R exactly as the contract says (welcome, 1002, 1007, 1008 refused or 1009)', { timeout: 40_000 }, async (t) => {
     type Second =
       | { readonly kind: 'mutatedAuth'; readonly mutations: readonly Mutation[]; readonly how: Carrier }
       | { readonly kind: 'forged'; readonly how: 'acceptorProof' | 'wrongSecret' | 'swappedNames' | 'oldNonce' | 'upperCase' }
@@ -304,11 +389,12 @@ describe('one manager under random input from raw ws clients', () => {
       const half = await rawHello(na.address, 'R', 'A', SECRET);
       const { client, transcript, proof } = half;
       const since = na.logs.length;
+      const instance = nonce();
       try {
         let out: Outgoing;
         switch (s.kind) {
           case 'mutatedAuth':
-            out = carry(applyMutations({ type: 'auth', proof }, s.mutations), s.how);
+            out = carry(applyMutations(authFrame(proof, instance, Date.now()), s.mutations), s.how);
             break;
           case 'forged': {
             const forged = {
@@ -319,7 +405,7 @@ describe('one manager under random input from raw ws clients', () => {
               oldNonce: handshakeProof(SECRET, 'dialer', { ...transcript, acceptorNonce: nonce() }),
               upperCase: proof.toUpperCase(),
             }[s.how];
-            out = { payload: JSON.stringify({ type: 'auth', proof: forged }), binary: false };
+            out = { payload: JSON.stringify(authFrame(forged, instance, Date.now())), binary: false };
             break;
           }
           case 'frame':
@@ -340,15 +426,10 @@ describe('one manager under random input from raw ws clients', () => {
 
         send(client, out);
         if (expected === 'welcome') {
-          assert.deepEqual(await client.next(3000, 'the welcome'), { type: 'welcome', proof: half.acceptorProof });
+          checkWelcome(await client.next(3000, 'the welcome'), half.acceptorProof);
           welcomed++;
         } else {
-          const closed = await client.waitClosed(3000);
-          assert.equal(closed.code, expected.close, `close code for a ${verdict.kind === 'frame' ? `${verdict.type} frame` : verdict.kind} (reason "${closed.reason}")`);
-          assert.equal(client.pending, 0, 'no welcome before the close');
-          const entry = await loggedSince(since, expected.code);
-          assert.equal(entry.level, 'warn', String(entry));
-          assert.equal(entry.node, 'R', String(entry));
+          await closedAsExpected(client, expected, since, verdict);
         }
       } finally {
         client.destroy();
@@ -391,7 +472,7 @@ describe('one manager under random input from raw ws clients', () => {
     let closedRuns = 0;
 
     await holds(t, fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
-      const countBefore = na.manager.membersNow().get('R')?.packets ?? 0;
+      const countBefore = membersNow(na.manager).get('R')?.packets ?? 0;
       const client = await rawJoin(na.address, 'R', 'A', SECRET, { autoPong: true });
       const got: Packet[] = [];
       const subscription = na.manager.fromCluster$.pipe(filter((p) => p.name === 'R')).subscribe((p) => got.push(p));
@@ -457,7 +538,7 @@ describe('one manager under random input from raw ws clients', () => {
         client.destroy();
       }
       await rGone();
-      assert.equal((na.manager.membersNow().get('R')?.packets ?? 0) - countBefore, got.length, "A's packet counter for R grew by the packets delivered");
+      assert.equal((membersNow(na.manager).get('R')?.packets ?? 0) - countBefore, got.length, "A's packet counter for R grew by the packets delivered");
       healthy('after a session of random frames');
     }), { numRuns: 200, budget: 30_000 });
     const outcomes = takeTally();
@@ -504,10 +585,21 @@ describe('the test oracle', () => {
   it('classifies hand-picked frames as the codec does', { timeout: 5000 }, () => {
     const n = 'a'.repeat(64);
     const cases: [string, string | undefined][] = [
-      [JSON.stringify(helloFrame('R', 'A', n, n)), 'hello'],
-      ['{"type":"hello","version":1.0,"name":"R","to":"A","nonce":"' + n + '","instance":"' + n + '"}', 'hello'],
-      ['{"type":"hello","version":1.5,"name":"R","to":"A","nonce":"' + n + '","instance":"' + n + '"}', undefined],
-      [JSON.stringify(helloFrame('R', 'A', n.toUpperCase(), n)), undefined],
+      [JSON.stringify(helloFrame('R', 'A', n)), 'hello'],
+      ['{"type":"hello","version":2.0,"name":"R","to":"A","nonce":"' + n + '"}', 'hello'],
+      ['{"type":"hello","version":1.5,"name":"R","to":"A","nonce":"' + n + '"}', undefined],
+      ['{"type":"hello","version":2,"name":"R","nonce":"' + n + '","instance":"' + n + '"}', undefined], // protocol 1's hello: no `to`
+      [JSON.stringify(helloFrame('R', 'A', n.toUpperCase())), undefined],
+      ['{"type":"challenge","version":2,"nonce":"' + n + '"}', 'challenge'],
+      ['{"type":"challenge","version":2}', undefined],
+      [JSON.stringify(authFrame(n, n, 0)), 'auth'],
+      [JSON.stringify(authFrame(n, n, 8_640_000_000_000_000)), 'auth'],
+      [JSON.stringify(authFrame(n, n, -1)), undefined],
+      [JSON.stringify(authFrame(n, n, 1.5)), undefined],
+      [JSON.stringify(authFrame(n, n.toUpperCase(), 1)), undefined],
+      ['{"type":"auth","proof":"' + n + '"}', undefined], // protocol 1's auth: no instance, no incarnation
+      ['{"type":"welcome","proof":"' + n + '","instance":"' + n + '","incarnation":1e3}', 'welcome'],
+      ['{"type":"welcome","proof":"' + n + '","instance":"' + n + '"}', undefined],
       ['{"type":"msg","from":"R","time":-0,"data":null}', 'msg'],
       ['{"type":"msg","from":"R","time":0}', undefined],
       ['{"type":"ping","id":8640000000000001}', undefined],

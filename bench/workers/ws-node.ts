@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { DEFAULT_MAX_PAYLOAD } from '../../src/limits.js';
 import { encodeMsg } from '../../src/protocol/frames.js';
-import { MESH_PATH } from '../../src/transport/server.js';
+import { MESH_PATH } from '../../src/transport/ws/server.js';
 import { driver, num, serve, str, waitUntil, type Wire } from './common.js';
 
 let name = '';

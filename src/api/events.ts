@@ -13,7 +13,7 @@ import {
   type SchedulerLike,
   Subscription,
 } from 'rxjs';
-import type { ApiClusterNode } from '../peers.js';
+import type { ApiClusterNode } from '../membership/snapshot.js';
 import type { ApiTarget } from './registry.js';
 
 /** One node as the API shows it (the seed's APIClusterNode). */

@@ -3,7 +3,7 @@ import type { ApiTarget, RequestHandler } from './registry.js';
 import { LoginThrottle, type LoginThrottleOptions } from './auth.js';
 import { DEFAULT_HEARTBEAT_MS } from './events.js';
 import { fail, ok, writeReply, type Reply } from './reply.js';
-import { adminAction, listManagers, login, managerEvents, showManager, statusPage, type Route, type RouteContext } from './routes.js';
+import { adminAction, listManagers, login, managerEvents, showManager, statusPage, whoAmI, type Route, type RouteContext } from './routes.js';
 
 /** Options of `createApiHandler`; every field is optional. */
 export interface ApiHandlerOptions {
@@ -26,6 +26,7 @@ const ROUTES: readonly { readonly path: readonly string[]; readonly methods: Par
   { path: ['api', 'v1', 'cluster'], methods: { GET: listManagers } },
   { path: ['api', 'v1', 'cluster', ':manager'], methods: { GET: showManager } },
   { path: ['api', 'v1', 'cluster', ':manager', 'events'], methods: { GET: managerEvents } },
+  { path: ['api', 'v1', 'cluster', ':manager', 'session'], methods: { GET: whoAmI } },
   { path: ['api', 'v1', 'cluster', ':manager', 'admin', ':node', ':action'], methods: { POST: adminAction } },
   { path: ['api', 'v1', 'login'], methods: { POST: login } },
 ];

@@ -1,10 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
-import type { ApiClusterNode } from '../peers.js';
+import type { ApiClusterNode } from '../membership/snapshot.js';
 
 /**
- * What the HTTP API needs of a manager. The Manager implements it; the API
- * never reaches further into it.
+ * What the HTTP API needs of a manager, built by `apiTarget` from the
+ * manager's public streams and the API's own credentials.
  */
 export interface ApiTarget {
   readonly name: string;
@@ -31,8 +30,16 @@ export interface ApiTarget {
  */
 const managers = new Map<string, ApiTarget>();
 
-export function registerManager(target: ApiTarget): void {
+/**
+ * Lists a manager for the API while it listens.
+ *
+ * @returns false when another manager of this process holds the name (it stays listed)
+ */
+export function registerManager(target: ApiTarget): boolean {
+  const holder = managers.get(target.name);
+  if (holder !== undefined && holder !== target) return false;
   managers.set(target.name, target);
+  return true;
 }
 
 export function unregisterManager(target: ApiTarget): void {
@@ -47,5 +54,4 @@ export function managerNames(): string[] {
   return [...managers.keys()].sort();
 }
 
-/** A Node request handler, as `http.createServer` or express take. */
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+export type { RequestHandler } from '../transport/types.js';

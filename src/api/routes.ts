@@ -112,6 +112,22 @@ export const adminAction: Route = async ({ req, home, params }) => {
 };
 
 /**
+ * `GET /api/v1/cluster/:manager/session`: who the presented token (bearer or
+ * session cookie) belongs to, so a reloaded status page knows its login.
+ * 403 without a valid token.
+ */
+export const whoAmI: Route = ({ req, home, params }) => {
+  const path = decodeWith(ManagerPath, params);
+  if (isLeft(path)) return fail(400, path.left);
+  const target = reachable(home, path.right.manager);
+  if (target === undefined) return unknownManager();
+  const presented = presentedToken(req);
+  const username = presented === undefined ? undefined : target.verifyApiToken(presented.token);
+  if (username === undefined) return fail(403, 'no valid token');
+  return ok({ username, manager: target.name });
+};
+
+/**
  * `POST /api/v1/login`: `{ username, secret, manager? }`; answers a token and
  * sets it as the session cookie. A wrong secret is answered 403 after a
  * delay that grows with each failure from the same address; an attempt from

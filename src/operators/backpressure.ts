@@ -1,6 +1,7 @@
 import {
   asyncScheduler,
   concat,
+  defer,
   distinctUntilChanged,
   exhaustMap,
   filter,
@@ -21,6 +22,13 @@ export interface BackpressureConfig {
   readonly pollInterval?: number;
   /** Drives the polls. Default asyncScheduler. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * Asked once per subscription: whether the buffers are already past the
+   * high-water mark. If so the signal starts `false` (and polls) instead of
+   * `true`, so a late subscriber is never told to write into a full buffer.
+   * Default: never.
+   */
+  readonly pressedAtStart?: () => boolean;
 }
 
 /**
@@ -38,6 +46,8 @@ export interface BackpressureConfig {
  * ```
  *
  * - Notifications while already under pressure are ignored (one poll loop at a time).
+ * - With `pressedAtStart` answering true at subscription, the signal starts
+ *   `false` and polls, as if a notification had come at once.
  * - Polling runs only under pressure; an idle producer costs nothing.
  * - Completes when the source completes and no poll loop is running; a
  *   source error passes through.
@@ -53,18 +63,20 @@ export function backpressure(probe: () => number, config: BackpressureConfig): O
   if (!Number.isFinite(lowWater) || lowWater < 0) throw new TypeError(`backpressure: lowWater must be a non-negative number of bytes, got ${lowWater}`);
   if (!Number.isSafeInteger(pollInterval) || pollInterval <= 0) throw new TypeError(`backpressure: pollInterval must be a positive whole number of ms, got ${pollInterval}`);
   return (source$) =>
-    source$.pipe(
-      exhaustMap(() =>
-        concat(
-          of(false),
-          interval(pollInterval, scheduler).pipe(
-            filter(() => probe() <= lowWater),
-            take(1),
-            map(() => true),
+    defer(() => {
+      const pressed = config.pressedAtStart?.() === true;
+      const signal$ = (pressed ? concat(of(undefined), source$) : source$).pipe(
+        exhaustMap(() =>
+          concat(
+            of(false),
+            interval(pollInterval, scheduler).pipe(
+              filter(() => probe() <= lowWater),
+              take(1),
+              map(() => true),
+            ),
           ),
         ),
-      ),
-      startWith(true),
-      distinctUntilChanged(),
-    );
+      );
+      return (pressed ? signal$ : signal$.pipe(startWith(true))).pipe(distinctUntilChanged());
+    });
 }

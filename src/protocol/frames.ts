@@ -45,24 +45,33 @@ export const Millis = t.brand(
 );
 export type Millis = t.TypeOf<typeof Millis>;
 
+/** A process start's incarnation: the larger one is the newer process under a name. */
+export const Incarnation = Millis;
+
 /**
- * Dialer → acceptor: who I am, whom I expect, my nonce, and my instance (random
- * per manager, so a second process claiming a connected node's name is told
- * apart from a second connection of the same process).
+ * Dialer → acceptor: who I am, whom I expect, my nonce. Nothing about the
+ * acceptor is revealed before the dialer proves the secret.
  */
 export const HelloFrame = t.type(
-  { type: t.literal('hello'), version: t.Int, name: NodeName, to: NodeName, nonce: HexDigest, instance: HexDigest },
+  { type: t.literal('hello'), version: t.Int, name: NodeName, to: NodeName, nonce: HexDigest },
   'HelloFrame',
 );
-/** Acceptor → dialer: who I am, my nonce, my instance. No proof yet: the dialer proves first. */
-export const ChallengeFrame = t.type(
-  { type: t.literal('challenge'), version: t.Int, name: NodeName, nonce: HexDigest, instance: HexDigest },
-  'ChallengeFrame',
+/** Acceptor → dialer: my nonce. No name, no instance, no proof: the dialer proves first. */
+export const ChallengeFrame = t.type({ type: t.literal('challenge'), version: t.Int, nonce: HexDigest }, 'ChallengeFrame');
+/**
+ * Dialer → acceptor: my proof of the secret, and my instance (random per
+ * process start) and incarnation (when it started), so a restarted node is
+ * told apart from a second connection of the same process.
+ */
+export const AuthFrame = t.type(
+  { type: t.literal('auth'), proof: HexDigest, instance: HexDigest, incarnation: Millis },
+  'AuthFrame',
 );
-/** Dialer → acceptor: my proof of the secret. */
-export const AuthFrame = t.type({ type: t.literal('auth'), proof: HexDigest }, 'AuthFrame');
-/** Acceptor → dialer: your proof holds; here is mine; the connection is open once the dialer checks it. */
-export const WelcomeFrame = t.type({ type: t.literal('welcome'), proof: HexDigest }, 'WelcomeFrame');
+/** Acceptor → dialer: your proof holds; here are mine. The connection is open once the dialer checks it. */
+export const WelcomeFrame = t.type(
+  { type: t.literal('welcome'), proof: HexDigest, instance: HexDigest, incarnation: Millis },
+  'WelcomeFrame',
+);
 /** Heartbeat; answered by a pong with the same id. */
 export const PingFrame = t.type({ type: t.literal('ping'), id: Millis }, 'PingFrame');
 /** Answer to a ping; its round trip is the peer's lag. */

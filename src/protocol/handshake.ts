@@ -6,17 +6,18 @@ import { NONCE_BYTES, PROTOCOL_VERSION } from '../limits.js';
  *
  * ```
  * dialer                                              acceptor
- *   hello     { version, name, to, nonce: Nd, instance } ─►
- *           ◄─ challenge { version, name, nonce: Na, instance }
- *   auth      { proof: D }                              ─►
- *           ◄─ welcome { proof: A }
+ *   hello     { version, name, to, nonce: Nd }          ─►
+ *           ◄─ challenge { version, nonce: Na }
+ *   auth      { proof: D, instance, incarnation }       ─►
+ *           ◄─ welcome { proof: A, instance, incarnation }
  * ```
  *
- * `D = HMAC-SHA256(secret, "rxcluster/1 dialer" | Nd | Na | dialer | acceptor)` and
+ * `D = HMAC-SHA256(secret, "rxcluster/2 dialer" | Nd | Na | dialer | acceptor)` and
  * `A` the same with the label "acceptor". The dialer proves first: the
  * acceptor answers an unauthenticated caller with nothing derived from the
  * secret, so a stranger who connects cannot collect an HMAC to guess the
- * secret from offline. The dialer checks the acceptor's proof before it
+ * secret from offline; the challenge is the same whatever name the caller
+ * claims, so it learns nothing about this node either. The dialer checks the acceptor's proof before it
  * trusts the link, so a wrong secret is refused on both sides; the secret
  * itself never crosses the wire. Both nonces are fresh for every
  * connection, so a recorded handshake replayed later fails, and the role

@@ -1,62 +1,177 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 
 /**
- * What the transport reports about one socket. `close` is always the last
- * event; `error` carries the fault that led to it, when there was one.
+ * Why a connection closed, in words every transport shares. Each transport
+ * maps these to and from its own codes (ws: the WebSocket close codes of
+ * `limits.ts`; NATS: control frames; memory: the cause itself), so the core
+ * never reads a transport's codes.
+ *
+ * - `normal`: an orderly close with no more to say.
+ * - `shutdown`: the closing node leaves the cluster (it shuts down).
+ * - `protocol`: an undecodable, unexpected or transport-invalid frame.
+ * - `too-big`: a frame over the size limit.
+ * - `policy`: authentication failed or the peer was refused.
+ * - `timeout`: the peer was silent past readTimeout.
+ * - `handshake-timeout`: the handshake did not finish within connectTimeout.
+ * - `duplicate`: another connection between the same two nodes was kept.
+ * - `removed`: the node was removed from the closer's configuration.
+ * - `slow`: the peer's unsent data passed sendBufferBytes.
+ * - `reset`: the connection broke with no close at all (network, crash).
+ */
+export type CloseCause =
+  | 'normal'
+  | 'shutdown'
+  | 'protocol'
+  | 'too-big'
+  | 'policy'
+  | 'timeout'
+  | 'handshake-timeout'
+  | 'duplicate'
+  | 'removed'
+  | 'slow'
+  | 'reset';
+
+/**
+ * What a transport reports about one connection. `close` is always the last
+ * event. `local` is true when this side's transport detected the fault that
+ * closed it (an oversized or invalid frame, a socket error) rather than the
+ * peer closing; `error` carries that fault when there was one.
  */
 export type SocketEvent =
   | { readonly type: 'message'; readonly data: Buffer | string }
-  | { readonly type: 'close'; readonly code: number; readonly reason: string; readonly error?: Error };
+  | {
+      readonly type: 'close';
+      readonly cause: CloseCause;
+      readonly reason: string;
+      readonly local: boolean;
+      readonly error?: Error;
+    };
 
 /**
  * One node-to-node connection, as the core sees it: frames in, frames out,
- * close. The core never touches a socket, so another transport (a NATS one is
- * planned) can stand in for ws.
+ * close. The core never touches a socket.
  */
 export interface Connection {
   /** Unique per transport instance, growing: the newer connection has the larger id. */
   readonly id: number;
   /** `outbound` when this node dialed, `inbound` when it accepted. */
   readonly direction: 'inbound' | 'outbound';
-  /** `host:port` of the other end, for logs. */
+  /** The other end, for logs only (ws: `host:port`; memory: its name). */
   readonly remote: string;
   /**
-   * The socket's events. Subscribe once, at once: the subscription attaches
-   * the listeners; it completes after the `close` event; unsubscribing
-   * earlier terminates the socket.
+   * The connection's events. Subscribe once, at once: the subscription
+   * attaches the listeners; it completes after the `close` event;
+   * unsubscribing earlier terminates the connection.
    */
   readonly events$: Observable<SocketEvent>;
   /**
-   * Queues one text frame; a closed socket drops it silently. A Buffer holds
-   * UTF-8 text already encoded, so a broadcast encodes once for all peers.
+   * Queues one text frame; a closed connection drops it silently. A Buffer
+   * holds UTF-8 text already encoded, so a broadcast encodes once for all peers.
    */
   send(data: string | Buffer): void;
-  /** Bytes queued and not yet written to the network. */
+  /** Bytes queued and not yet handed to the network. */
   readonly bufferedAmount: number;
-  /** Orderly close with a code and a short reason. */
-  close(code: number, reason: string): void;
-  /** Immediate close, for a dead or hostile peer. */
+  /**
+   * Orderly close with a cause and a short reason the peer may see. Once
+   * the close is under way, later calls do nothing.
+   */
+  close(cause: CloseCause, reason: string): void;
+  /** Immediate close, for a dead or hostile peer: the peer sees `reset`, if anything. */
   terminate(): void;
 }
 
-/** A listen or dial address. */
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
+/** A Node request handler, as `http.createServer` or express take. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** TLS material for `listenTls`: PEM strings or Buffers. */
+export interface TlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  /** CA(s) peers' certificates must chain to; the system CAs when absent. */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /** Require and verify a client certificate from dialing peers (mutual TLS). */
+  readonly requestCert?: boolean;
+  /** Refuse peers whose certificate does not verify. Default true. */
+  readonly rejectUnauthorized?: boolean;
 }
 
-/** Node-to-node transport: connections in, connections out, close. */
+/** What the manager hands a transport when it starts listening. */
+export interface ListenOptions {
+  /** Bytes per frame: a bigger one closes its connection with `too-big`. */
+  readonly maxPayload: number;
+  /** Serve over TLS (ws: wss, and dial peers over TLS too). A transport without TLS rejects. */
+  readonly tls?: TlsOptions;
+  /** Serve this HTTP handler on the same port, where the transport has one (ws). */
+  readonly requestHandler?: RequestHandler;
+}
+
+/**
+ * Something the transport refused before it became a connection (a failed
+ * TLS handshake, a bad HTTP upgrade), reported so the manager can log it.
+ */
+export interface Refusal {
+  readonly remote: string;
+  readonly reason: string;
+  /** `tls`: a certificate or TLS fault (logged as RXC_ERR_TLS); `other` otherwise. */
+  readonly kind: 'tls' | 'other';
+}
+
+/** A dial that could not open a connection; `tls` when the fault was a certificate or TLS one. */
+export class DialError extends Error {
+  override readonly name = 'DialError';
+  constructor(
+    message: string,
+    readonly tls: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Node-to-node transport: connections in, connections out, close. One
+ * instance serves one manager. Addresses are opaque to the core: the
+ * transport parses and checks them.
+ */
 export interface Transport {
-  /** Starts accepting; resolves the bound address (port 0 picks one). */
-  listen(address: HostPort): Promise<HostPort>;
+  /** A short name for logs: `ws`, `nats`, `memory`. */
+  readonly kind: string;
+  /**
+   * Checks an address and returns its canonical form (the form stored and
+   * shown); `undefined` is allowed where the transport needs no address.
+   *
+   * @throws TypeError naming the address when it is malformed or missing
+   */
+  parseAddress(address: string | undefined, purpose: 'listen' | 'dial'): string;
+  /**
+   * Starts accepting; resolves the bound address in canonical form
+   * (ws: port 0 picks one).
+   *
+   * @rejects when the address cannot be bound, or the transport listens already
+   */
+  listen(address: string, options: ListenOptions): Promise<string>;
   /** Accepted connections (hot). */
   readonly incoming$: Observable<Connection>;
+  /** Connections refused before they were connections, for the log (hot). */
+  readonly refused$: Observable<Refusal>;
   /**
    * A fresh connection per subscription: emits it once open, completes when
-   * it closes, errors when it cannot be opened within `timeout` ms.
-   * Unsubscribing terminates it.
+   * it closes, errors with a DialError when it cannot be opened within
+   * `timeout` ms. Unsubscribing terminates it. The address is re-resolved on
+   * every subscription.
+   *
+   * @param address - the peer's canonical address
+   * @param peer - the peer's node name (transports that route by name use it)
+   * @param timeout - ms for the connection to open
    */
-  dial$(address: HostPort, timeout: number): Observable<Connection>;
-  /** Stops accepting and closes every socket. Idempotent. */
+  dial$(address: string, peer: string, timeout: number): Observable<Connection>;
+  /**
+   * Optional fast path: queue one frame on several connections at once. A
+   * transport with fan-out of its own (NATS) makes it one publish; absent,
+   * the manager sends to each connection.
+   */
+  broadcast?(data: Buffer, connections: readonly Connection[]): void;
+  /** Stops accepting and closes every connection. Idempotent. */
   close(): Promise<void>;
 }

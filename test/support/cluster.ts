@@ -2,11 +2,11 @@
  * Helpers for integration tests: real managers on 127.0.0.1, ephemeral ports.
  */
 import { filter, firstValueFrom, take, timeout, toArray, type Observable } from 'rxjs';
-import { Manager, type ManagerOptions } from '../../src/index.js';
+import { Manager, type ApiClusterNode, type ManagerOptions } from '../../src/index.js';
 import { FAST_SETTINGS } from '../../src/settings.js';
 import type { LogEntry } from '../../src/log.js';
 
-export const SECRET = 'test-secret-of-32-bytes-length!';
+export const SECRET = 'test-secret-of-32-bytes-length!!';
 
 /** Options with the short timings of FAST_SETTINGS, overridable. */
 export function fastOptions(overrides: ManagerOptions = {}): ManagerOptions {
@@ -78,4 +78,24 @@ export async function shutdownAll(nodes: readonly Node[]): Promise<void> {
 /** Log lines of a node, as text, for assertion messages. */
 export function logText(node: Node): string {
   return node.logs.map(String).join('\n');
+}
+
+/** The members$ snapshot a manager holds now (members$ replays it synchronously). */
+export function membersNow(manager: Manager): ReadonlyMap<string, ApiClusterNode> {
+  let now: ReadonlyMap<string, ApiClusterNode> = new Map();
+  manager.members$.pipe(take(1)).subscribe((m) => (now = m));
+  return now;
+}
+
+/**
+ * The user a token belongs to, as `manager`'s HTTP API sees it (its
+ * `GET …/session` route), or undefined when the API refuses it.
+ */
+export async function tokenUser(manager: Manager, token: string): Promise<string | undefined> {
+  const address = manager.address;
+  if (address === null) throw new Error(`${manager.name} does not listen`);
+  const res = await fetch(`http://${address}/api/v1/cluster/${encodeURIComponent(manager.name)}/session`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) return undefined;
+  const body = (await res.json()) as { data: { username: string } };
+  return body.data.username;
 }

@@ -49,13 +49,13 @@ export function frameTypeOf(value: unknown): string | undefined {
   const o = value as Record<string, unknown>;
   switch (o['type']) {
     case 'hello':
-      return isInt(o['version']) && isName(o['name']) && isName(o['to']) && isHex(o['nonce']) && isHex(o['instance']) ? 'hello' : undefined;
+      return isInt(o['version']) && isName(o['name']) && isName(o['to']) && isHex(o['nonce']) ? 'hello' : undefined;
     case 'challenge':
-      return isInt(o['version']) && isName(o['name']) && isHex(o['nonce']) && isHex(o['instance']) ? 'challenge' : undefined;
+      return isInt(o['version']) && isHex(o['nonce']) ? 'challenge' : undefined;
     case 'auth':
-      return isHex(o['proof']) ? 'auth' : undefined;
+      return isHex(o['proof']) && isHex(o['instance']) && isMillis(o['incarnation']) ? 'auth' : undefined;
     case 'welcome':
-      return isHex(o['proof']) ? 'welcome' : undefined;
+      return isHex(o['proof']) && isHex(o['instance']) && isMillis(o['incarnation']) ? 'welcome' : undefined;
     case 'ping':
       return isMillis(o['id']) ? 'ping' : undefined;
     case 'pong':
@@ -309,22 +309,29 @@ export const garbage: fc.Arbitrary<Outgoing> = fc.oneof(
   ),
 );
 
-/** A valid hello from `name` to `to`. */
-export function helloFrame(name: string, to: string, nonce: string, instance: string): Record<string, unknown> {
-  return { type: 'hello', version: PROTOCOL_VERSION, name, to, nonce, instance };
+/** A valid hello from `name` to `to` (protocol 2: no instance, nothing about the dialer but its name). */
+export function helloFrame(name: string, to: string, nonce: string): Record<string, unknown> {
+  return { type: 'hello', version: PROTOCOL_VERSION, name, to, nonce };
 }
 
-export const HELLO_KEYS = ['type', 'version', 'name', 'to', 'nonce', 'instance'] as const;
-export const AUTH_KEYS = ['type', 'proof'] as const;
+/** A valid auth: the dialer's proof, its instance and its incarnation (process start, ms). */
+export function authFrame(proof: string, instance: string, incarnation: number): Record<string, unknown> {
+  return { type: 'auth', proof, instance, incarnation };
+}
+
+export const HELLO_KEYS = ['type', 'version', 'name', 'to', 'nonce'] as const;
+export const CHALLENGE_KEYS = ['type', 'version', 'nonce'] as const;
+export const AUTH_KEYS = ['type', 'proof', 'instance', 'incarnation'] as const;
+export const WELCOME_KEYS = AUTH_KEYS;
 export const MSG_KEYS = ['type', 'from', 'time', 'data'] as const;
 export const PING_KEYS = ['type', 'id'] as const;
 
 /** Any well-formed frame of any type (valid fields), for out-of-stage tests. */
 export const anyValidFrame: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
-  fc.record({ name: nodeName, to: nodeName, nonce: hex64, instance: hex64 }).map(({ name, to, nonce, instance }) => helloFrame(name, to, nonce, instance)),
-  fc.record({ name: nodeName, nonce: hex64, instance: hex64 }).map((f) => ({ type: 'challenge', version: PROTOCOL_VERSION, ...f })),
-  hex64.map((proof) => ({ type: 'auth', proof })),
-  hex64.map((proof) => ({ type: 'welcome', proof })),
+  fc.record({ name: nodeName, to: nodeName, nonce: hex64 }).map(({ name, to, nonce }) => helloFrame(name, to, nonce)),
+  hex64.map((nonce) => ({ type: 'challenge', version: PROTOCOL_VERSION, nonce })),
+  fc.record({ proof: hex64, instance: hex64, incarnation: millis }).map(({ proof, instance, incarnation }) => authFrame(proof, instance, incarnation)),
+  fc.record({ proof: hex64, instance: hex64, incarnation: millis }).map((f) => ({ type: 'welcome', ...f })),
   millis.map((id) => ({ type: 'ping', id })),
   millis.map((id) => ({ type: 'pong', id })),
   fc.record({ from: nodeName, time: millis, data: fc.jsonValue({ maxDepth: 3 }) }).map((f) => ({ type: 'msg', ...f })),

@@ -5,7 +5,8 @@
  *   node --expose-gc --import tsx test/support/leaks-child.ts <rawCycles> <managerCycles>
  *
  * A (with its real peer B, joined) sees `rawCycles` raw clients do a full
- * handshake as its configured node R, send one msg and go (even cycles stay
+ * handshake (protocol 2: hello, challenge, auth with a fresh instance and
+ * incarnation, welcome) as its configured node R, send one msg and go (even cycles stay
  * until A announced R's join and hang up with a close frame; odd ones go
  * right after the welcome, without a close frame), then `managerCycles` real
  * Managers named R that join A, broadcast once and shut down. Before and after
@@ -17,9 +18,8 @@
 import { filter, firstValueFrom, take, timeout, type Observable } from 'rxjs';
 import { Manager, type ManagerOptions } from '../../src/index.js';
 import { FAST_SETTINGS } from '../../src/settings.js';
-import { SECRET } from './cluster.js';
-import { rawJoin } from './rawpeer.js';
-import { within } from './raw.js';
+import { membersNow, SECRET } from './cluster.js';
+import { rawJoin, within } from './raw.js';
 
 const [rawArg, managerArg] = process.argv.slice(2);
 const RAW_CYCLES = Number(rawArg);
@@ -166,8 +166,8 @@ async function main(): Promise<Record<string, unknown>> {
       after = await snapshot();
     }
     const settleMs = performance.now() - settleStarted;
-    const r = a.membersNow().get('R');
-    const b2 = a.membersNow().get('B');
+    const r = membersNow(a).get('R');
+    const b2 = membersNow(a).get('B');
     return {
       type: 'result',
       rawCycles: RAW_CYCLES,

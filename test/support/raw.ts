@@ -1,14 +1,16 @@
 /**
  * Hostile and outside clients for integration tests: a raw `ws` client that
- * speaks (or mangles) the mesh protocol by hand, raw TCP, and a plain HTTP
- * upgrade. Everything touches 127.0.0.1 only, and every wait is bounded.
+ * speaks (or mangles) the mesh protocol by hand (protocol 2: hello →
+ * challenge → auth → welcome, the dialer proves first), raw TCP, and a plain
+ * HTTP upgrade. Everything touches 127.0.0.1 only, and every wait is bounded.
  */
 import { request } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { WS_SUBPROTOCOL } from '../../src/limits.js';
-import { MESH_PATH } from '../../src/transport/server.js';
+import { PROTOCOL_VERSION, WS_SUBPROTOCOL } from '../../src/limits.js';
+import { handshakeProof, verifyProof, type HandshakeTranscript } from '../../src/protocol/handshake.js';
+import { MESH_PATH } from '../../src/transport/ws/server.js';
 
 /** Rejects with `what` if `promise` has not settled within `ms`; never leaves a timer behind. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -207,4 +209,126 @@ export async function sinkServer(): Promise<{ address: string; close: () => Prom
     address: `127.0.0.1:${bound.port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+// ---------------------------------------------------------------------------
+// the dialer's side of the handshake, by hand (protocol 2)
+
+/** The acceptor's answer to any well-formed hello: its nonce, and nothing else. */
+export interface Challenge {
+  readonly type: 'challenge';
+  readonly version: number;
+  readonly nonce: string;
+}
+
+/** The acceptor's answer to a valid auth: its proof, instance and incarnation. */
+export interface Welcome {
+  readonly type: 'welcome';
+  readonly proof: string;
+  readonly instance: string;
+  readonly incarnation: number;
+}
+
+/** The keys a challenge carries, sorted: nothing about the acceptor (no name, no instance, no proof). */
+export const CHALLENGE_KEYS = ['nonce', 'type', 'version'] as const;
+/** The keys a welcome carries, sorted. */
+export const WELCOME_KEYS = ['incarnation', 'instance', 'proof', 'type'] as const;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** A hello frame (protocol 2: `{ type, version, name, to, nonce }`), any field overridable. */
+export function helloOf(fields: Partial<{ version: number; name: string; to: string; nonce: string }> & Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: 'hello', version: PROTOCOL_VERSION, name: 'B', to: 'A', nonce: nonce(), ...fields };
+}
+
+/** An auth frame: the dialer's proof, instance (64 lower-hex) and incarnation (process start, ms). */
+export function authOf(proof: string, instance: string = nonce(), incarnation: number = Date.now()): Record<string, unknown> {
+  return { type: 'auth', proof, instance, incarnation };
+}
+
+/** Whether `frame` is a challenge of this protocol with exactly the keys of one (so it tells a caller nothing more). */
+export function isChallenge(frame: unknown): frame is Challenge {
+  if (typeof frame !== 'object' || frame === null) return false;
+  const f = frame as Record<string, unknown>;
+  return Object.keys(f).sort().join() === CHALLENGE_KEYS.join() && f['type'] === 'challenge' && f['version'] === PROTOCOL_VERSION && typeof f['nonce'] === 'string' && HEX64.test(f['nonce']);
+}
+
+/** Whether `frame` is a welcome with exactly the keys of one and well-formed fields. */
+export function isWelcome(frame: unknown): frame is Welcome {
+  if (typeof frame !== 'object' || frame === null) return false;
+  const f = frame as Record<string, unknown>;
+  return (
+    Object.keys(f).sort().join() === WELCOME_KEYS.join() && f['type'] === 'welcome' &&
+    typeof f['proof'] === 'string' && HEX64.test(f['proof']) && typeof f['instance'] === 'string' && HEX64.test(f['instance']) &&
+    typeof f['incarnation'] === 'number' && Number.isSafeInteger(f['incarnation']) && f['incarnation'] >= 0
+  );
+}
+
+export interface HalfOpen {
+  readonly client: RawClient;
+  /** The hello sent. */
+  readonly hello: Readonly<Record<string, unknown>>;
+  readonly transcript: HandshakeTranscript;
+  readonly challenge: Challenge;
+  /** The dialer's proof the acceptor expects. */
+  readonly proof: string;
+  /** The acceptor's proof its welcome must carry. */
+  readonly acceptorProof: string;
+}
+
+export interface RawPeerOptions {
+  readonly autoPong?: boolean;
+  /** The instance id claimed in the auth; default a fresh one. */
+  readonly instance?: string;
+  /** The incarnation claimed in the auth; default Date.now() (a process started now). */
+  readonly incarnation?: number;
+  readonly ms?: number;
+}
+
+/**
+ * Opens a client, sends a valid hello as `name` to `acceptor`, and reads the
+ * challenge, which must be exactly a challenge (no name, no instance, no proof:
+ * the dialer proves first). The proofs are computed with `secret`.
+ */
+export async function rawHello(address: string, name: string, acceptor: string, secret: string, options: RawPeerOptions = {}): Promise<HalfOpen> {
+  const ms = options.ms ?? 3000;
+  const client = await RawClient.open(address, { autoPong: options.autoPong ?? true, ms });
+  try {
+    const hello = helloOf({ name, to: acceptor });
+    client.send(hello);
+    const challenge = await client.next(ms, `${acceptor}'s challenge to ${name}`);
+    if (!isChallenge(challenge)) throw new Error(`expected a challenge, got ${JSON.stringify(challenge)}`);
+    const transcript: HandshakeTranscript = { dialer: name, acceptor, dialerNonce: String(hello['nonce']), acceptorNonce: challenge.nonce };
+    return { client, hello, transcript, challenge, proof: handshakeProof(secret, 'dialer', transcript), acceptorProof: handshakeProof(secret, 'acceptor', transcript) };
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+}
+
+/**
+ * Sends the auth of a half-open handshake and reads the welcome, whose proof
+ * must check out. The client is left open (and terminated on failure).
+ */
+export async function rawAuth(half: HalfOpen, secret: string, options: RawPeerOptions = {}): Promise<Welcome> {
+  const ms = options.ms ?? 3000;
+  try {
+    half.client.send(authOf(half.proof, options.instance ?? nonce(), options.incarnation ?? Date.now()));
+    const welcome = await half.client.next(ms, `${half.transcript.acceptor}'s welcome`);
+    if (!isWelcome(welcome)) throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);
+    if (!verifyProof(secret, 'acceptor', half.transcript, welcome.proof)) {
+      throw new Error(`${half.transcript.acceptor}'s proof in its welcome does not check out`);
+    }
+    return welcome;
+  } catch (error) {
+    half.client.destroy();
+    throw error;
+  }
+}
+
+/** A full handshake as `name`: resolves the client once welcomed (answering pings unless `autoPong` is false). */
+export async function rawJoin(address: string, name: string, acceptor: string, secret: string, options: RawPeerOptions = {}): Promise<RawClient> {
+  const half = await rawHello(address, name, acceptor, secret, options);
+  await rawAuth(half, secret, options);
+  return half.client;
 }

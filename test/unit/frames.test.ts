@@ -61,7 +61,7 @@ interface CodecCase {
 const CASES: readonly CodecCase[] = [
   {
     codec: HelloFrame,
-    valid: { type: 'hello', version: 1, name: 'node1', to: 'node2', nonce: NONCE, instance: NONCE },
+    valid: { type: 'hello', version: 2, name: 'node1', to: 'node2', nonce: NONCE },
     failures: [
       ['version', 1.5, 'HelloFrame.version: expected Int'],
       ['version', '1', 'HelloFrame.version: expected Int'],
@@ -74,35 +74,37 @@ const CASES: readonly CodecCase[] = [
       ['nonce', 'abc', 'HelloFrame.nonce: expected HexDigest'],
       ['nonce', 'A'.repeat(64), 'HelloFrame.nonce: expected HexDigest'],
       ['nonce', REMOVE, 'HelloFrame.nonce: expected HexDigest'],
-      ['instance', REMOVE, 'HelloFrame.instance: expected HexDigest'],
-      ['instance', 'x', 'HelloFrame.instance: expected HexDigest'],
     ],
   },
   {
     codec: ChallengeFrame,
-    valid: { type: 'challenge', version: 1, name: 'node2', nonce: NONCE, instance: PROOF },
+    valid: { type: 'challenge', version: 2, nonce: NONCE },
     failures: [
       ['version', 'one', 'ChallengeFrame.version: expected Int'],
-      ['name', 'n'.repeat(129), 'ChallengeFrame.name: expected NodeName'],
       ['nonce', REMOVE, 'ChallengeFrame.nonce: expected HexDigest'],
       ['nonce', 'g'.repeat(64), 'ChallengeFrame.nonce: expected HexDigest'],
-      ['instance', REMOVE, 'ChallengeFrame.instance: expected HexDigest'],
     ],
   },
   {
     codec: AuthFrame,
-    valid: { type: 'auth', proof: PROOF },
+    valid: { type: 'auth', proof: PROOF, instance: NONCE, incarnation: 1_700_000_000_000 },
     failures: [
       ['proof', 'zz', 'AuthFrame.proof: expected HexDigest'],
       ['proof', REMOVE, 'AuthFrame.proof: expected HexDigest'],
+      ['instance', REMOVE, 'AuthFrame.instance: expected HexDigest'],
+      ['instance', 'x', 'AuthFrame.instance: expected HexDigest'],
+      ['incarnation', -1, 'AuthFrame.incarnation: expected Millis'],
+      ['incarnation', REMOVE, 'AuthFrame.incarnation: expected Millis'],
     ],
   },
   {
     codec: WelcomeFrame,
-    valid: { type: 'welcome', proof: PROOF },
+    valid: { type: 'welcome', proof: PROOF, instance: PROOF, incarnation: 0 },
     failures: [
       ['proof', REMOVE, 'WelcomeFrame.proof: expected HexDigest'],
       ['proof', 'xyz', 'WelcomeFrame.proof: expected HexDigest'],
+      ['instance', REMOVE, 'WelcomeFrame.instance: expected HexDigest'],
+      ['incarnation', 1.5, 'WelcomeFrame.incarnation: expected Millis'],
     ],
   },
   {
@@ -216,7 +218,7 @@ describe('decodeFrame', () => {
     ['an unknown type', '{"type":"gossip","id":1}', 'Frame: expected Frame'],
     ['a type of the wrong case', '{"type":"PING","id":1}', 'Frame: expected Frame'],
     ['a msg frame without data', '{"type":"msg","from":"node1","time":1}', 'MsgFrame.data: expected a JSON value'],
-    ['a control character in a name', JSON.stringify({ type: 'hello', version: 1, name: 'no\u0007de', to: 'node2', nonce: NONCE, instance: NONCE }), 'HelloFrame.name: expected NodeName'],
+    ['a control character in a name', JSON.stringify({ type: 'hello', version: 2, name: 'no\u0007de', to: 'node2', nonce: NONCE }), 'HelloFrame.name: expected NodeName'],
     ['an over-long name', JSON.stringify({ type: 'msg', from: 'x'.repeat(129), time: 1, data: 1 }), 'MsgFrame.from: expected NodeName'],
   ];
   for (const [label, raw, expected] of failures) {
@@ -233,7 +235,7 @@ describe('decodeFrame', () => {
   });
 
   it('should report at most three problems, on one line', () => {
-    const reason = leftOf(decodeFrame('{"type":"challenge"}'));
+    const reason = leftOf(decodeFrame('{"type":"auth"}'));
     assert.equal(reason.split('; ').length, 3);
     assert.doesNotMatch(reason, /\n/);
   });
@@ -244,7 +246,7 @@ describe('decodeFrame', () => {
     ['unterminated JSON string holding the secret', `{"type":"msg","from":"node1","time":1,"data":"${SECRET}`],
     ['a bare word then the secret', `undefined ${SECRET}`],
     ['the secret as a ping id', JSON.stringify({ type: 'ping', id: SECRET })],
-    ['the secret as a nonce', JSON.stringify({ type: 'hello', version: 1, name: 'node1', to: 'node2', nonce: SECRET, instance: NONCE })],
+    ['the secret as a nonce', JSON.stringify({ type: 'hello', version: 2, name: 'node1', to: 'node2', nonce: SECRET })],
     ['the secret as an over-long name', JSON.stringify({ type: 'msg', from: SECRET.repeat(3), time: 1, data: 1 })],
     ['the secret with a control character as a name', JSON.stringify({ type: 'auth', proof: `${SECRET}\u0000` })],
     ['the secret as an unknown type', JSON.stringify({ type: SECRET })],

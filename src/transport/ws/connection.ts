@@ -1,7 +1,8 @@
 import type { Observable } from 'rxjs';
 import WebSocket from 'ws';
 import { socketEvents$ } from './socketEvents.js';
-import type { Connection, SocketEvent } from './types.js';
+import type { CloseCause, Connection, SocketEvent } from '../types.js';
+import { closeCodeOf } from './codes.js';
 
 /** A ws socket behind the Connection interface. */
 export class WsConnection implements Connection {
@@ -16,6 +17,12 @@ export class WsConnection implements Connection {
     this.events$ = socketEvents$(ws);
   }
 
+  /** Calls `listener` once the socket has closed (at once if it has). */
+  onceClosed(listener: () => void): void {
+    if (this.ws.readyState === WebSocket.CLOSED) listener();
+    else this.ws.once('close', listener);
+  }
+
   send(data: string | Buffer): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary: false });
   }
@@ -24,9 +31,13 @@ export class WsConnection implements Connection {
     return this.ws.bufferedAmount;
   }
 
-  close(code: number, reason: string): void {
+  close(cause: CloseCause, reason: string): void {
+    if (cause === 'reset') {
+      this.terminate();
+      return;
+    }
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
+      this.ws.close(closeCodeOf(cause), truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
     }
   }
 

@@ -5,9 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { Subject, type Observable } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import type WebSocket from 'ws';
-import { WS_SUBPROTOCOL } from '../limits.js';
-import { formatAddress } from '../address.js';
-import type { HostPort } from './types.js';
+import { WS_SUBPROTOCOL } from '../../limits.js';
+import { formatAddress, type HostPort } from '../../address.js';
 
 /** Ms an HTTP client may take to send its request headers. */
 export const HEADERS_TIMEOUT = 10_000;
@@ -77,6 +76,13 @@ export class MeshServer {
       };
       const onListening = (): void => {
         this.#server.off('error', onError);
+        if (this.#closing !== undefined) {
+          // closed while the port was being bound: release it
+          this.#server.close();
+          this.#server.closeAllConnections();
+          reject(new Error(`cannot listen on ${formatAddress(address)}: closed meanwhile`));
+          return;
+        }
         const bound = this.#server.address() as AddressInfo;
         resolve({ host: bound.address, port: bound.port });
       };

@@ -1,10 +1,10 @@
 import { Observable } from 'rxjs';
 import WebSocket from 'ws';
 import type { SecureContextOptions } from 'node:tls';
-import { WS_SUBPROTOCOL } from '../limits.js';
-import { formatAddress } from '../address.js';
+import { WS_SUBPROTOCOL } from '../../limits.js';
+import { formatAddress } from '../../address.js';
 import { MESH_PATH } from './server.js';
-import type { HostPort } from './types.js';
+import type { HostPort } from '../../address.js';
 
 export interface DialOptions {
   readonly maxPayload: number;
@@ -16,8 +16,9 @@ export interface DialOptions {
 
 /**
  * A fresh ws socket per subscription: emits it once open, completes when it
- * closes, errors when it cannot be opened. Unsubscribing terminates it, so
- * reconnecting is `retry`/`repeat` upstream.
+ * closes, errors when it cannot be opened. Unsubscribing while it is still
+ * being opened terminates it; once open, the socket lives until its consumer
+ * closes it, so reconnecting is `retry`/`repeat` upstream.
  */
 export function dialSocket$(address: HostPort, options: DialOptions): Observable<WebSocket> {
   return new Observable<WebSocket>((subscriber) => {
@@ -56,7 +57,9 @@ export function dialSocket$(address: HostPort, options: DialOptions): Observable
       // a late error after teardown must not throw: keep a listener
       ws.off('error', onError);
       ws.on('error', () => undefined);
-      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      // once open, the socket belongs to its consumer (the connection's own
+      // events$ and the transport's close()); only a dial still under way is cut
+      if (!opened && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) ws.terminate();
     };
   });
 }

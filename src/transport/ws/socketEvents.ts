@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import type WebSocket from 'ws';
-import type { SocketEvent } from './types.js';
+import type { SocketEvent } from '../types.js';
+import { causeOf } from './codes.js';
 
 /**
  * The events of one ws socket as an Observable.
@@ -21,10 +22,14 @@ export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
       lastError = error;
     };
     const onClose = (code: number, reason: Buffer): void => {
+      // ws reports a fault it found itself (an oversized or invalid frame, a
+      // socket error) as an 'error' before the close
+      const text = reason.toString('utf8');
+      const cause = causeOf(code, lastError);
       const event: SocketEvent =
         lastError === undefined
-          ? { type: 'close', code, reason: reason.toString('utf8') }
-          : { type: 'close', code, reason: reason.toString('utf8'), error: lastError };
+          ? { type: 'close', cause, reason: text, local: false }
+          : { type: 'close', cause, reason: text, local: true, error: lastError };
       subscriber.next(event);
       subscriber.complete();
     };

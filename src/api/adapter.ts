@@ -1,0 +1,85 @@
+import { take, type Observable } from 'rxjs';
+import type { ApiClusterNode } from '../membership/snapshot.js';
+import { ApiCredentials } from './credentials.js';
+import { createApiHandler } from './handler.js';
+import { registerManager, unregisterManager, type ApiTarget, type RequestHandler } from './registry.js';
+
+/** The part of a Manager's public API the HTTP API reads. */
+export interface ApiManagerView {
+  readonly name: string;
+  readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
+  readonly quorum$: Observable<boolean>;
+}
+
+/**
+ * What the HTTP API serves for one manager: its public streams, the API's
+ * own credentials, and where admin requests go.
+ *
+ * @param manager - the manager's public view (name, members$, quorum$; both replayed)
+ * @param enabled - whether other managers' handlers may show it
+ * @param credentials - the token key and login check
+ * @param submit - hands an admin request to the manager (emitted on fromClusterApi$)
+ */
+export function apiTarget(
+  manager: ApiManagerView,
+  enabled: boolean,
+  credentials: ApiCredentials,
+  submit: (action: string, node: string, data: string) => void,
+): ApiTarget {
+  return {
+    name: manager.name,
+    apiEnabled: enabled,
+    members$: manager.members$,
+    quorum$: manager.quorum$,
+    membersNow: () => current(manager.members$, new Map()),
+    quorumNow: () => current(manager.quorum$, false),
+    checkSecret: (secret) => credentials.checkLogin(secret),
+    issueApiToken: (username) => credentials.issue(username, manager.name),
+    verifyApiToken: (token) => credentials.verify(token, manager.name),
+    apiRequest: submit,
+  };
+}
+
+/** The value a replayed stream holds now (it emits it synchronously on subscription), or `fallback`. */
+function current<T>(source$: Observable<T>, fallback: T): T {
+  let value = fallback;
+  source$.pipe(take(1)).subscribe((v) => (value = v));
+  return value;
+}
+
+/**
+ * A manager's side of the HTTP API: its credentials, its request handler,
+ * its place in the process's registry. The manager holds one and hands it
+ * only its public view and where admin requests go.
+ */
+export class ManagerApi {
+  readonly #credentials: ApiCredentials;
+  readonly #target: ApiTarget;
+  #handler: RequestHandler | undefined;
+
+  constructor(manager: ApiManagerView, options: { readonly enabled: boolean; readonly signingKey: string | Buffer; readonly tokenDuration: number; readonly loginSecret: string | Buffer }, submit: (action: string, node: string, data: string) => void) {
+    this.#credentials = new ApiCredentials(options.signingKey, options.tokenDuration, options.loginSecret);
+    this.#target = apiTarget(manager, options.enabled, this.#credentials, submit);
+  }
+
+  /** The API as a Node request handler (made on first use). */
+  get handler(): RequestHandler {
+    this.#handler ??= createApiHandler(this.#target);
+    return this.#handler;
+  }
+
+  /** A signed HS256 token for `username`. */
+  issue(username: string): string {
+    if (typeof username !== 'string' || username.length === 0 || username.length > 128) throw new TypeError('Invalid username: expected 1 to 128 characters');
+    return this.#credentials.issue(username, this.#target.name);
+  }
+
+  /** Lists the manager for `GET /api/v1/cluster`; false when another manager of this process holds its name. */
+  register(): boolean {
+    return registerManager(this.#target);
+  }
+
+  unregister(): void {
+    unregisterManager(this.#target);
+  }
+}

@@ -1,0 +1,86 @@
+import { concat, concatMap, defer, EMPTY, filter, from, groupBy, map, mergeMap, switchMap, take, takeWhile, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { CODES, type Code } from './limits.js';
+import type { LogLevel } from './log.js';
+import type { MembershipState } from './membership/state.js';
+import { reconnectBackoff } from './operators/reconnectBackoff.js';
+import type { Link } from './session/link.js';
+import type { Settings } from './settings.js';
+import { DialError, type Connection, type Transport } from './transport/types.js';
+
+/** What a dial loop needs. */
+export interface DialLoopContext {
+  readonly transport: Transport;
+  readonly settings$: Observable<Settings>;
+  /** The membership, replayed: a peer is dialed only while it has no link. */
+  readonly state$: Observable<MembershipState<Link>>;
+  /** Joins: each resets the back-off. */
+  readonly joined$: Observable<string>;
+  readonly scheduler: SchedulerLike;
+  readonly random: () => number;
+  failed(name: string, error: Error): void;
+  log(level: LogLevel, message: string, node: string, code: Code): void;
+}
+
+/** A peer configured at an address, or (addr undefined) removed. */
+export interface ConfigChange {
+  readonly name: string;
+  readonly addr: string | undefined;
+}
+
+/**
+ * One dial loop per configured peer: started when it is configured,
+ * restarted with the new address when it moves, ended when it is removed.
+ * A group per name closes when the name is removed, so names that come and
+ * go leave no subscription behind.
+ *
+ * @param initial - the peers configured when dialing starts
+ * @param changes$ - later configuration changes
+ * @returns every connection dialed, with the peer it is meant to reach
+ */
+export function dialAll$(initial: () => readonly ConfigChange[], changes$: Observable<ConfigChange>, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
+  return concat(defer(() => from(initial())), changes$).pipe(
+    groupBy((c) => c.name, { duration: (g) => g.pipe(filter((c) => c.addr === undefined)) }),
+    mergeMap((group$) =>
+      group$.pipe(
+        takeWhile((c) => c.addr !== undefined, true),
+        switchMap((c) => (c.addr === undefined ? EMPTY : dialLoop$(c.name, c.addr, ctx))),
+      ),
+    ),
+  );
+}
+
+/**
+ * Keeps one configured peer dialed for as long as the subscription lasts:
+ * waits until the peer has no link, dials, lives as long as that connection
+ * does, then redials with back-off (reset when the peer joins). Dial
+ * failures are reported and retried the same way.
+ *
+ * @param name - the peer
+ * @param address - its canonical address
+ * @returns each connection it opened, with the peer it is meant to reach
+ */
+export function dialLoop$(name: string, address: string, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
+  const idle$ = ctx.state$.pipe(
+    filter((s) => (s.peers.get(name)?.links.length ?? 0) === 0),
+    take(1),
+  );
+  return defer(() => idle$).pipe(
+    concatMap(() => ctx.settings$.pipe(take(1))),
+    concatMap((settings) => ctx.transport.dial$(address, name, settings.connectTimeout)),
+    tap({
+      error: (error: unknown) => {
+        const e = error instanceof Error ? error : new Error(String(error));
+        ctx.failed(name, e);
+        if (e instanceof DialError && e.tls) ctx.log('warn', `refused ${name} at ${address}: ${e.message}`, name, CODES.TLS);
+        else ctx.log('debug', `dialing ${name} at ${address} failed: ${e.message}`, name, CODES.DIAL);
+      },
+    }),
+    reconnectBackoff(ctx.settings$, {
+      reset$: ctx.joined$.pipe(filter((n) => n === name)),
+      scheduler: ctx.scheduler,
+      random: ctx.random,
+    }),
+    map((conn) => ({ conn, expected: name })),
+  );
+}
+

@@ -1,0 +1,53 @@
+import type { LeaveReason } from '../session/link.js';
+import type { MembershipState, PeerState, Status } from './state.js';
+
+/** What members$ and the HTTP API say about one peer (the seed's APIClusterNode). */
+export interface ApiClusterNode {
+  readonly name: string;
+  /** Configured address, or the remote end of an inbound connection. */
+  readonly addr: string;
+  readonly status: Status;
+  /** The last fault seen on this peer, or ''. */
+  readonly error: string;
+  /** When the peer last joined, or null. */
+  readonly jointime: Date | null;
+  /** When the peer last left, or null. */
+  readonly leavetime: Date | null;
+  /** Last measured ping round trip in ms while joined; 0 while not. */
+  readonly lag: number;
+  /** Application packets received from this peer since it was first seen. */
+  readonly packets: number;
+  /** Whether the node is configured here (addNode). */
+  readonly configured: boolean;
+  /** Why it last left, or null. */
+  readonly leaveReason: LeaveReason | null;
+}
+
+const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
+/**
+ * The public view of one peer. Packet counts are statistics kept beside the
+ * fold (counting each packet through the fold would cost a state per
+ * packet); everything else is the fold's.
+ */
+export function nodeView(peer: PeerState, packets: number): ApiClusterNode {
+  return Object.freeze({
+    name: peer.name,
+    addr: peer.addr !== '' ? peer.addr : (peer.active?.remote ?? ''),
+    status: peer.status,
+    error: peer.error,
+    jointime: date(peer.jointime),
+    leavetime: date(peer.leavetime),
+    lag: peer.lag,
+    packets,
+    configured: peer.configured,
+    leaveReason: peer.leaveReason,
+  });
+}
+
+/** The members$ map of a membership state. */
+export function membersView(state: MembershipState, packets: (name: string) => number): ReadonlyMap<string, ApiClusterNode> {
+  const out = new Map<string, ApiClusterNode>();
+  for (const [name, peer] of state.peers) out.set(name, nodeView(peer, packets(name)));
+  return out;
+}

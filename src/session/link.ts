@@ -1,0 +1,92 @@
+import { AsyncSubject, type Observable } from 'rxjs';
+import type { CloseCause, Connection } from '../transport/types.js';
+
+/** Why a peer's connection ended; carried to members$, membership$ and the logs. */
+export type LeaveReason =
+  | 'shutdown'
+  | 'timeout'
+  | 'lost'
+  | 'removed'
+  | 'duplicate'
+  | 'refused'
+  | 'slow'
+  | 'stopping'
+  | 'restarted';
+
+/** Who a link's peer is: its name and the process behind it. */
+export interface PeerIdentity {
+  readonly peer: string;
+  /** The peer's manager instance (random per process start). */
+  readonly instance: string;
+  /** When that process started, on its own clock: the larger is the newer process. */
+  readonly incarnation: number;
+}
+
+/**
+ * An authenticated connection to a named peer. Sending checks the send
+ * buffer: a peer whose unsent bytes pass `sendBufferBytes` is a slow
+ * consumer and is closed (cause `slow`).
+ */
+export class Link implements PeerIdentity {
+  #endReason: LeaveReason | undefined;
+  readonly #ended = new AsyncSubject<LeaveReason>();
+  /** Emits once, with the reason, when this side decides to end the link, then completes; late subscribers get the same. */
+  readonly ended$: Observable<LeaveReason> = this.#ended.asObservable();
+
+  constructor(
+    readonly peer: string,
+    readonly instance: string,
+    readonly incarnation: number,
+    /** The name of the node that dialed this connection. */
+    readonly dialer: string,
+    /** Grows with each connection on this node: the newer link has the larger seq. */
+    readonly seq: number,
+    readonly conn: Connection,
+    private readonly sendBufferBytes: number,
+  ) {}
+
+  /** The other end of the connection, for display. */
+  get remote(): string {
+    return this.conn.remote;
+  }
+
+  /** Why this side ended the link, once it did. */
+  get endReason(): LeaveReason | undefined {
+    return this.#endReason;
+  }
+
+  /**
+   * Queues one serialised frame.
+   *
+   * @returns the bytes now queued for this peer (0 once the link ended)
+   */
+  send(data: string | Buffer): number {
+    if (this.#endReason !== undefined) return 0;
+    this.conn.send(data);
+    const buffered = this.conn.bufferedAmount;
+    if (buffered > this.sendBufferBytes) {
+      this.end('slow', 'slow', `slow consumer: ${buffered} bytes unsent`);
+      return 0;
+    }
+    return buffered;
+  }
+
+  /**
+   * Ends the link in order: closes with `cause` (the peer sees it) and
+   * records `reason` for the leave. The first call wins; later ones do
+   * nothing. The session cuts the connection if the close does not finish
+   * within its grace.
+   */
+  end(reason: LeaveReason, cause: CloseCause, text: string): void {
+    if (this.#endReason !== undefined) return;
+    this.#endReason = reason;
+    this.conn.close(cause, text);
+    this.#ended.next(reason);
+    this.#ended.complete();
+  }
+
+  /** Records why the link ends when the session itself found the fault (the first reason wins). */
+  noteEnd(reason: LeaveReason): void {
+    this.#endReason ??= reason;
+  }
+}

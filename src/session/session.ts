@@ -1,0 +1,383 @@
+import {
+  catchError,
+  concat,
+  defer,
+  EMPTY,
+  endWith,
+  filter,
+  finalize,
+  ignoreElements,
+  map,
+  merge,
+  mergeMap,
+  NEVER,
+  of,
+  race,
+  share,
+  Subject,
+  take,
+  takeUntil,
+  tap,
+  timer,
+  type Observable,
+  type SchedulerLike,
+} from 'rxjs';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { CLOSE_GRACE, CODES, PROTOCOL_VERSION, type Code } from '../limits.js';
+import { ClusterError, HandshakeTimeoutError, ReadTimeoutError } from '../errors.js';
+import { decodeFrame, encodeFrame, type Frame, type MsgFrame } from '../protocol/frames.js';
+import { handshakeProof, makeNonce, verifyProof, type HandshakeTranscript } from '../protocol/handshake.js';
+import { handshakeDeadline } from '../operators/handshakeDeadline.js';
+import { heartbeat } from '../operators/heartbeat.js';
+import { joinDelay } from '../operators/joinDelay.js';
+import { readTimeout } from '../operators/readTimeout.js';
+import { sanitize, type LogLevel } from '../log.js';
+import type { Settings } from '../settings.js';
+import type { CloseCause, Connection, SocketEvent } from '../transport/types.js';
+import { Link, type LeaveReason } from './link.js';
+
+/**
+ * What one connection's life tells the manager, in order: `up` once the
+ * handshake proved both sides, `joinDue` once the link survived joinDelay,
+ * then `packet`s, `lag`s and maybe `leaving`, and `down` with the reason last.
+ * `log` entries come at any time, a connection that never authenticates
+ * yields only those.
+ */
+export type SessionEvent =
+  | { readonly type: 'up'; readonly link: Link }
+  | { readonly type: 'joinDue'; readonly link: Link }
+  | { readonly type: 'packet'; readonly link: Link; readonly frame: MsgFrame }
+  | { readonly type: 'lag'; readonly link: Link; readonly ms: number }
+  | { readonly type: 'leaving'; readonly link: Link }
+  | { readonly type: 'down'; readonly link: Link; readonly reason: LeaveReason }
+  | {
+      readonly type: 'log';
+      readonly level: LogLevel;
+      readonly message: string;
+      readonly node?: string;
+      readonly code?: Code;
+    };
+
+/** What a session needs to know: values, and one question about the current membership. */
+export interface SessionContext {
+  readonly self: string;
+  /** This manager's instance id. */
+  readonly instance: string;
+  /** When this manager started, on its scheduler's clock. */
+  readonly incarnation: number;
+  readonly secret: string | Buffer;
+  readonly settings$: Observable<Settings>;
+  readonly scheduler: SchedulerLike;
+  readonly sendBufferBytes: number;
+  readonly logTraffic: boolean;
+  /** Whether `name` is configured here now. Asked only after the peer proved the secret. */
+  isConfigured(name: string): boolean;
+}
+
+/** A fault that ends one connection: how to log it and how to close. */
+class SessionError extends ClusterError {
+  override readonly name = 'SessionError';
+  constructor(
+    code: Code,
+    message: string,
+    readonly closeCause: CloseCause,
+    readonly level: LogLevel = 'warn',
+  ) {
+    super(code, message);
+  }
+}
+
+/** The connection closed under us; `event` says how. */
+class ClosedError extends Error {
+  constructor(readonly event: Extract<SocketEvent, { type: 'close' }>) {
+    super(`closed (${event.cause})`);
+  }
+}
+
+/** The peer sent its shutdown notice: an orderly end, not a fault. */
+class PeerLeavingSignal extends Error {}
+
+const log = (level: LogLevel, message: string, node?: string, code?: Code): SessionEvent =>
+  code === undefined
+    ? node === undefined
+      ? { type: 'log', level, message }
+      : { type: 'log', level, message, node }
+    : node === undefined
+      ? { type: 'log', level, message, code }
+      : { type: 'log', level, message, node, code };
+
+/**
+ * The whole life of one connection as a stream of {@link SessionEvent}s:
+ * the handshake (within connectTimeout), then the authenticated session
+ * (pings every pingInterval, dropped after readTimeout of silence). Every
+ * fault is caught here, reported as a `log` and a `down`, and ends this
+ * connection only: the stream never errors. A connection this side closes
+ * is given a short grace to finish the close, then cut.
+ *
+ * @param conn - a freshly opened connection
+ * @param expected - the peer this node dialed, or undefined for an inbound connection
+ * @param ctx - what the session needs to know
+ * @returns the session's events; completes once the connection is closed or cut
+ */
+export function session$(conn: Connection, expected: string | undefined, ctx: SessionContext): Observable<SessionEvent> {
+  return defer(() => {
+    let link: Link | undefined;
+    let peer = expected;
+    /** Whether this side has sent its proof (dialer) or checked the dialer's (acceptor). */
+    let proved = false;
+    // one subscription to the connection for its whole life, the close grace included
+    const events$ = conn.events$.pipe(share({ resetOnError: false, resetOnComplete: false, resetOnRefCountZero: false }));
+    const frames$ = events$.pipe(
+      map((event) => {
+        if (event.type === 'close') throw new ClosedError(event);
+        const decoded = decodeFrame(event.data);
+        if (isLeft(decoded)) throw new SessionError(CODES.BAD_FRAME, `bad frame: ${decoded.left}`, 'protocol');
+        return decoded.right;
+      }),
+      share(),
+    );
+
+    // frames this session sends, told as debug entries when logTraffic is on
+    const sent$ = new Subject<SessionEvent>();
+    const send = (frame: Frame): void => {
+      if (ctx.logTraffic) sent$.next(log('debug', `sending ${frame.type} frame to ${peer ?? conn.remote}`, peer));
+      if (link === undefined) conn.send(encodeFrame(frame));
+      else link.send(encodeFrame(frame));
+    };
+    /** Dialer side: hello → challenge → auth → welcome. */
+    const dial$ = defer(() => {
+      const target = expected ?? '';
+      const dialerNonce = makeNonce();
+      let transcript: HandshakeTranscript | undefined;
+      send({ type: 'hello', version: PROTOCOL_VERSION, name: ctx.self, to: target, nonce: dialerNonce } as Frame);
+      return frames$.pipe(
+        map((frame): Link | undefined => {
+          if (transcript === undefined) {
+            if (frame.type !== 'challenge') throw outOfStage(frame, 'challenge');
+            checkVersion(frame.version);
+            transcript = { dialer: ctx.self, acceptor: target, dialerNonce, acceptorNonce: frame.nonce };
+            proved = true;
+            send({ type: 'auth', proof: handshakeProof(ctx.secret, 'dialer', transcript), instance: ctx.instance, incarnation: ctx.incarnation } as Frame);
+            return undefined;
+          }
+          if (frame.type !== 'welcome') throw outOfStage(frame, 'welcome');
+          if (!verifyProof(ctx.secret, 'acceptor', transcript, frame.proof)) {
+            throw new SessionError(CODES.AUTH, `authentication failed: ${target} at ${conn.remote} does not know the cluster secret`, 'policy');
+          }
+          return new Link(target, frame.instance, frame.incarnation, ctx.self, conn.id, conn, ctx.sendBufferBytes);
+        }),
+        filter((l): l is Link => l !== undefined),
+      );
+    });
+
+    /** Acceptor side: hello → challenge → auth → welcome. */
+    const accept$ = defer(() => {
+      let transcript: HandshakeTranscript | undefined;
+      let claimed = '';
+      let to = '';
+      return frames$.pipe(
+        map((frame): Link | undefined => {
+          if (transcript === undefined) {
+            if (frame.type !== 'hello') throw outOfStage(frame, 'hello');
+            checkVersion(frame.version);
+            claimed = frame.name;
+            to = frame.to;
+            transcript = { dialer: frame.name, acceptor: frame.to, dialerNonce: frame.nonce, acceptorNonce: makeNonce() };
+            // the same answer whoever the caller claims to be and whomever it expects:
+            // a stranger learns nothing of this node before proving the secret
+            send({ type: 'challenge', version: PROTOCOL_VERSION, nonce: transcript.acceptorNonce } as Frame);
+            return undefined;
+          }
+          if (frame.type !== 'auth') throw outOfStage(frame, 'auth');
+          if (!verifyProof(ctx.secret, 'dialer', transcript, frame.proof)) {
+            throw new SessionError(CODES.AUTH, `authentication failed: a caller at ${conn.remote} does not know the cluster secret`, 'policy');
+          }
+          proved = true;
+          // a caller that proved the secret is named in the log from here on
+          peer = claimed;
+          if (to !== ctx.self) throw new SessionError(CODES.PEER_REFUSED, `${claimed} expected to reach ${to}, but this is ${ctx.self}`, 'policy');
+          if (claimed === ctx.self) throw new SessionError(CODES.PEER_REFUSED, `a peer at ${conn.remote} claims this node's own name`, 'policy');
+          if (!ctx.isConfigured(claimed)) throw new SessionError(CODES.PEER_REFUSED, `${claimed} is not a configured node`, 'policy');
+          send({ type: 'welcome', proof: handshakeProof(ctx.secret, 'acceptor', transcript), instance: ctx.instance, incarnation: ctx.incarnation } as Frame);
+          return new Link(claimed, frame.instance, frame.incarnation, claimed, conn.id, conn, ctx.sendBufferBytes);
+        }),
+        filter((l): l is Link => l !== undefined),
+      );
+    });
+
+    /** The authenticated session: frames in, pings out, silence watched, the join announced after joinDelay. */
+    const live$ = (current: Link): Observable<SessionEvent> =>
+      defer(() => {
+        const watched$ = frames$.pipe(readTimeout(ctx.settings$, ctx.scheduler), share());
+        const handled$ = watched$.pipe(
+          map((frame): SessionEvent | undefined => {
+            switch (frame.type) {
+              case 'msg':
+                return { type: 'packet', link: current, frame };
+              case 'ping':
+                send({ type: 'pong', id: frame.id });
+                return undefined;
+              case 'pong':
+                return { type: 'lag', link: current, ms: Math.max(0, ctx.scheduler.now() - frame.id) };
+              case 'leave':
+                throw new PeerLeavingSignal();
+              default:
+                throw outOfStage(frame, 'msg, ping, pong or leave');
+            }
+          }),
+          filter((e): e is SessionEvent => e !== undefined),
+        );
+        const traffic$ = ctx.logTraffic
+          ? watched$.pipe(map((frame) => log('debug', `received ${frame.type} frame from ${current.peer}`, current.peer)))
+          : NO_EVENTS$;
+        const pings$ = watched$.pipe(
+          heartbeat(ctx.settings$, ctx.scheduler),
+          tap(() => send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame)),
+          ignoreElements(),
+        );
+        const joinDue$ = concat(of(true), NEVER).pipe(
+          joinDelay(ctx.settings$, ctx.scheduler),
+          take(1),
+          map((): SessionEvent => ({ type: 'joinDue', link: current })),
+        );
+        return concat(
+          of<SessionEvent>({ type: 'up', link: current }),
+          // this side ended the link (duplicate, removed, slow, shutdown): stop reading, report it down
+          merge(handled$, traffic$, pings$, joinDue$).pipe(takeUntil(current.ended$)),
+          defer(() => concat(current.endReason === 'slow' ? of(slowLog(current)) : NO_EVENTS$, ending$(undefined))),
+        );
+      });
+
+    const slowLog = (l: Link): SessionEvent =>
+      log('warn', `${l.peer} is a slow consumer: more than ${ctx.sendBufferBytes} bytes unsent (sendBufferBytes); disconnected`, l.peer, CODES.SLOW_CONSUMER);
+
+    const handshake$ = conn.direction === 'outbound' ? dial$ : accept$;
+    const session$ = handshake$.pipe(
+      handshakeDeadline(ctx.settings$, ctx.scheduler),
+      take(1),
+      mergeMap((authenticated) => {
+        link = authenticated;
+        return live$(authenticated);
+      }),
+    );
+
+    /** After a fault or a close by this side: wait for the close to finish, bounded, then cut. */
+    const closeGrace$ = (): Observable<never> =>
+      ctx.settings$.pipe(
+        take(1),
+        mergeMap((s) =>
+          race(events$.pipe(ignoreElements(), endWith(true)), timer(Math.min(CLOSE_GRACE, s.connectTimeout), ctx.scheduler)).pipe(
+            take(1),
+            tap((closed) => {
+              if (closed !== true) conn.terminate();
+            }),
+          ),
+        ),
+        ignoreElements(),
+      );
+
+    const ending$ = (error: unknown): Observable<SessionEvent> => {
+      const out: SessionEvent[] = [];
+      const reason = onError(error, link, peer, proved, conn, out);
+      if (link !== undefined) {
+        link.noteEnd(reason);
+        out.push({ type: 'down', link, reason: link.endReason ?? reason });
+      }
+      return concat(of(...out), closeGrace$());
+    };
+
+    const all$ = session$.pipe(catchError((error: unknown) => ending$(error)));
+    return ctx.logTraffic ? merge(sent$, all$.pipe(finalize(() => sent$.complete()))) : all$;
+  });
+}
+
+const NO_EVENTS$: Observable<SessionEvent> = EMPTY;
+
+/**
+ * Logs why a connection ended and closes it as the fault requires.
+ *
+ * @returns the leave reason
+ */
+function onError(
+  error: unknown,
+  link: Link | undefined,
+  peer: string | undefined,
+  proved: boolean,
+  conn: Connection,
+  out: SessionEvent[],
+): LeaveReason {
+  const who = peer ?? conn.remote;
+  const authed = link !== undefined;
+  if (error === undefined) return link?.endReason ?? 'lost';
+  if (error instanceof PeerLeavingSignal) {
+    out.push(log('info', `${who} is shutting down`, peer));
+    if (link !== undefined) out.push({ type: 'leaving', link });
+    conn.close('normal', 'bye');
+    return 'shutdown';
+  }
+  if (error instanceof ClosedError) {
+    const { cause, reason, local } = error.event;
+    const said = reason === '' ? '' : `: ${sanitize(reason)}`;
+    if (link?.endReason !== undefined) return link.endReason;
+    if (local && cause === 'too-big') {
+      out.push(log('warn', `frame from ${who} exceeds maxPayload; connection closed`, peer, CODES.FRAME_TOO_BIG));
+      return 'refused';
+    }
+    if (local && cause === 'protocol') {
+      out.push(log('warn', `bad frame from ${who}: ${sanitize(error.event.error?.message ?? 'protocol violation')}; connection closed`, peer, CODES.BAD_FRAME));
+      return 'refused';
+    }
+    if (!authed) {
+      if (cause === 'policy') {
+        // which stage refused tells the code, never the peer's own words
+        out.push(log('warn', `${who} refused the handshake${proved ? ' after our proof (wrong secret, or this node is not configured there)' : ''}${said}`, peer, proved ? CODES.AUTH : CODES.PEER_REFUSED));
+      } else {
+        out.push(log('debug', `connection ${conn.direction === 'outbound' ? 'to' : 'from'} ${who} closed during the handshake (${cause})`, peer));
+      }
+      return 'refused';
+    }
+    switch (cause) {
+      case 'shutdown':
+        out.push(log('info', `${who} closed the connection: shutting down`, peer));
+        return 'shutdown';
+      case 'duplicate':
+        return 'duplicate';
+      case 'reset':
+        if (error.event.error !== undefined) out.push(log('warn', `connection to ${who} failed: ${sanitize(error.event.error.message)}`, peer, CODES.SOCKET));
+        else out.push(log('info', `connection to ${who} lost`, peer));
+        return 'lost';
+      default:
+        out.push(log('info', `${who} closed the connection (${cause}${said})`, peer));
+        return 'lost';
+    }
+  }
+  if (error instanceof ReadTimeoutError) {
+    out.push(log('warn', `${who} silent for ${error.silence} ms (readTimeout ${error.readTimeout} ms); dropped`, peer, CODES.READ_TIMEOUT));
+    conn.close('timeout', 'read timeout');
+    return 'timeout';
+  }
+  if (error instanceof HandshakeTimeoutError) {
+    out.push(log('warn', `handshake with ${who} not finished within connectTimeout (${error.connectTimeout} ms)`, peer, CODES.HANDSHAKE_TIMEOUT));
+    conn.close('handshake-timeout', 'handshake timeout');
+    return 'refused';
+  }
+  if (error instanceof SessionError) {
+    out.push(log(error.level, `${error.message}; connection ${conn.direction === 'outbound' ? 'to' : 'from'} ${who} closed`, peer, error.code));
+    // a refusal tells the caller no more than "refused": not which check failed
+    conn.close(error.closeCause, error.closeCause === 'policy' ? 'refused' : error.message.slice(0, 100));
+    return 'refused';
+  }
+  out.push(log('error', `unexpected fault on the connection to ${who}: ${String(error)}`, peer, CODES.SOCKET));
+  conn.terminate();
+  return 'lost';
+}
+
+function checkVersion(version: number): void {
+  if (version !== PROTOCOL_VERSION) {
+    throw new SessionError(CODES.PEER_REFUSED, `protocol version ${version} is not ${PROTOCOL_VERSION}`, 'policy');
+  }
+}
+
+function outOfStage(frame: Frame, expected: string): SessionError {
+  return new SessionError(CODES.BAD_FRAME, `unexpected ${frame.type} frame (expected ${expected})`, 'protocol');
+}

@@ -1,0 +1,57 @@
+import { CLOSE } from '../../limits.js';
+import type { CloseCause } from '../types.js';
+
+/** The WebSocket close code the ws transport sends for each neutral cause. */
+const CODE_OF: Readonly<Record<CloseCause, number>> = Object.freeze({
+  normal: CLOSE.NORMAL,
+  shutdown: CLOSE.GOING_AWAY,
+  protocol: CLOSE.PROTOCOL_ERROR,
+  'too-big': CLOSE.MESSAGE_TOO_BIG,
+  policy: CLOSE.POLICY_VIOLATION,
+  timeout: CLOSE.READ_TIMEOUT,
+  'handshake-timeout': CLOSE.HANDSHAKE_TIMEOUT,
+  duplicate: CLOSE.DUPLICATE,
+  removed: CLOSE.REMOVED,
+  slow: CLOSE.SLOW_CONSUMER,
+  // 1006 may not be sent: a reset is a terminate(), never a close frame
+  reset: CLOSE.NORMAL,
+});
+
+const CAUSE_OF: ReadonlyMap<number, CloseCause> = new Map<number, CloseCause>([
+  [CLOSE.NORMAL, 'normal'],
+  [CLOSE.GOING_AWAY, 'shutdown'],
+  [CLOSE.PROTOCOL_ERROR, 'protocol'],
+  [1003, 'protocol'],
+  [1007, 'protocol'],
+  [CLOSE.POLICY_VIOLATION, 'policy'],
+  [CLOSE.MESSAGE_TOO_BIG, 'too-big'],
+  [CLOSE.READ_TIMEOUT, 'timeout'],
+  [CLOSE.HANDSHAKE_TIMEOUT, 'handshake-timeout'],
+  [CLOSE.DUPLICATE, 'duplicate'],
+  [CLOSE.REMOVED, 'removed'],
+  [CLOSE.SLOW_CONSUMER, 'slow'],
+]);
+
+/** The close code to send for `cause`. */
+export function closeCodeOf(cause: CloseCause): number {
+  return CODE_OF[cause];
+}
+
+/**
+ * The neutral cause of a received close code, and of the ws error that led
+ * to it when there was one: an oversized frame is `too-big`, any other
+ * WebSocket protocol violation `protocol`, no close frame at all (1005,
+ * 1006, unknown codes) `reset`.
+ */
+export function causeOf(code: number, error: Error | undefined): CloseCause {
+  const wsCode = (error as { code?: unknown } | undefined)?.code;
+  if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 'too-big';
+  if (typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_')) return 'protocol';
+  return CAUSE_OF.get(code) ?? 'reset';
+}
+
+/** Whether a dial or TLS error is a certificate or TLS fault (logged as RXC_ERR_TLS). */
+export function isTlsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /CERT|SELF_SIGNED|TLS|SSL|VERIFY/.test(code);
+}

@@ -1,0 +1,129 @@
+import { Subject, catchError, map, throwError, type Observable } from 'rxjs';
+import { formatAddress, parseAddress } from '../../address.js';
+import { DialError, type Connection, type ListenOptions, type Refusal, type TlsOptions, type Transport } from '../types.js';
+import { isTlsError } from './codes.js';
+import { WsConnection } from './connection.js';
+import { dialSocket$, type DialOptions } from './dial.js';
+import { MeshServer } from './server.js';
+
+export { MESH_PATH } from './server.js';
+
+/** Options of {@link wsTransport}; every field is optional. */
+export interface WsTransportOptions {
+  /**
+   * TLS for dialing when the manager listens without TLS (`listen`), e.g. to
+   * reach peers behind a TLS-terminating proxy. `listenTls` sets TLS for both
+   * directions itself.
+   */
+  readonly dialTls?: TlsOptions;
+}
+
+/**
+ * The default transport: a WebSocket per peer over TCP, or over TLS with
+ * `listenTls`. One HTTP(S) server carries both the mesh (upgrades on
+ * MESH_PATH) and, unless moved, the HTTP API.
+ *
+ * Addresses are `host:port`, IPv6 in brackets (`[::1]:9654`), or
+ * `dns-name:port`; a DNS name is resolved again on every dial, so a peer
+ * that moves is found at its new address.
+ *
+ * @param options - see WsTransportOptions
+ * @returns a transport for one manager
+ * @example
+ * const m = new Manager('node1', secret, { transport: wsTransport() });
+ */
+export function wsTransport(options: WsTransportOptions = {}): Transport {
+  return new WsTransport(options);
+}
+
+class WsTransport implements Transport {
+  readonly kind = 'ws';
+  readonly #incoming = new Subject<Connection>();
+  readonly #refused = new Subject<Refusal>();
+  readonly incoming$: Observable<Connection> = this.#incoming.asObservable();
+  readonly refused$: Observable<Refusal> = this.#refused.asObservable();
+  #server: MeshServer | undefined;
+  #dial: Omit<DialOptions, 'timeout'> | undefined;
+  /** Every open connection, both directions, so close() cuts them all. */
+  readonly #open = new Set<WsConnection>();
+  #nextId = 1;
+  #closing: Promise<void> | undefined;
+
+  constructor(private readonly options: WsTransportOptions) {}
+
+  parseAddress(address: string | undefined, purpose: 'listen' | 'dial'): string {
+    if (address === undefined) throw new TypeError(`Invalid address: the ws transport needs "host:port"`);
+    return formatAddress(parseAddress(address, purpose === 'listen'));
+  }
+
+  async listen(address: string, options: ListenOptions): Promise<string> {
+    if (this.#server !== undefined || this.#closing !== undefined) throw new Error('this ws transport listens already; use one transport per manager');
+    const tls = options.tls === undefined ? undefined : tlsOptions(options.tls);
+    const dialTls = tls?.client ?? (this.options.dialTls === undefined ? undefined : tlsOptions(this.options.dialTls).client);
+    const server = new MeshServer({
+      maxPayload: options.maxPayload,
+      ...(options.requestHandler === undefined ? {} : { requestHandler: options.requestHandler }),
+      ...(tls === undefined ? {} : { tls: tls.server }),
+      onRefused: (remote, reason, kind) => this.#refused.next({ remote, reason, kind: kind === 'tls' ? 'tls' : 'other' }),
+    });
+    this.#server = server;
+    this.#dial = { maxPayload: options.maxPayload, ...(dialTls === undefined ? {} : { tls: dialTls }) };
+    // the server's accepted$ completes when it closes: this subscription ends with it
+    server.accepted$.subscribe(({ ws, remote }) => this.#incoming.next(this.#track(new WsConnection(this.#nextId++, 'inbound', remote, ws))));
+    try {
+      return formatAddress(await server.listen(parseAddress(address, true)));
+    } catch (error) {
+      // a failed listen leaves the transport as it was, so the manager may try again
+      this.#server = undefined;
+      this.#dial = undefined;
+      await server.close();
+      throw error;
+    }
+  }
+
+  dial$(address: string, _peer: string, timeout: number): Observable<Connection> {
+    const dial = this.#dial;
+    if (dial === undefined) return throwError(() => new DialError('the ws transport is not listening', false));
+    return dialSocket$(parseAddress(address, false), { ...dial, timeout }).pipe(
+      map((ws) => this.#track(new WsConnection(this.#nextId++, 'outbound', address, ws))),
+      catchError((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        return throwError(() => new DialError(isTlsError(error) ? `its certificate does not verify (${message})` : message, isTlsError(error), { cause: error }));
+      }),
+    );
+  }
+
+  #track(conn: WsConnection): WsConnection {
+    if (this.#closing !== undefined) {
+      conn.terminate();
+      return conn;
+    }
+    this.#open.add(conn);
+    conn.onceClosed(() => this.#open.delete(conn));
+    return conn;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const conn of this.#open) conn.terminate();
+      this.#open.clear();
+      await this.#server?.close();
+      this.#incoming.complete();
+      this.#refused.complete();
+    })();
+    return this.#closing;
+  }
+}
+
+/** The server and client TLS options of the ws transport for one node's key, certificate and CA. */
+function tlsOptions(tls: TlsOptions): { server: NonNullable<ConstructorParameters<typeof MeshServer>[0]['tls']>; client: NonNullable<DialOptions['tls']> } {
+  if (typeof tls !== 'object' || tls === null || tls.key === undefined || tls.cert === undefined) {
+    throw new TypeError('Invalid TLS options: expected { key, cert, ca?, requestCert?, rejectUnauthorized? }');
+  }
+  const ca = tls.ca === undefined ? {} : { ca: (Array.isArray(tls.ca) ? [...tls.ca] : tls.ca) as string | Buffer | Array<string | Buffer> };
+  const reject = tls.rejectUnauthorized ?? true;
+  return {
+    server: { key: tls.key, cert: tls.cert, ...ca, requestCert: tls.requestCert === true, rejectUnauthorized: tls.requestCert === true && reject },
+    client: { key: tls.key, cert: tls.cert, ...ca, rejectUnauthorized: reject },
+  };
+}

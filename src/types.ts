@@ -1,0 +1,32 @@
+import type { ApiClusterNode } from './membership/snapshot.js';
+import type { LeaveReason } from './session/link.js';
+import type { Settings } from './settings.js';
+
+/** A private message for one node (the seed's NodeMessage). */
+export interface NodeMessage {
+  readonly node: string;
+  readonly message: unknown;
+}
+
+/** An admin request that came through the HTTP API (the seed's APIRequest). */
+export interface ApiRequest {
+  readonly action: string;
+  readonly manager: string;
+  readonly node: string;
+  readonly data: string;
+}
+
+/** A join or a leave, as `membership$` tells it. */
+export type MembershipEvent =
+  | { readonly type: 'join'; readonly node: string; readonly time: Date }
+  | { readonly type: 'leave'; readonly node: string; readonly reason: LeaveReason; readonly time: Date };
+
+/** The state dump of `stateDump()`. */
+export interface StateDump {
+  readonly name: string;
+  readonly state: 'new' | 'listening' | 'stopping' | 'stopped';
+  readonly address: string | null;
+  readonly quorum: boolean;
+  readonly settings: Settings;
+  readonly nodes: Record<string, ApiClusterNode>;
+}

@@ -1,0 +1,458 @@
+/**
+ * A five-node cluster on the in-memory network, in virtual time (issue "One
+ * core, any transport", point 4): ten minutes of cluster life (joins, a 3|2
+ * partition and its heal, kill -9 and restart, freezes long and short, a
+ * one-way cut, added latency) run in well under two seconds of wall time, and
+ * the same seed gives the same events at the same virtual times, on a
+ * VirtualTimeScheduler and on a TestScheduler used outside run().
+ *
+ * Default settings throughout: pingInterval 5000, joinDelay 500, readTimeout
+ * 11000, connectInterval 2000, connectTimeout 10000, maxConnectInterval 30000.
+ * Every link of the first start comes up at 0 (latency 0), so pings go both
+ * ways at every multiple of pingInterval: a fault applied at such a moment
+ * starts a silence of exactly the time since the fault.
+ */
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { VirtualTimeScheduler, type Subscription } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { DEFAULT_SETTINGS, Manager, STATUS, type ApiClusterNode } from '../src/index.js';
+import { MemoryNetwork } from '../src/testing.js';
+
+const SECRET = 'a-cluster-secret-of-at-least-32-bytes';
+const NAMES = ['n1', 'n2', 'n3', 'n4', 'n5'] as const;
+const { joinDelay, readTimeout, pingInterval, connectTimeout, maxConnectInterval } = DEFAULT_SETTINGS;
+/** The whole scenario, in ms of virtual time. */
+const TEN_MINUTES = 600_000;
+/** Latency added near the end, one way, in ms. */
+const LATENCY = 50;
+/** The one timed assertion: ten minutes of cluster time in under this much wall time. */
+const WALL_BUDGET_MS = 2_000;
+/**
+ * A peer that left is redialed with back-off; once the way is open again the
+ * next dial goes through within one capped wait plus one dial that was
+ * already under way (it times out after connectTimeout), then joinDelay.
+ */
+const REJOIN_BOUND = connectTimeout + maxConnectInterval + joinDelay;
+
+/** One line of a node's story: what it saw, at which virtual time. */
+type Entry =
+  | { readonly t: number; readonly node: string; readonly type: 'join'; readonly peer: string }
+  | { readonly t: number; readonly node: string; readonly type: 'leave'; readonly peer: string; readonly reason: string }
+  | { readonly t: number; readonly node: string; readonly type: 'quorum'; readonly value: boolean };
+
+type Membership = Extract<Entry, { type: 'join' | 'leave' }>;
+
+/** A small, seedable PRNG (mulberry32): the managers' jitter source. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function seedOf(seed: number, name: string): number {
+  let h = seed;
+  for (const ch of name) h = Math.imul(h ^ ch.charCodeAt(0), 0x9e3779b1);
+  return h;
+}
+
+/** Five managers on one memory network and one virtual clock, with everything they tell recorded. */
+class Sim {
+  readonly network: MemoryNetwork;
+  /** The current manager of each name. */
+  readonly managers = new Map<string, Manager>();
+  /** Every manager ever started, the killed ones too: all are shut down at the end. */
+  readonly everyManager: Manager[] = [];
+  readonly log: Entry[] = [];
+  /** Membership events whose own timestamp is not the virtual time they were emitted at. */
+  readonly badStamps: string[] = [];
+  private readonly quorum = new Map<string, boolean>();
+  private readonly members = new Map<string, ReadonlyMap<string, ApiClusterNode>>();
+  private readonly recorders = new Map<Manager, Subscription>();
+
+  constructor(
+    readonly scheduler: VirtualTimeScheduler,
+    private readonly seed: number,
+  ) {
+    this.network = new MemoryNetwork({ scheduler });
+  }
+
+  now(): number {
+    return this.scheduler.now();
+  }
+
+  /** Starts (or restarts) `name`: a new Manager on a new transport, configured with the four others, listening on its name. */
+  async start(name: string): Promise<Manager> {
+    const m = new Manager(name, SECRET, { transport: this.network.transport(), scheduler: this.scheduler, random: seeded(seedOf(this.seed, name)) });
+    const rec = m.membership$.subscribe((e) => {
+      const t = this.now();
+      if (e.time.getTime() !== t) this.badStamps.push(`${name}: ${e.type} ${e.node} stamped ${e.time.getTime()} at ${t}`);
+      this.log.push(e.type === 'join' ? { t, node: name, type: 'join', peer: e.node } : { t, node: name, type: 'leave', peer: e.node, reason: e.reason });
+    });
+    rec.add(
+      m.quorum$.subscribe((value) => {
+        this.quorum.set(name, value);
+        this.log.push({ t: this.now(), node: name, type: 'quorum', value });
+      }),
+    );
+    rec.add(m.members$.subscribe((members) => this.members.set(name, members)));
+    this.recorders.set(m, rec);
+    for (const other of NAMES) if (other !== name) m.addNode(other, other);
+    assert.equal(await m.listen(name), name);
+    this.managers.set(name, m);
+    this.everyManager.push(m);
+    return m;
+  }
+
+  advance(ms: number): void {
+    this.network.advance(ms);
+  }
+
+  advanceTo(t: number): void {
+    assert.ok(t >= this.now(), `advanceTo(${t}) is in the past (now ${this.now()})`);
+    this.network.advance(t - this.now());
+  }
+
+  /** kill -9: the process tells nothing more (its recorders stop); peers see its connections reset. */
+  kill(name: string): Manager {
+    const m = this.managers.get(name);
+    assert.ok(m !== undefined);
+    this.network.kill(name);
+    this.recorders.get(m)?.unsubscribe();
+    this.managers.delete(name);
+    this.quorum.delete(name);
+    this.members.delete(name);
+    return m;
+  }
+
+  /** Joins and leaves seen since `since` (inclusive), optionally by one node, about one peer. */
+  membership(since: number, filter: { readonly node?: string; readonly peer?: string; readonly type?: 'join' | 'leave' } = {}): Membership[] {
+    return this.log.filter(
+      (e): e is Membership =>
+        e.type !== 'quorum' &&
+        e.t >= since &&
+        (filter.node === undefined || e.node === filter.node) &&
+        (filter.peer === undefined || e.peer === filter.peer) &&
+        (filter.type === undefined || e.type === filter.type),
+    );
+  }
+
+  quorumChanges(since: number, node?: string): Entry[] {
+    return this.log.filter((e) => e.type === 'quorum' && e.t >= since && (node === undefined || e.node === node));
+  }
+
+  quorumOf(name: string): boolean | undefined {
+    return this.quorum.get(name);
+  }
+
+  membersOf(name: string): ReadonlyMap<string, ApiClusterNode> {
+    return this.members.get(name) ?? new Map();
+  }
+
+  /** Every live node lists exactly the four others, once each, all Online, and has quorum. */
+  assertAllOnline(what: string): void {
+    assert.equal(this.managers.size, NAMES.length, `${what}: five live managers`);
+    for (const name of NAMES) {
+      const members = this.membersOf(name);
+      const others = NAMES.filter((n) => n !== name);
+      assert.deepEqual([...members.keys()].sort(), others, `${what}: ${name} lists each other node exactly once`);
+      for (const peer of others) assert.equal(members.get(peer)?.status, STATUS.ONLINE, `${what}: ${name} sees ${peer} Online`);
+      assert.equal(this.quorumOf(name), true, `${what}: ${name} has quorum`);
+    }
+  }
+
+  /** Shuts every manager down, the grace run in virtual time, and checks each shutdown resolved. */
+  async shutdownAll(): Promise<void> {
+    let settled = 0;
+    const all = Promise.all(this.everyManager.map((m) => m.shutdown().then(() => void settled++)));
+    for (let i = 0; i < 10 && settled < this.everyManager.length; i++) {
+      this.advance(1_000);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await all;
+    for (const rec of this.recorders.values()) rec.unsubscribe();
+  }
+}
+
+/** `join` events per (observer, peer) in `events`, as 'observer→peer': count. */
+function countJoins(events: readonly Membership[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of events) if (e.type === 'join') counts.set(`${e.node}→${e.peer}`, (counts.get(`${e.node}→${e.peer}`) ?? 0) + 1);
+  return counts;
+}
+
+/** Every 'x→y' and 'y→x' for x in `a`, y in `b` (distinct), sorted. */
+function pairs(a: readonly string[], b: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const x of a) for (const y of b) if (x !== y) out.push(`${x}→${y}`, `${y}→${x}`);
+  return [...new Set(out)].sort();
+}
+
+type Phase = (name: string, body: () => void | Promise<void>) => Promise<void>;
+
+/** Phases as subtests when a test context is given, plainly otherwise (the determinism runs). */
+function phases(t: TestContext | undefined): Phase {
+  return async (name, body) => {
+    if (t === undefined) await body();
+    else await t.test(name, async () => body());
+  };
+}
+
+interface Outcome {
+  readonly log: readonly Entry[];
+  readonly wallMs: number;
+  readonly virtualMs: number;
+}
+
+/**
+ * The ten-minute scenario, with its assertions. Fault times are absolute
+ * virtual times; each phase starts where the previous one left the clock.
+ */
+async function scenario(scheduler: VirtualTimeScheduler, seed: number, t?: TestContext): Promise<Outcome> {
+  const phase = phases(t);
+  const wallStart = performance.now();
+  const sim = new Sim(scheduler, seed);
+  const start = sim.now();
+  assert.equal(start, 0, 'a fresh scheduler starts at 0');
+  try {
+    await phase('joins: every node sees 4 joins and quorum at exactly joinDelay', async () => {
+      for (const name of NAMES) await sim.start(name);
+      sim.advance(joinDelay - 1);
+      assert.deepEqual(sim.membership(start), [], 'no join before joinDelay has passed');
+      for (const name of NAMES) assert.equal(sim.quorumOf(name), false, `${name}: no quorum before any join`);
+      sim.advance(1);
+      for (const name of NAMES) {
+        const joins = sim.membership(start, { node: name });
+        assert.deepEqual(joins.map((e) => e.type === 'join' && e.peer).sort(), NAMES.filter((n) => n !== name), `${name} sees each other node join once`);
+        for (const e of joins) assert.equal(e.t, start + joinDelay, `${name} sees ${e.peer} join at exactly joinDelay`);
+        assert.equal(sim.quorumOf(name), true, `${name} has quorum at joinDelay`);
+        assert.deepEqual(sim.quorumChanges(start + 1, name).map((e) => e.t), [start + joinDelay], `${name}: quorum turns true at joinDelay, once`);
+      }
+      sim.advanceTo(20_000);
+      assert.deepEqual(sim.membership(start + joinDelay + 1), [], 'a quiet cluster: nothing after the joins');
+      sim.assertAllOnline('after the joins');
+    });
+
+    const majority = ['n1', 'n2', 'n3'];
+    const minority = ['n4', 'n5'];
+    const partitionAt = 20_000; // a multiple of pingInterval: every link has just heard from its peer
+    const healAt = 40_000;
+    await phase('a 3|2 partition: the three keep quorum, the two lose it; leaves with reason timeout after readTimeout', () => {
+      assert.equal(sim.now(), partitionAt);
+      sim.network.partition(majority, minority);
+      sim.advance(readTimeout - 1);
+      assert.deepEqual(sim.membership(partitionAt), [], 'nobody is dropped before readTimeout of silence');
+      sim.advanceTo(partitionAt + readTimeout + pingInterval);
+      const leaves = sim.membership(partitionAt);
+      assert.deepEqual(
+        leaves.map((e) => `${e.node}→${e.peer}`).sort(),
+        pairs(majority, minority),
+        'each side sees each node of the other side leave, once',
+      );
+      for (const e of leaves) {
+        assert.equal(e.type, 'leave');
+        assert.equal(e.type === 'leave' && e.reason, 'timeout', `${e.node} sees ${e.peer} leave with reason timeout`);
+        assert.ok(e.t >= partitionAt + readTimeout, `${e.node}→${e.peer}: not before readTimeout after the partition (at ${e.t})`);
+        assert.ok(e.t <= partitionAt + readTimeout + pingInterval, `${e.node}→${e.peer}: within readTimeout + pingInterval (at ${e.t})`);
+      }
+      for (const name of majority) {
+        assert.equal(sim.quorumOf(name), true, `${name} (3 of 5) keeps quorum`);
+        assert.deepEqual(sim.quorumChanges(partitionAt, name), [], `${name}: quorum never wavers`);
+      }
+      for (const name of minority) {
+        assert.equal(sim.quorumOf(name), false, `${name} (2 of 5) loses quorum`);
+        const lastLeave = Math.max(...sim.membership(partitionAt, { node: name }).map((e) => e.t));
+        assert.deepEqual(sim.quorumChanges(partitionAt, name).map((e) => e.t), [lastLeave], `${name}: quorum lost once, with the leave that cost it`);
+      }
+      sim.advanceTo(healAt);
+      assert.deepEqual(sim.membership(partitionAt + readTimeout + pingInterval + 1), [], 'no join across the partition');
+    });
+
+    await phase('heal: exactly one rejoin per peer pair, no duplicate members', () => {
+      sim.network.heal();
+      sim.advanceTo(100_000);
+      const after = sim.membership(healAt);
+      const cross = pairs(majority, minority);
+      assert.deepEqual(after.filter((e) => e.type === 'leave'), [], 'no leave after the heal');
+      const joins = countJoins(after);
+      assert.deepEqual([...joins.keys()].sort(), cross, 'joins only between nodes the partition separated');
+      for (const [pair, count] of joins) assert.equal(count, 1, `${pair}: exactly one join after the heal`);
+      for (const e of after) assert.ok(e.t <= healAt + REJOIN_BOUND, `${e.node}→${e.peer} rejoined within ${REJOIN_BOUND} ms of the heal (at ${e.t})`);
+      sim.assertAllOnline('after the heal');
+    });
+
+    const killAt = 100_000;
+    const restartAt = 110_000;
+    await phase('kill -9 one node: the others see it leave (lost) at once and keep quorum; a restart joins once', async () => {
+      assert.equal(sim.now(), killAt);
+      const old = sim.kill('n5');
+      sim.advance(5); // latency is 0 here: the resets arrive at once
+      const leaves = sim.membership(killAt);
+      assert.deepEqual(leaves.map((e) => e.node).sort(), ['n1', 'n2', 'n3', 'n4'], 'each survivor sees n5 leave once');
+      for (const e of leaves) {
+        assert.equal(e.peer, 'n5');
+        assert.equal(e.type === 'leave' && e.reason, 'lost', `${e.node} sees n5 leave with reason lost (its connection was reset)`);
+        assert.ok(e.t <= killAt + 5, `${e.node} sees n5 leave promptly (at ${e.t})`);
+      }
+      for (const name of ['n1', 'n2', 'n3', 'n4']) {
+        assert.equal(sim.quorumOf(name), true, `${name} keeps quorum with 4 of 5`);
+        assert.equal(sim.membersOf(name).get('n5')?.status, STATUS.OFFLINE, `${name} shows n5 Offline`);
+        assert.equal(sim.membersOf(name).get('n5')?.leaveReason, 'lost');
+      }
+      // the dead process is gone: shut its Manager down (its transport observes nothing)
+      const gone = old.shutdown();
+      sim.advance(2_000);
+      await gone;
+      sim.advanceTo(restartAt);
+      assert.deepEqual(sim.membership(killAt + 6), [], 'nothing while n5 is down');
+
+      await sim.start('n5');
+      sim.advance(joinDelay);
+      sim.advanceTo(170_000);
+      const after = sim.membership(restartAt);
+      assert.deepEqual(after.filter((e) => e.type === 'leave'), [], 'no leave around the restart');
+      const joins = countJoins(after);
+      assert.deepEqual([...joins.keys()].sort(), pairs(['n5'], ['n1', 'n2', 'n3', 'n4']), 'the new n5 and its peers see each other join');
+      for (const [pair, count] of joins) assert.equal(count, 1, `${pair}: exactly one join after the restart`);
+      // the new instance dials every peer at once: each link is up at restartAt
+      for (const e of after) assert.equal(e.t, restartAt + joinDelay, `${e.node}→${e.peer} joins at exactly joinDelay after the restart`);
+      sim.assertAllOnline('after the restart');
+    });
+
+    const freezeAt = 170_000;
+    const longFreeze = readTimeout + 4_000;
+    const thawAt = freezeAt + longFreeze;
+    await phase('freeze n4 longer than readTimeout: its peers see it leave (timeout), after thaw it rejoins once', () => {
+      assert.equal(sim.now(), freezeAt);
+      sim.network.freeze('n4');
+      sim.advanceTo(thawAt);
+      const peers = ['n1', 'n2', 'n3', 'n5'];
+      const leaves = sim.membership(freezeAt);
+      assert.deepEqual(leaves.filter((e) => e.peer === 'n4').map((e) => e.node).sort(), peers, 'each peer sees n4 leave once');
+      assert.deepEqual(leaves.filter((e) => e.node === 'n4').map((e) => e.peer).sort(), peers, 'n4, hearing nothing, sees each peer leave once');
+      assert.equal(leaves.length, 8, 'no other leave');
+      for (const e of leaves) {
+        assert.equal(e.type === 'leave' && e.reason, 'timeout', `${e.node}→${e.peer}: reason timeout`);
+        // the links of the restarted n5 are not in step with the pings of the first start:
+        // the silence began at the last frame heard, up to pingInterval before the freeze
+        assert.ok(e.t > freezeAt + readTimeout - pingInterval && e.t <= freezeAt + readTimeout, `${e.node}→${e.peer}: readTimeout after the last frame heard (at ${e.t})`);
+      }
+      for (const name of peers) assert.equal(sim.quorumOf(name), true, `${name} keeps quorum while n4 is frozen`);
+      assert.equal(sim.quorumOf('n4'), false, 'n4 sees no one: no quorum');
+
+      sim.network.thaw('n4');
+      sim.advanceTo(245_000);
+      const after = sim.membership(thawAt);
+      assert.deepEqual(after.filter((e) => e.type === 'leave'), [], 'no leave after the thaw');
+      const joins = countJoins(after);
+      assert.deepEqual([...joins.keys()].sort(), pairs(['n4'], peers), 'n4 and its peers rejoin');
+      for (const [pair, count] of joins) assert.equal(count, 1, `${pair}: exactly one join after the thaw`);
+      // dials parked on the frozen node go through at the thaw
+      for (const e of after) assert.ok(e.t >= thawAt + joinDelay && e.t <= thawAt + joinDelay + pingInterval, `${e.node}→${e.peer} rejoins soon after the thaw (at ${e.t})`);
+      sim.assertAllOnline('after the long freeze');
+    });
+
+    const shortFreezeAt = 245_000;
+    // the longest freeze that can never cost a leave, whatever the phase of the pings:
+    // a link may have been silent for up to pingInterval already when the freeze begins
+    const shortFreeze = readTimeout - pingInterval - 1;
+    await phase('freeze n4 shorter than readTimeout: nobody sees any leave', () => {
+      assert.equal(sim.now(), shortFreezeAt);
+      sim.network.freeze('n4');
+      sim.advance(shortFreeze);
+      sim.network.thaw('n4');
+      sim.advanceTo(280_000);
+      assert.deepEqual(sim.membership(shortFreezeAt), [], 'no join, no leave');
+      assert.deepEqual(sim.quorumChanges(shortFreezeAt), [], 'no quorum change');
+      sim.assertAllOnline('after the short freeze');
+    });
+
+    const cutAt = 280_000; // a multiple of pingInterval: n1 and n2 have been linked since 0
+    const cutHealAt = 310_000;
+    await phase('a one-way cut n1→n2: n2 times n1 out, n1 then loses n2; after heal one rejoin each way', () => {
+      // What holds today: n2 stops hearing n1 and drops it after readTimeout
+      // (reason `timeout`); the close n2 sends still reaches n1, which sees n2
+      // leave with `lost` at the same moment. Neither can dial the other while
+      // the cut lasts (a connection needs both directions), and the three
+      // others, which still reach both, notice nothing. A later issue (the
+      // agreed view: view$, converged, the largest fully connected set) will
+      // change what the cluster concludes: n1 and n2 will no longer both stay
+      // in the view with quorum while they cannot talk to each other.
+      assert.equal(sim.now(), cutAt);
+      sim.network.cut('n1', 'n2');
+      sim.advanceTo(cutHealAt);
+      const during = sim.membership(cutAt);
+      assert.equal(during.length, 2, `exactly two leaves during the cut: ${JSON.stringify(during)}`);
+      const [first, second] = during;
+      assert.deepEqual(first, { t: cutAt + readTimeout, node: 'n2', type: 'leave', peer: 'n1', reason: 'timeout' }, 'n2 times n1 out readTimeout after the cut');
+      assert.deepEqual(second, { t: cutAt + readTimeout, node: 'n1', type: 'leave', peer: 'n2', reason: 'lost' }, 'n1 sees n2 leave (lost: n2 closed the link) at once');
+      assert.deepEqual(sim.quorumChanges(cutAt), [], 'quorum holds everywhere (each of n1, n2 still sees 3 of 4 peers)');
+      assert.equal(sim.membersOf('n1').get('n2')?.status, STATUS.OFFLINE);
+      assert.equal(sim.membersOf('n2').get('n1')?.status, STATUS.OFFLINE);
+
+      sim.network.heal();
+      sim.advanceTo(370_000);
+      const after = sim.membership(cutHealAt);
+      assert.deepEqual(after.map((e) => `${e.node}→${e.peer} ${e.type}`).sort(), ['n1→n2 join', 'n2→n1 join'], 'after the heal: exactly one rejoin each way, nothing else');
+      for (const e of after) assert.ok(e.t <= cutHealAt + REJOIN_BOUND, `${e.node}→${e.peer} rejoined within ${REJOIN_BOUND} ms of the heal (at ${e.t})`);
+      sim.assertAllOnline('after the cut healed');
+    });
+
+    const latencyAt = 370_000;
+    await phase(`latency ${LATENCY} ms: lag shows the ping round trip, nothing leaves`, () => {
+      assert.equal(sim.now(), latencyAt);
+      sim.network.latency(LATENCY);
+      // every link pings at least once per pingInterval; its pong is back a round trip later
+      sim.advance(pingInterval + 2 * LATENCY);
+      for (const name of NAMES) {
+        for (const [peer, node] of sim.membersOf(name)) assert.equal(node.lag, 2 * LATENCY, `${name} measures a ${2 * LATENCY} ms round trip to ${peer}`);
+      }
+      sim.advanceTo(start + TEN_MINUTES);
+      assert.deepEqual(sim.membership(latencyAt), [], 'no join, no leave with latency');
+      assert.deepEqual(sim.quorumChanges(latencyAt), [], 'no quorum change with latency');
+      sim.assertAllOnline('at ten minutes');
+      for (const name of NAMES) {
+        for (const [peer, node] of sim.membersOf(name)) assert.equal(node.lag, 2 * LATENCY, `${name}→${peer} lag still ${2 * LATENCY} at ten minutes`);
+      }
+    });
+  } finally {
+    await sim.shutdownAll();
+  }
+  assert.deepEqual(sim.badStamps, [], 'every membership event is stamped with the virtual time it was emitted at');
+  return { log: sim.log, wallMs: performance.now() - wallStart, virtualMs: sim.now() - start };
+}
+
+describe('a five-node cluster on the memory network, in virtual time', () => {
+  it('VirtualTimeScheduler: ten minutes of joins, partition, heal, kill, restart, freezes, a one-way cut and latency, in under two seconds', { timeout: 60_000 }, async (t) => {
+    const { log, wallMs, virtualMs } = await scenario(new VirtualTimeScheduler(), 1, t);
+    t.diagnostic(`${virtualMs} ms of virtual time in ${wallMs.toFixed(0)} ms of wall time; ${log.length} events`);
+    assert.ok(virtualMs >= TEN_MINUTES, `ran ten minutes of virtual time (ran ${virtualMs})`);
+    assert.ok(wallMs < WALL_BUDGET_MS, `ten minutes of cluster time took ${wallMs.toFixed(0)} ms of wall time (budget ${WALL_BUDGET_MS})`);
+  });
+
+  it('TestScheduler used outside run(): the same scenario holds', { timeout: 60_000 }, async (t) => {
+    const { log, virtualMs } = await scenario(new TestScheduler((actual, expected) => assert.deepEqual(actual, expected)), 1, t);
+    assert.ok(virtualMs >= TEN_MINUTES);
+    assert.ok(log.length > 0);
+  });
+
+  it('is deterministic: two runs with the same seed tell the same events at the same virtual times', { timeout: 60_000 }, async () => {
+    const first = await scenario(new VirtualTimeScheduler(), 7);
+    const second = await scenario(new VirtualTimeScheduler(), 7);
+    assert.ok(first.log.length > 0, 'the event log is not empty');
+    assert.ok(first.log.some((e) => e.type === 'leave') && first.log.some((e) => e.type === 'quorum' && !e.value), 'the log has leaves and quorum losses');
+    assert.deepEqual(second.log, first.log);
+    // and on the other kind of virtual clock
+    const onTestScheduler = await scenario(new TestScheduler((actual, expected) => assert.deepEqual(actual, expected)), 7);
+    assert.deepEqual(onTestScheduler.log, first.log);
+    // the seed is what fixes the jitter: another seed redials at other times
+    const otherSeed = await scenario(new VirtualTimeScheduler(), 8);
+    assert.notDeepEqual(otherSeed.log, first.log, 'another seed gives other reconnect times');
+  });
+});
