@@ -18,6 +18,8 @@ export interface DialLoopContext {
   readonly scheduler: SchedulerLike;
   readonly random: () => number;
   failed(name: string, error: Error): void;
+  /** A dial after the first to the same peer starts. */
+  redialed(name: string): void;
   log(level: LogLevel, message: string, node: string, code: Code): void;
 }
 
@@ -64,8 +66,12 @@ export function dialLoop$(name: string, address: string, ctx: DialLoopContext): 
     filter((s) => (s.peers.get(name)?.links.length ?? 0) === 0),
     take(1),
   );
+  let dials = 0;
   return defer(() => idle$).pipe(
     concatMap(() => ctx.settings$.pipe(take(1))),
+    tap(() => {
+      if (dials++ > 0) ctx.redialed(name);
+    }),
     concatMap((settings) => ctx.transport.dial$(address, name, settings.connectTimeout)),
     tap({
       error: (error: unknown) => {

@@ -27,3 +27,4 @@ export * from './operators/index.js';
 export { DialError, type Connection, type Transport, type SocketEvent, type CloseCause, type ListenOptions, type Refusal, type RequestHandler } from './transport/types.js';
 export { createApiHandler, type ApiHandlerOptions } from './api/handler.js';
 export type { ApiTarget } from './api/registry.js';
+export { TrafficStats, type TrafficSnapshot, type RefusalReason } from './stats.js';

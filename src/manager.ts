@@ -15,12 +15,19 @@ import { makeNonce } from './protocol/handshake.js';
 import type { SessionEvent } from './session/session.js';
 import { mergeSettings, type Settings } from './settings.js';
 import { describeState } from './stateDump.js';
+import { TrafficStats, type RefusalReason } from './stats.js';
 import type { RequestHandler, TlsOptions, Transport } from './transport/types.js';
 import type { ApiRequest, MembershipEvent, NodeMessage, StateDump } from './types.js';
 
 export type { ManagerOptions } from './options.js';
 export type { TlsOptions } from './transport/types.js';
 export type { ApiRequest, MembershipEvent, NodeMessage, StateDump } from './types.js';
+
+/** The refusal a log code counts as, for the traffic statistics. */
+const REFUSAL_OF: Partial<Record<Code, RefusalReason>> = {
+  [CODES.BAD_FRAME]: 'bad-frame', [CODES.FRAME_TOO_BIG]: 'too-big', [CODES.AUTH]: 'auth', [CODES.PEER_REFUSED]: 'peer-refused',
+  [CODES.HANDSHAKE_TIMEOUT]: 'handshake-timeout', [CODES.TLS]: 'tls', [CODES.SEND]: 'send',
+};
 
 /** A shared secret shorter than this is logged as weak. */
 const MIN_SECRET_BYTES = 32;
@@ -55,6 +62,7 @@ export class Manager {
   readonly #log = new Subject<LogEntry>();
   readonly #pressure = new Subject<void>();
   readonly #subscription = new Subscription();
+  readonly #stats = new TrafficStats();
   #phase: StateDump['state'] = 'new';
   #address: string | null = null;
   #shutdown: Promise<void> | undefined;
@@ -100,7 +108,7 @@ export class Manager {
     this.#incarnation = Math.max(0, Math.round(o.scheduler.now()));
     this.#settings = new BehaviorSubject(o.settings);
     const log = (level: LogLevel, message: string, node?: string, code?: Code): void => this.#emitLog(level, message, node, code);
-    this.#outbox = new Outbox(name, o, (level, message, node) => log(level, message, node, CODES.SEND), () => this.#pressure.next());
+    this.#outbox = new Outbox(name, o, (level, message, node) => log(level, message, node, CODES.SEND), () => this.#pressure.next(), this.#stats);
     this.#members = new LiveMembership(name, { leave: (link) => this.#outbox.leave(link), log });
     this.membership$ = this.#members.events$;
     this.nodeJoin$ = this.membership$.pipe(filter((e) => e.type === 'join'), map((e) => e.node));
@@ -282,6 +290,7 @@ export class Manager {
       transport: this.#transport, settings$, state$: this.#members.state$, joined$: this.nodeJoin$, scheduler, random,
       configured: () => this.#members.configured(), config$: this.#config,
       failed: (name, error) => this.#members.input({ type: 'dialFailed', name, error: `dial failed: ${error.message}` }),
+      redialed: () => this.#stats.reconnects++,
       log: (level, message, node, code) => this.#emitLog(level, message, node, code),
       session: { self: this.name, instance: this.#instance, incarnation: this.#incarnation, secret: this.#secret, settings$, scheduler, sendBufferBytes, logTraffic, isConfigured: (name) => this.nodeConfigured(name) },
     }).pipe(tap((event) => this.#route(event)));
@@ -291,14 +300,20 @@ export class Manager {
   #route(event: SessionEvent): void {
     switch (event.type) {
       case 'packet':
+        this.#stats.messagesReceived++;
+        this.#stats.bytesReceived += event.bytes;
         this.#members.countPacket(event.link.peer);
         this.#fromCluster.next(new Packet(event.link.peer, new Date(event.frame.time), event.frame.data));
         return;
       case 'log':
         this.#emitLog(event.level, event.message, event.node, event.code);
         return;
+      case 'lag':
+        this.#stats.rtt(event.ms, event.link.peer);
+        this.#members.input(event);
+        return;
       default:
-        this.#members.input(event.type === 'lag' || event.type === 'leaving' ? event : { ...event, time: this.#o.scheduler.now() });
+        this.#members.input(event.type === 'leaving' ? event : { ...event, time: this.#o.scheduler.now() });
     }
   }
 
@@ -310,7 +325,14 @@ export class Manager {
     };
   }
 
+  /** Traffic counters since this manager started: messages and bytes each way, redials, refusals by reason. */
+  get stats(): TrafficStats {
+    return this.#stats;
+  }
+
   #emitLog(level: LogLevel, message: string, node?: string, code?: Code): void {
+    const refusal = code === undefined ? undefined : REFUSAL_OF[code];
+    if (refusal !== undefined) this.#stats.refused(refusal);
     if (!this.#log.closed) this.#log.next(new LogEntry(new Date(this.#o.scheduler.now()), level, message, node, code));
   }
 }

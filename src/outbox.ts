@@ -2,6 +2,7 @@ import type { LogLevel } from './log.js';
 import type { MembershipState } from './membership/state.js';
 import { encodeMsg, outgoingProblem } from './protocol/frames.js';
 import type { Link } from './session/link.js';
+import type { TrafficStats } from './stats.js';
 import type { NodeMessage } from './types.js';
 import type { SchedulerLike } from 'rxjs';
 
@@ -23,6 +24,7 @@ export class Outbox {
     private readonly o: { readonly maxPayload: number; readonly sendBufferBytes: number; readonly scheduler: SchedulerLike },
     private readonly log: (level: LogLevel, message: string, node?: string) => void,
     private readonly pressure: () => void,
+    private readonly stats: TrafficStats,
   ) {
     this.#high = o.sendBufferBytes / HIGH_WATER_DIVISOR;
   }
@@ -33,6 +35,8 @@ export class Outbox {
     if (frame === undefined) return;
     let most = 0;
     for (const link of to) most = Math.max(most, link.send(frame));
+    this.stats.messagesSent += to.length;
+    this.stats.bytesSent += frame.length * to.length;
     if (most > this.#high) this.pressure();
   }
 
@@ -53,6 +57,8 @@ export class Outbox {
     }
     const frame = this.#encode(message.message, 'toNode$', message.node);
     if (frame === undefined) return;
+    this.stats.messagesSent++;
+    this.stats.bytesSent += frame.length;
     if (peer.active.send(frame) > this.#high) this.pressure();
   }
 

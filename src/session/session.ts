@@ -46,7 +46,7 @@ import { Link, type LeaveReason } from './link.js';
 export type SessionEvent =
   | { readonly type: 'up'; readonly link: Link }
   | { readonly type: 'joinDue'; readonly link: Link }
-  | { readonly type: 'packet'; readonly link: Link; readonly frame: MsgFrame }
+  | { readonly type: 'packet'; readonly link: Link; readonly frame: MsgFrame; readonly bytes: number }
   | { readonly type: 'lag'; readonly link: Link; readonly ms: number }
   | { readonly type: 'leaving'; readonly link: Link }
   | { readonly type: 'down'; readonly link: Link; readonly reason: LeaveReason }
@@ -127,9 +127,12 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
     let proved = false;
     // one subscription to the connection for its whole life, the close grace included
     const events$ = conn.events$.pipe(share({ resetOnError: false, resetOnComplete: false, resetOnRefCountZero: false }));
+    /** The size of the frame being handled (set before it is decoded, read when a packet is made of it). */
+    let size = 0;
     const frames$ = events$.pipe(
       map((event) => {
         if (event.type === 'close') throw new ClosedError(event);
+        size = event.data.length;
         const decoded = decodeFrame(event.data);
         if (isLeft(decoded)) throw new SessionError(CODES.BAD_FRAME, `bad frame: ${decoded.left}`, 'protocol');
         return decoded.right;
@@ -213,7 +216,7 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           map((frame): SessionEvent | undefined => {
             switch (frame.type) {
               case 'msg':
-                return { type: 'packet', link: current, frame };
+                return { type: 'packet', link: current, frame, bytes: size };
               case 'ping':
                 send({ type: 'pong', id: frame.id });
                 return undefined;

@@ -1,0 +1,62 @@
+/** Why a frame or connection was refused, as counted in {@link TrafficStats.refused}. */
+export type RefusalReason = 'bad-frame' | 'too-big' | 'auth' | 'peer-refused' | 'handshake-timeout' | 'tls' | 'send';
+
+/** A snapshot of what crossed this node's connections since it started. */
+export interface TrafficSnapshot {
+  /** Application messages queued for peers (a broadcast to n peers counts n). */
+  readonly messagesSent: number;
+  /** Bytes of those messages' frames. */
+  readonly bytesSent: number;
+  /** Application messages received from peers. */
+  readonly messagesReceived: number;
+  /** Bytes of those messages' frames (UTF-8 JSON). */
+  readonly bytesReceived: number;
+  /** Dials started to configured peers after the first one (redials). */
+  readonly reconnects: number;
+  /** Frames, connections and messages refused, by reason. */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
+}
+
+/**
+ * Counters of one manager's traffic, kept beside the fold (statistics, not
+ * membership). Cheap to update on the hot path: plain number fields.
+ */
+export class TrafficStats {
+  messagesSent = 0;
+  bytesSent = 0;
+  messagesReceived = 0;
+  bytesReceived = 0;
+  reconnects = 0;
+  readonly #refused: Record<RefusalReason, number> = { 'bad-frame': 0, 'too-big': 0, auth: 0, 'peer-refused': 0, 'handshake-timeout': 0, tls: 0, send: 0 };
+  readonly #rtt = new Set<(seconds: number, peer: string) => void>();
+
+  refused(reason: RefusalReason): void {
+    this.#refused[reason]++;
+  }
+
+  /** A measured round trip to `peer`, in ms. */
+  rtt(ms: number, peer: string): void {
+    for (const listener of this.#rtt) listener(ms / 1000, peer);
+  }
+
+  /**
+   * Calls `listener` with each measured round trip, in seconds.
+   *
+   * @returns the function that removes it
+   */
+  onRtt(listener: (seconds: number, peer: string) => void): () => void {
+    this.#rtt.add(listener);
+    return () => this.#rtt.delete(listener);
+  }
+
+  snapshot(): TrafficSnapshot {
+    return {
+      messagesSent: this.messagesSent,
+      bytesSent: this.bytesSent,
+      messagesReceived: this.messagesReceived,
+      bytesReceived: this.bytesReceived,
+      reconnects: this.reconnects,
+      refused: { ...this.#refused },
+    };
+  }
+}
