@@ -22,7 +22,7 @@ const membership$ = (inputs$: Observable<MembershipInput>): Observable<string> =
     scan((step: MembershipStep, input) => reduceMembership(step.state, input), { state: initialMembership('self'), effects: [] }),
     mergeMap((step) => from(step.effects)),
     filter((e: MembershipEffect) => e.type !== 'log'),
-    map((e) => (e.type === 'join' ? `+${e.node}` : e.type === 'leave' ? `-${e.node}:${e.reason}` : `x${e.link.peer}${e.link.seq}:${e.reason}`)),
+    map((e) => (e.type === 'join' ? `+${e.node}` : e.type === 'leave' ? `-${e.node}:${e.reason}` : e.type === 'update' ? `~${e.node}` : `x${e.link.peer}${e.link.seq}:${e.reason}`)),
   );
 
 const link = (peer: string, seq: number, opts: { instance?: string; incarnation?: number; dialer?: string } = {}): LinkRef => ({
@@ -32,6 +32,7 @@ const link = (peer: string, seq: number, opts: { instance?: string; incarnation?
   incarnation: opts.incarnation ?? 1,
   dialer: opts.dialer ?? 'self',
   remote: peer,
+  metadata: {},
 });
 
 describe('membership fold', () => {

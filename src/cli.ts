@@ -406,7 +406,9 @@ async function run(config: CliConfig): Promise<void> {
     out(
       event.type === 'join'
         ? { type: 'join', node: event.node, time: event.time.toISOString() }
-        : { type: 'leave', node: event.node, reason: event.reason, time: event.time.toISOString() },
+        : event.type === 'leave'
+          ? { type: 'leave', node: event.node, reason: event.reason, time: event.time.toISOString() }
+          : { type: 'update', node: event.node, metadata: event.metadata, time: event.time.toISOString() },
     ),
   );
   manager.fromCluster$.subscribe((packet) => out({ type: 'message', from: packet.name, data: packet.message(), time: packet.time.toISOString() }));

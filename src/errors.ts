@@ -34,3 +34,20 @@ export class HandshakeTimeoutError extends Error {
     super(`handshake not finished within connectTimeout (${connectTimeout} ms)`);
   }
 }
+
+/**
+ * A `request$` that ended without a reply: `code` says why
+ * (RXC_ERR_REQUEST_TIMEOUT, RXC_ERR_NOT_CONFIGURED, RXC_ERR_NOT_ONLINE,
+ * RXC_ERR_PEER_LEFT, RXC_ERR_SEND).
+ */
+export class RequestError extends ClusterError {
+  override readonly name = 'RequestError';
+  /**
+   * @param code - why the request failed
+   * @param node - the node asked
+   * @param message - one sentence
+   */
+  constructor(code: Code, readonly node: string, message: string) {
+    super(code, message);
+  }
+}

@@ -4,7 +4,8 @@
  */
 export { Manager, type ManagerOptions, type NodeMessage, type ApiRequest, type StateDump, type TlsOptions, type MembershipEvent } from './manager.js';
 export { wsTransport, type WsTransportOptions } from './transport/ws/index.js';
-export { Packet, unpackPacket } from './packet.js';
+export { Packet, TypedPacket, IncomingRequest, unpackPacket } from './packet.js';
+export type { Channel, RequestOptions } from './messaging.js';
 export { LogEntry, type LogLevel } from './log.js';
 export {
   STATUS,
@@ -20,7 +21,7 @@ export type { LeaveReason } from './session/link.js';
 export { reduceMembership, initialMembership, type MembershipState, type MembershipInput, type MembershipEffect, type PeerState, type LinkRef } from './membership/index.js';
 export { DEFAULT_SETTINGS, FAST_SETTINGS, mergeSettings, type Settings } from './settings.js';
 export { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, PROTOCOL_VERSION, type Code } from './limits.js';
-export { ClusterError, ReadTimeoutError, HandshakeTimeoutError } from './errors.js';
+export { ClusterError, ReadTimeoutError, HandshakeTimeoutError, RequestError } from './errors.js';
 export { hasQuorum } from './protocol/quorum.js';
 export { backoffDelay } from './protocol/backoff.js';
 export * from './operators/index.js';

@@ -11,6 +11,9 @@ export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
  */
 export const MAX_JSON_DEPTH = 256;
 
+/** The largest `metadata` a node may carry, in bytes of its JSON form. */
+export const MAX_METADATA_BYTES = 4096;
+
 /** Default per-peer send buffer high-water mark: 16 MiB of unsent bytes. */
 export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
 
@@ -85,6 +88,18 @@ export const CODES = Object.freeze({
   SOCKET: 'RXC_ERR_SOCKET',
   /** The application handed toCluster$/toNode$ something that cannot be sent. */
   SEND: 'RXC_ERR_SEND',
+  /** A request got no reply within its timeout. */
+  REQUEST_TIMEOUT: 'RXC_ERR_REQUEST_TIMEOUT',
+  /** A request was made to a node that is not configured. */
+  NOT_CONFIGURED: 'RXC_ERR_NOT_CONFIGURED',
+  /** A request was made to a configured node that is not online. */
+  NOT_ONLINE: 'RXC_ERR_NOT_ONLINE',
+  /** The node a request was pending at left before it replied. */
+  PEER_LEFT: 'RXC_ERR_PEER_LEFT',
+  /** A request was answered twice, or a reply came for no pending request. */
+  REPLY: 'RXC_ERR_REPLY',
+  /** A channel message failed the channel's codec and was dropped. */
+  CHANNEL_DECODE: 'RXC_ERR_CHANNEL_DECODE',
 });
 
 export type Code = (typeof CODES)[keyof typeof CODES];

@@ -9,7 +9,10 @@ import { LiveMembership } from './membership/live.js';
 import { backpressure } from './operators/backpressure.js';
 import { resolveOptions, type ManagerOptions, type ResolvedOptions } from './options.js';
 import { Outbox } from './outbox.js';
-import { Packet } from './packet.js';
+import { IncomingRequest, Packet } from './packet.js';
+import { Messaging, type Channel, type RequestOptions } from './messaging.js';
+import { checkMetadata } from './metadata.js';
+import type * as t from 'io-ts';
 import { NodeName } from './protocol/frames.js';
 import { makeNonce } from './protocol/handshake.js';
 import type { SessionEvent } from './session/session.js';
@@ -63,6 +66,8 @@ export class Manager {
   readonly #pressure = new Subject<void>();
   readonly #subscription = new Subscription();
   readonly #stats = new TrafficStats();
+  readonly #messaging: Messaging;
+  #metadata: Readonly<Record<string, unknown>>;
   #phase: StateDump['state'] = 'new';
   #address: string | null = null;
   #shutdown: Promise<void> | undefined;
@@ -88,6 +93,8 @@ export class Manager {
    * to a sixteenth.
    */
   readonly writable$: Observable<boolean>;
+  /** Requests from peers (hot): each an IncomingRequest to answer once with `reply(message)`. */
+  readonly requests$: Observable<IncomingRequest>;
   /** Log entries (hot). */
   readonly log$: Observable<LogEntry> = this.#log.asObservable();
   /** Broadcast: each value goes to every online peer, never to self. Completing or erroring never stops the manager. */
@@ -125,8 +132,60 @@ export class Manager {
     this.writable$ = this.#pressure.pipe(
       backpressure(() => this.bufferedAmount, { lowWater: o.sendBufferBytes / 16, scheduler: o.scheduler, pressedAtStart: () => this.bufferedAmount > high }),
     );
-    this.toCluster$ = this.#observer('toCluster$', (message) => this.#phase === 'listening' && this.#outbox.broadcast(message, this.#members.onlineLinks()));
-    this.toNode$ = this.#observer('toNode$', (message: NodeMessage) => this.#phase === 'listening' && this.#outbox.sendTo(message, this.#members.state));
+    const listening = (): boolean => this.#phase === 'listening';
+    this.#messaging = new Messaging({
+      outbox: this.#outbox, settings$: this.#settings.asObservable(), scheduler: o.scheduler, membership$: this.membership$, state: () => this.#members.state,
+      listening, log, lateReply: () => this.#stats.lateReplies++,
+    });
+    this.requests$ = this.#messaging.requests$;
+    this.#metadata = o.metadata;
+    this.toCluster$ = this.#observer('toCluster$', (message) => listening() && this.#outbox.broadcast({ type: 'msg' }, message, this.#members.onlineLinks()));
+    this.toNode$ = this.#observer('toNode$', (m: NodeMessage) => {
+      if (typeof m !== 'object' || m === null) log('warn', 'toNode$ expects { node, message }; value not sent', undefined, CODES.SEND);
+      else if (listening()) this.#outbox.sendTo({ type: 'msg' }, m.node, m.message, this.#members.state);
+    });
+  }
+
+  /**
+   * Asks `node` and waits for its reply: cold, one request per subscription;
+   * emits the reply Packet and completes. Fails with a RequestError whose
+   * code says why: RXC_ERR_REQUEST_TIMEOUT (no reply within `timeout`, or the
+   * `requestTimeout` setting), RXC_ERR_NOT_CONFIGURED, RXC_ERR_NOT_ONLINE,
+   * RXC_ERR_PEER_LEFT (it left while the request was pending), RXC_ERR_SEND.
+   * Unsubscribing cancels: a late reply is dropped and counted.
+   *
+   * @example
+   * m.request$('node2', { get: 'config' }, { timeout: 1000 }).subscribe((reply) => console.log(reply.message()));
+   */
+  request$(node: string, message: unknown, options?: RequestOptions): Observable<Packet> {
+    return this.#messaging.request$(node, message, options);
+  }
+
+  /**
+   * Messages under the name `name`, typed by an io-ts `codec` when given: a
+   * message that fails it is logged (RXC_ERR_CHANNEL_DECODE, with the field
+   * path) and dropped. Channel messages never appear on fromCluster$.
+   *
+   * @throws TypeError for a name that is not 1-128 characters without control characters
+   */
+  channel<T = unknown>(name: string, codec?: t.Decoder<unknown, T>): Channel<T> {
+    return this.#messaging.channel(name, codec);
+  }
+
+  /** This node's metadata now (its tags and roles, as peers see them). */
+  get metadata(): Readonly<Record<string, unknown>> {
+    return this.#metadata;
+  }
+
+  /**
+   * Replaces this node's metadata and tells every connected peer; each of
+   * them emits a `membership$` `update` for this node.
+   *
+   * @throws TypeError when it is not a JSON object of at most 4 KiB
+   */
+  setMetadata(metadata: Readonly<Record<string, unknown>>): void {
+    this.#metadata = checkMetadata(metadata, 'metadata');
+    if (this.#phase === 'listening') this.#outbox.metadata(this.#metadata, this.#members.links());
   }
 
   /**
@@ -278,6 +337,7 @@ export class Manager {
     this.#phase = 'stopped';
     this.#emitLog('info', 'stopped');
     this.#members.complete();
+    this.#messaging.complete();
     for (const subject$ of [this.#fromCluster, this.#fromClusterApi, this.#config, this.#pressure, this.#settings]) subject$.complete();
     this.#log.complete();
   }
@@ -292,7 +352,7 @@ export class Manager {
       failed: (name, error) => this.#members.input({ type: 'dialFailed', name, error: `dial failed: ${error.message}` }),
       redialed: () => this.#stats.reconnects++,
       log: (level, message, node, code) => this.#emitLog(level, message, node, code),
-      session: { self: this.name, instance: this.#instance, incarnation: this.#incarnation, secret: this.#secret, settings$, scheduler, sendBufferBytes, logTraffic, isConfigured: (name) => this.nodeConfigured(name) },
+      session: { self: this.name, instance: this.#instance, incarnation: this.#incarnation, secret: this.#secret, settings$, scheduler, sendBufferBytes, logTraffic, isConfigured: (name) => this.nodeConfigured(name), metadata: () => this.#metadata },
     }).pipe(tap((event) => this.#route(event)));
   }
 
@@ -303,7 +363,8 @@ export class Manager {
         this.#stats.messagesReceived++;
         this.#stats.bytesReceived += event.bytes;
         this.#members.countPacket(event.link.peer);
-        this.#fromCluster.next(new Packet(event.link.peer, new Date(event.frame.time), event.frame.data));
+        if (event.frame.type === 'msg') this.#fromCluster.next(new Packet(event.link.peer, new Date(event.frame.time), event.frame.data));
+        else this.#messaging.receive(event.frame, event.link);
         return;
       case 'log':
         this.#emitLog(event.level, event.message, event.node, event.code);

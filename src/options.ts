@@ -6,6 +6,7 @@ import { NodeName } from './protocol/frames.js';
 import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
 import type { Transport } from './transport/types.js';
 import { wsTransport } from './transport/ws/index.js';
+import { checkMetadata, type Metadata } from './metadata.js';
 
 /** Default lifetime of an API token: one hour, in ms (the seed's APITokenDuration). */
 export const DEFAULT_TOKEN_DURATION = 60 * 60 * 1000;
@@ -34,6 +35,8 @@ export interface ManagerOptions {
    * transport per manager.
    */
   readonly transport?: Transport;
+  /** This node's tags and roles: a JSON object of at most 4 KiB, sent to peers in the handshake. Default `{}`. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
   /** Drives every timing pipeline and log$ timestamps. Default asyncScheduler. */
   readonly scheduler?: SchedulerLike;
   /** Jitter source in [0, 1). Default Math.random. */
@@ -52,6 +55,7 @@ export interface ResolvedOptions {
   readonly scheduler: SchedulerLike;
   readonly random: () => number;
   readonly transport: Transport;
+  readonly metadata: Metadata;
 }
 
 /**
@@ -88,6 +92,7 @@ export function resolveOptions(name: string, authKey: string | Buffer, options: 
     scheduler: options.scheduler ?? asyncScheduler,
     random: options.random ?? Math.random,
     transport: transport ?? wsTransport(),
+    metadata: options.metadata === undefined ? Object.freeze({}) : checkMetadata(options.metadata, 'metadata'),
   };
 }
 

@@ -1,20 +1,26 @@
+import type { SchedulerLike } from 'rxjs';
 import type { LogLevel } from './log.js';
 import type { MembershipState } from './membership/state.js';
-import { encodeMsg, outgoingProblem } from './protocol/frames.js';
+import { encodeBinary, encodeFrame, encodePayload, outgoingProblem, payloadHead, type PayloadKind } from './protocol/frames.js';
 import type { Link } from './session/link.js';
 import type { TrafficStats } from './stats.js';
-import type { NodeMessage } from './types.js';
-import type { SchedulerLike } from 'rxjs';
 
 /** Producers are told to wait once a peer has a quarter of sendBufferBytes unsent. */
 const HIGH_WATER_DIVISOR = 4;
 /** The leave notice a node sends each peer as it shuts down. */
 const LEAVE_FRAME = '{"type":"leave"}';
 
+/** One frame ready to send: text as UTF-8 bytes, or a binary frame. */
+interface Encoded {
+  readonly bytes: Buffer;
+  readonly binary: boolean;
+}
+
 /**
- * What leaves this node: application messages encoded once and checked
- * against the peer's limits before they are sent (a frame the peer would
- * refuse costs the whole connection), and the leave notice.
+ * What leaves this node: application messages (plain, channel, request,
+ * reply; JSON values or bytes) encoded once and checked against the peer's
+ * limits before they are sent (a frame the peer would refuse costs the
+ * whole connection), metadata updates and the leave notice.
  */
 export class Outbox {
   readonly #high: number;
@@ -30,36 +36,67 @@ export class Outbox {
   }
 
   /** Sends `message` to every link in `to`; encoded once whatever their number. */
-  broadcast(message: unknown, to: readonly Link[]): void {
-    const frame = this.#encode(message, 'toCluster$');
+  broadcast(kind: PayloadKind, message: unknown, to: readonly Link[], via = 'toCluster$'): void {
+    const frame = this.#encode(kind, message, via);
     if (frame === undefined) return;
     let most = 0;
-    for (const link of to) most = Math.max(most, link.send(frame));
+    for (const link of to) most = Math.max(most, link.send(frame.bytes, frame.binary));
     this.stats.messagesSent += to.length;
-    this.stats.bytesSent += frame.length * to.length;
+    this.stats.bytesSent += frame.bytes.length * to.length;
     if (most > this.#high) this.pressure();
   }
 
-  /** Sends `{ node, message }` to that node when it is joined; says why not otherwise. */
-  sendTo(message: NodeMessage, state: MembershipState<Link>): void {
-    if (typeof message !== 'object' || message === null || typeof message.node !== 'string') {
-      this.log('warn', 'toNode$ expects { node, message }; value not sent');
-      return;
+  /**
+   * Sends `message` to `node` when it is joined; logs why not otherwise.
+   *
+   * @returns whether it was queued
+   */
+  sendTo(kind: PayloadKind, node: unknown, message: unknown, state: MembershipState<Link>, via = 'toNode$'): boolean {
+    const link = this.online(node, state, via);
+    return link !== undefined && this.sendOn(link, kind, message, via);
+  }
+
+  /**
+   * Sends `message` on one link, joined or not (a reply goes back on the
+   * link its request came on, even before the requester's join is announced here).
+   *
+   * @returns whether it was queued
+   */
+  sendOn(link: Link, kind: PayloadKind, message: unknown, via: string): boolean {
+    if (link.endReason !== undefined) {
+      this.log('warn', `${via} not sent: the connection to ${link.peer} has ended`, link.peer);
+      return false;
     }
-    const peer = state.peers.get(message.node);
+    const frame = this.#encode(kind, message, via, link.peer);
+    if (frame === undefined) return false;
+    this.stats.messagesSent++;
+    this.stats.bytesSent += frame.bytes.length;
+    if (link.send(frame.bytes, frame.binary) > this.#high) this.pressure();
+    return true;
+  }
+
+  /** The joined link of `node`, or undefined with a log entry saying why not. */
+  online(node: unknown, state: MembershipState<Link>, via: string): Link | undefined {
+    if (typeof node !== 'string') {
+      this.log('warn', `${via} expects a node name; not sent`);
+      return undefined;
+    }
+    const peer = state.peers.get(node);
     if (peer === undefined || !peer.configured) {
-      this.log('warn', `toNode$ message not sent: ${message.node} is not configured`, message.node);
-      return;
+      this.log('warn', `${via} message not sent: ${node} is not configured`, node);
+      return undefined;
     }
     if (!peer.joined || peer.active === undefined) {
-      this.log('warn', `toNode$ message not sent: ${message.node} is not online`, message.node);
-      return;
+      this.log('warn', `${via} message not sent: ${node} is not online`, node);
+      return undefined;
     }
-    const frame = this.#encode(message.message, 'toNode$', message.node);
-    if (frame === undefined) return;
-    this.stats.messagesSent++;
-    this.stats.bytesSent += frame.length;
-    if (peer.active.send(frame) > this.#high) this.pressure();
+    return peer.active;
+  }
+
+  /** Tells every link in `to` this node's new metadata. */
+  metadata(metadata: Readonly<Record<string, unknown>>, to: readonly Link[]): void {
+    const frame = encodeFrame({ type: 'meta', data: metadata });
+    for (const link of to) link.send(frame);
   }
 
   /** Tells `link`'s peer this node leaves, and closes the link. */
@@ -68,20 +105,30 @@ export class Outbox {
     link.end('stopping', 'shutdown', 'shutting down');
   }
 
-  /** One message frame as bytes, or undefined (logged) when no peer could take it. */
-  #encode(message: unknown, via: string, node?: string): Buffer | undefined {
+  /** One frame, or undefined (logged) when no peer could take it. */
+  #encode(kind: PayloadKind, message: unknown, via: string, node?: string): Encoded | undefined {
+    const time = Math.round(this.o.scheduler.now());
+    const binary = message instanceof Uint8Array;
     let text: string;
     try {
-      text = encodeMsg(this.self, Math.round(this.o.scheduler.now()), message);
+      text = encodePayload(payloadHead(kind), this.self, time, binary ? null : message);
     } catch (error) {
       this.log('warn', `${via} message not sent: ${(error as Error).message}`, node);
       return undefined;
+    }
+    if (binary) {
+      const size = text.length + message.byteLength + 3;
+      if (size > this.o.maxPayload) {
+        this.log('warn', `${via} message not sent: the frame is ${size} bytes, over maxPayload (${this.o.maxPayload})`, node);
+        return undefined;
+      }
+      return { bytes: encodeBinary(text, message), binary: true };
     }
     const problem = outgoingProblem(text, this.o.maxPayload);
     if (problem !== undefined) {
       this.log('warn', `${via} message not sent: ${problem}`, node);
       return undefined;
     }
-    return Buffer.from(text);
+    return { bytes: Buffer.from(text), binary: false };
   }
 }

@@ -25,18 +25,32 @@ export class Packet {
     private readonly data: unknown,
   ) {}
 
-  /** The JSON kind of the message. */
+  /** The JSON kind of the message, or `binary` for bytes. */
   get dataType(): string {
     const d = this.data;
+    if (Buffer.isBuffer(d)) return 'binary';
     if (d === null) return 'null';
     if (Array.isArray(d)) return 'array';
     return typeof d;
   }
 
-  /** The message as JSON text. */
+  /** The message as JSON text (bytes as a base64 JSON string). */
   get dataMessage(): string {
-    this.#json ??= JSON.stringify(this.data);
+    this.#json ??= JSON.stringify(Buffer.isBuffer(this.data) ? this.data.toString('base64') : this.data);
     return this.#json;
+  }
+
+  /** Whether the message travelled as bytes (sent as a Uint8Array or Buffer). */
+  get binary(): boolean {
+    return Buffer.isBuffer(this.data);
+  }
+
+  /**
+   * The message as bytes: the bytes themselves for a binary message (no
+   * copy, no base64), the UTF-8 of its JSON text otherwise.
+   */
+  bytes(): Buffer {
+    return Buffer.isBuffer(this.data) ? this.data : Buffer.from(this.dataMessage);
   }
 
   /**
@@ -53,6 +67,7 @@ export class Packet {
   message<A>(codec: t.Decoder<unknown, A>): A;
   message<A>(codec?: t.Decoder<unknown, A>): unknown {
     if (codec === undefined) return this.data;
+    if (Buffer.isBuffer(this.data)) throw new Error(`packet from ${this.name} is binary: read it with bytes()`);
     const result = codec.decode(this.data);
     if (isLeft(result)) {
       throw new Error(`packet from ${this.name} does not match ${codec.name}: ${reportErrors(result.left).join('; ')}`);
@@ -79,4 +94,56 @@ export function unpackPacket(bytes: string | Uint8Array): Packet {
   if (isLeft(frame)) throw new Error(`not a packet: ${frame.left}`);
   if (frame.right.type !== 'msg') throw new Error(`not a packet: a ${frame.right.type} frame`);
   return new Packet(frame.right.from, new Date(frame.right.time), frame.right.data);
+}
+
+/** A channel message, decoded with the channel's codec. */
+export class TypedPacket<T> extends Packet {
+  /**
+   * @param channel - the channel's name
+   * @param value - the message, decoded
+   */
+  constructor(
+    name: string,
+    time: Date,
+    data: unknown,
+    readonly channel: string,
+    readonly value: T,
+  ) {
+    super(name, time, data);
+  }
+}
+
+/** A request from a peer: answer it once with `reply(message)`. */
+export class IncomingRequest extends Packet {
+  #replied = false;
+
+  constructor(
+    name: string,
+    time: Date,
+    data: unknown,
+    private readonly answer: (message: unknown) => boolean,
+    private readonly refuse: (why: string) => void,
+  ) {
+    super(name, time, data);
+  }
+
+  /** Whether reply() was called. */
+  get replied(): boolean {
+    return this.#replied;
+  }
+
+  /**
+   * Sends the reply (any JSON value, or bytes) to the requester. A second
+   * reply is refused and logged (RXC_ERR_REPLY), never sent.
+   *
+   * @returns whether the reply was sent (false: replied before, requester gone, or no JSON form)
+   */
+  reply(message: unknown): boolean {
+    if (this.#replied) {
+      this.refuse(`request from ${this.name} was already answered; second reply refused`);
+      return false;
+    }
+    this.#replied = true;
+    return this.answer(message);
+  }
 }

@@ -46,6 +46,12 @@ export interface Settings {
    * `connectInterval`.
    */
   readonly maxConnectInterval: number;
+  /**
+   * How long `request$` waits for the reply before it fails with a
+   * RequestError of code RXC_ERR_REQUEST_TIMEOUT. Default 5000. A call's own
+   * `timeout` option overrides it.
+   */
+  readonly requestTimeout: number;
 }
 
 /** The defaults of the seed library, plus the back-off cap. */
@@ -56,6 +62,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   connectInterval: 2000,
   connectTimeout: 10000,
   maxConnectInterval: 30000,
+  requestTimeout: 5000,
 });
 
 /**
@@ -70,6 +77,7 @@ export const FAST_SETTINGS: Settings = Object.freeze({
   connectInterval: 100,
   connectTimeout: 2000,
   maxConnectInterval: 1000,
+  requestTimeout: 2000,
 });
 
 export interface PositiveIntBrand {
@@ -90,6 +98,7 @@ const settingsProps = {
   connectInterval: PositiveInt,
   connectTimeout: PositiveInt,
   maxConnectInterval: PositiveInt,
+  requestTimeout: PositiveInt,
 };
 
 /** The codec of a whole Settings object, without the cross-field rules. */

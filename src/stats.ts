@@ -13,6 +13,8 @@ export interface TrafficSnapshot {
   readonly bytesReceived: number;
   /** Dials started to configured peers after the first one (redials). */
   readonly reconnects: number;
+  /** Replies that came after their request timed out or was cancelled (dropped). */
+  readonly lateReplies: number;
   /** Frames, connections and messages refused, by reason. */
   readonly refused: Readonly<Record<RefusalReason, number>>;
 }
@@ -27,6 +29,8 @@ export class TrafficStats {
   messagesReceived = 0;
   bytesReceived = 0;
   reconnects = 0;
+  /** Replies that came after their request timed out or was cancelled. */
+  lateReplies = 0;
   readonly #refused: Record<RefusalReason, number> = { 'bad-frame': 0, 'too-big': 0, auth: 0, 'peer-refused': 0, 'handshake-timeout': 0, tls: 0, send: 0 };
   readonly #rtt = new Set<(seconds: number, peer: string) => void>();
 
@@ -56,6 +60,7 @@ export class TrafficStats {
       messagesReceived: this.messagesReceived,
       bytesReceived: this.bytesReceived,
       reconnects: this.reconnects,
+      lateReplies: this.lateReplies,
       refused: { ...this.#refused },
     };
   }

@@ -16,10 +16,11 @@ export interface ApiRequest {
   readonly data: string;
 }
 
-/** A join or a leave, as `membership$` tells it. */
+/** A join, a leave (with its reason) or a metadata update, as `membership$` tells it. */
 export type MembershipEvent =
   | { readonly type: 'join'; readonly node: string; readonly time: Date }
-  | { readonly type: 'leave'; readonly node: string; readonly reason: LeaveReason; readonly time: Date };
+  | { readonly type: 'leave'; readonly node: string; readonly reason: LeaveReason; readonly time: Date }
+  | { readonly type: 'update'; readonly node: string; readonly metadata: Readonly<Record<string, unknown>>; readonly time: Date };
 
 /** The state dump of `stateDump()`. */
 export interface StateDump {

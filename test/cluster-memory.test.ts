@@ -93,7 +93,8 @@ class Sim {
     const rec = m.membership$.subscribe((e) => {
       const t = this.now();
       if (e.time.getTime() !== t) this.badStamps.push(`${name}: ${e.type} ${e.node} stamped ${e.time.getTime()} at ${t}`);
-      this.log.push(e.type === 'join' ? { t, node: name, type: 'join', peer: e.node } : { t, node: name, type: 'leave', peer: e.node, reason: e.reason });
+      if (e.type === 'join') this.log.push({ t, node: name, type: 'join', peer: e.node });
+      else if (e.type === 'leave') this.log.push({ t, node: name, type: 'leave', peer: e.node, reason: e.reason });
     });
     rec.add(
       m.quorum$.subscribe((value) => {

@@ -220,7 +220,7 @@ describe('membership$', () => {
       await joinedAll(nodes);
       const [a, b, c] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
       const events: string[] = [];
-      a.manager.membership$.subscribe((e) => events.push(e.type === 'join' ? `join ${e.node}` : `leave ${e.node} ${e.reason}`));
+      a.manager.membership$.subscribe((e) => events.push(e.type === 'join' ? `join ${e.node}` : e.type === 'leave' ? `leave ${e.node} ${e.reason}` : `update ${e.node}`));
       const removed = first(a.manager.membership$, (e) => e.type === 'leave' && e.node === 'b');
       a.manager.removeNode('b');
       await removed;

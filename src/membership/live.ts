@@ -134,6 +134,10 @@ export class LiveMembership {
           this.effects.log('info', `node ${effect.node} left (${effect.reason})`, effect.node);
           this.#events.next({ type: 'leave', node: effect.node, reason: effect.reason, time: new Date(effect.time) });
           break;
+        case 'update':
+          this.effects.log('debug', `node ${effect.node} updated its metadata`, effect.node);
+          this.#events.next({ type: 'update', node: effect.node, metadata: effect.metadata, time: new Date(effect.time) });
+          break;
       }
     }
     for (const name of this.#packets.keys()) if (!step.state.peers.has(name)) this.#packets.delete(name);

@@ -45,6 +45,8 @@ import {
  *   the reason the session gave (a peer that announced its shutdown leaves
  *   with `shutdown`). A peer no longer configured and with no link is dropped.
  * - `leaving`: the peer announced its shutdown: status Leaving.
+ * - `meta`: the active link's peer changed its metadata: kept, and announced
+ *   as an `update` when the peer is joined.
  * - `lag`: the active link's round trip, in ms.
  * - `dialFailed`: the last fault, shown in `error`.
  * - `stop`: this node shuts down: every peer shows Stopping; from now on no
@@ -68,6 +70,8 @@ export function reduceMembership<L extends LinkRef>(state: MembershipState<L>, i
       return down(state, input.link, input.reason, input.time);
     case 'leaving':
       return update(state, input.link.peer, (p) => (p.active === input.link && !state.stopping ? { ...p, status: STATUS.LEAVING } : p));
+    case 'meta':
+      return meta(state, input.link, input.metadata, input.time);
     case 'lag':
       return update(state, input.link.peer, (p) => (p.active === input.link && p.lag !== input.ms ? { ...p, lag: input.ms } : p));
     case 'dialFailed':
@@ -94,6 +98,7 @@ function freshPeer<L extends LinkRef>(name: string): PeerState<L> {
     leavetime: null,
     lag: 0,
     leaveReason: null,
+    metadata: {},
   };
 }
 
@@ -142,7 +147,7 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
   }
   const active = peer.active;
   if (active === undefined) {
-    const next: PeerState<L> = { ...peer, links: [...peer.links, link], active: link, activeSince: time, status: STATUS.AUTHENTICATING };
+    const next: PeerState<L> = { ...peer, links: [...peer.links, link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, metadata: link.metadata };
     return { state: withPeer(state, name, next), effects: [] };
   }
   if (active.instance === link.instance) {
@@ -170,7 +175,7 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
   // a newer process under this name proved the secret: it replaces the old one at once
   const effects: MembershipEffect<L>[] = peer.links.map((old) => ({ type: 'close', link: old, reason: 'restarted', cause: 'duplicate', text: 'replaced by a newer instance' }));
   effects.push({ type: 'log', level: 'info', message: `${name} restarted: a new instance replaces the old one`, node: name });
-  let next: PeerState<L> = { ...peer, links: [link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, lag: 0 };
+  let next: PeerState<L> = { ...peer, links: [link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, lag: 0, metadata: link.metadata };
   if (peer.joined) {
     next = { ...next, joined: false, leaveReason: 'restarted', leavetime: time };
     effects.push({ type: 'leave', node: name, reason: 'restarted', time });
@@ -226,6 +231,14 @@ function leaveOf<L extends LinkRef>(
   if (!peer.joined) return { state: withPeer(state, peer.name, keepOrDrop(base)), effects: [] };
   const next = { ...base, leaveReason: announced, leavetime: time };
   return { state: withPeer(state, peer.name, keepOrDrop(next)), effects: [{ type: 'leave', node: peer.name, reason: announced, time }] };
+}
+
+/** The active link's peer sent new metadata: an `update` once it is joined (before, it rides with the join). */
+function meta<L extends LinkRef>(state: MembershipState<L>, link: L, metadata: Readonly<Record<string, unknown>>, time: number): MembershipStep<L> {
+  const peer = state.peers.get(link.peer);
+  if (peer === undefined || peer.active !== link) return unchanged(state);
+  const next = withPeer(state, link.peer, { ...peer, metadata });
+  return { state: next, effects: peer.joined && !state.stopping ? [{ type: 'update', node: link.peer, metadata, time }] : [] };
 }
 
 function stop<L extends LinkRef>(state: MembershipState<L>): MembershipStep<L> {

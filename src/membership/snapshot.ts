@@ -21,6 +21,8 @@ export interface ApiClusterNode {
   readonly configured: boolean;
   /** Why it last left, or null. */
   readonly leaveReason: LeaveReason | null;
+  /** The peer's metadata (its tags and roles), `{}` until it first connected. */
+  readonly metadata: Readonly<Record<string, unknown>>;
 }
 
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
@@ -42,6 +44,7 @@ export function nodeView(peer: PeerState, packets: number): ApiClusterNode {
     packets,
     configured: peer.configured,
     leaveReason: peer.leaveReason,
+    metadata: peer.metadata,
   });
 }
 

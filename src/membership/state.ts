@@ -29,6 +29,8 @@ export interface LinkRef extends PeerIdentity {
   readonly seq: number;
   /** The other end of the connection, for display. */
   readonly remote: string;
+  /** The metadata the peer sent in its handshake. */
+  readonly metadata: Readonly<Record<string, unknown>>;
 }
 
 /** What this node knows about one peer. Immutable: the fold makes a new one on each change. */
@@ -55,6 +57,8 @@ export interface PeerState<L extends LinkRef = LinkRef> {
   readonly lag: number;
   /** Why it last left, or null. */
   readonly leaveReason: LeaveReason | null;
+  /** The peer's metadata: from its handshake, then its updates; `{}` before it ever connected. */
+  readonly metadata: Readonly<Record<string, unknown>>;
 }
 
 /** The whole membership: every configured or connected peer, never self. */
@@ -74,6 +78,7 @@ export type MembershipInput<L extends LinkRef = LinkRef> =
   | { readonly type: 'joinDue'; readonly link: L; readonly time: number }
   | { readonly type: 'lag'; readonly link: L; readonly ms: number }
   | { readonly type: 'leaving'; readonly link: L }
+  | { readonly type: 'meta'; readonly link: L; readonly metadata: Readonly<Record<string, unknown>>; readonly time: number }
   | { readonly type: 'down'; readonly link: L; readonly reason: LeaveReason; readonly time: number }
   | { readonly type: 'dialFailed'; readonly name: string; readonly error: string }
   | { readonly type: 'stop' };
@@ -91,6 +96,7 @@ export type MembershipEffect<L extends LinkRef = LinkRef> =
     }
   | { readonly type: 'join'; readonly node: string; readonly time: number }
   | { readonly type: 'leave'; readonly node: string; readonly reason: LeaveReason; readonly time: number }
+  | { readonly type: 'update'; readonly node: string; readonly metadata: Readonly<Record<string, unknown>>; readonly time: number }
   | { readonly type: 'log'; readonly level: LogLevel; readonly message: string; readonly node: string; readonly code?: Code };
 
 /** One step of the fold: the new state and what to do about it. */

@@ -14,3 +14,4 @@ export {
   type ConnectionDecision,
   type ConnectionEvent,
 } from './resolveDuplicates.js';
+export { requestTimeout } from './requestTimeout.js';

@@ -59,17 +59,17 @@ export const HelloFrame = t.type(
 /** Acceptor → dialer: my nonce. No name, no instance, no proof: the dialer proves first. */
 export const ChallengeFrame = t.type({ type: t.literal('challenge'), version: t.Int, nonce: HexDigest }, 'ChallengeFrame');
 /**
- * Dialer → acceptor: my proof of the secret, and my instance (random per
+ * Dialer → acceptor: my proof of the secret, my instance (random per
  * process start) and incarnation (when it started), so a restarted node is
- * told apart from a second connection of the same process.
+ * told apart from a second connection of the same process, and my metadata.
  */
 export const AuthFrame = t.type(
-  { type: t.literal('auth'), proof: HexDigest, instance: HexDigest, incarnation: Millis },
+  { type: t.literal('auth'), proof: HexDigest, instance: HexDigest, incarnation: Millis, meta: t.UnknownRecord },
   'AuthFrame',
 );
 /** Acceptor → dialer: your proof holds; here are mine. The connection is open once the dialer checks it. */
 export const WelcomeFrame = t.type(
-  { type: t.literal('welcome'), proof: HexDigest, instance: HexDigest, incarnation: Millis },
+  { type: t.literal('welcome'), proof: HexDigest, instance: HexDigest, incarnation: Millis, meta: t.UnknownRecord },
   'WelcomeFrame',
 );
 /** Heartbeat; answered by a pong with the same id. */
@@ -84,9 +84,30 @@ export const MsgFrame = t.type(
 /** The sender shuts down: announce its leave at once, do not wait for a timeout. */
 export const LeaveFrame = t.type({ type: t.literal('leave') }, 'LeaveFrame');
 
+export interface ChannelNameBrand {
+  readonly ChannelName: unique symbol;
+}
+/** A channel's name: 1 to 128 characters, no control characters. */
+export const ChannelName = t.brand(
+  t.string,
+  // eslint-disable-next-line no-control-regex
+  (s): s is t.Branded<string, ChannelNameBrand> => s.length >= 1 && s.length <= 128 && !/[\u0000-\u001f\u007f]/.test(s),
+  'ChannelName',
+);
+export type ChannelName = t.TypeOf<typeof ChannelName>;
+
+/** A request: the receiver answers with a `res` of the same id. Ids are the sender's, growing. */
+export const ReqFrame = t.type({ type: t.literal('req'), id: Millis, from: NodeName, time: Millis, data: t.unknown }, 'ReqFrame');
+/** The reply to the request `id` of the receiver. */
+export const ResFrame = t.type({ type: t.literal('res'), id: Millis, from: NodeName, time: Millis, data: t.unknown }, 'ResFrame');
+/** A message on the channel `ch`. */
+export const ChanFrame = t.type({ type: t.literal('chan'), ch: ChannelName, from: NodeName, time: Millis, data: t.unknown }, 'ChanFrame');
+/** The sender's metadata changed: its whole new value. */
+export const MetaFrame = t.type({ type: t.literal('meta'), data: t.UnknownRecord }, 'MetaFrame');
+
 /** Every frame a peer may send. */
 export const Frame = t.union(
-  [HelloFrame, ChallengeFrame, AuthFrame, WelcomeFrame, PingFrame, PongFrame, MsgFrame, LeaveFrame],
+  [HelloFrame, ChallengeFrame, AuthFrame, WelcomeFrame, PingFrame, PongFrame, MsgFrame, LeaveFrame, ReqFrame, ResFrame, ChanFrame, MetaFrame],
   'Frame',
 );
 export type Frame = t.TypeOf<typeof Frame>;
@@ -98,6 +119,12 @@ export type PingFrame = t.TypeOf<typeof PingFrame>;
 export type PongFrame = t.TypeOf<typeof PongFrame>;
 export type MsgFrame = t.TypeOf<typeof MsgFrame>;
 export type LeaveFrame = t.TypeOf<typeof LeaveFrame>;
+export type ReqFrame = t.TypeOf<typeof ReqFrame>;
+export type ResFrame = t.TypeOf<typeof ResFrame>;
+export type ChanFrame = t.TypeOf<typeof ChanFrame>;
+export type MetaFrame = t.TypeOf<typeof MetaFrame>;
+/** A frame that carries an application payload. */
+export type PayloadFrame = MsgFrame | ReqFrame | ResFrame | ChanFrame;
 
 /**
  * Decodes one inbound frame: JSON in a try, then the Frame codec.
@@ -119,12 +146,60 @@ export function decodeFrame(raw: string | Buffer): Either<string, Frame> {
     const at = /at position (\d+)/.exec((error as Error).message);
     return left(at === null ? 'frame is not JSON' : `frame is not JSON (at position ${at[1]})`);
   }
+  // fast path, the same codec: io-ts's `is` allocates nothing, and when it
+  // holds, decode succeeds with this very object (every field own and valid)
+  if (Frame.is(parsed) && (!PAYLOAD_TYPES.has(parsed.type) || 'data' in parsed)) return right(parsed);
   const decoded = Frame.decode(parsed);
   if (isLeft(decoded)) return left(reportErrors(decoded.left).slice(0, 3).join('; '));
-  if (decoded.right.type === 'msg' && !('data' in (parsed as object))) {
-    return left('MsgFrame.data: expected a JSON value');
+  const frame = decoded.right;
+  if (PAYLOAD_TYPES.has(frame.type) && !('data' in (parsed as object))) {
+    return left(`${NAME_OF[frame.type] ?? 'Frame'}.data: expected a JSON value`);
   }
-  return right(decoded.right);
+  return right(frame);
+}
+
+const PAYLOAD_TYPES: ReadonlySet<string> = new Set(['msg', 'req', 'res', 'chan']);
+const NAME_OF: Readonly<Record<string, string>> = { msg: 'MsgFrame', req: 'ReqFrame', res: 'ResFrame', chan: 'ChanFrame' };
+
+/** The first byte of a binary frame: a binary payload with a JSON header (format version 1). */
+export const BINARY_MAGIC = 0xb1;
+/** The largest JSON header of a binary frame, in bytes. */
+const MAX_BINARY_HEADER = 4096;
+
+/**
+ * A binary frame: `0xB1`, the header's length (2 bytes, big-endian), the
+ * header (a payload frame as JSON with `data: null`), then the payload bytes
+ * as they are. Bytes travel as bytes: no base64 detour.
+ *
+ * @param header - the frame without its payload (JSON text with `"data":null`)
+ * @param payload - the bytes
+ */
+export function encodeBinary(header: string, payload: Uint8Array): Buffer {
+  const head = Buffer.from(header);
+  if (head.length > MAX_BINARY_HEADER) throw new TypeError(`binary frame header of ${head.length} bytes is over ${MAX_BINARY_HEADER}`);
+  const out = Buffer.allocUnsafe(3 + head.length + payload.byteLength);
+  out[0] = BINARY_MAGIC;
+  out.writeUInt16BE(head.length, 1);
+  head.copy(out, 3);
+  out.set(payload, 3 + head.length);
+  return out;
+}
+
+/**
+ * Decodes a binary frame: the header through the same codecs as a text
+ * frame, then its payload as bytes in `data`.
+ *
+ * @returns a payload frame whose `data` is a Buffer, or a one-line reason
+ */
+export function decodeBinary(raw: Buffer): Either<string, PayloadFrame> {
+  if (raw.length < 3 || raw[0] !== BINARY_MAGIC) return left('binary frame without the rxcluster header');
+  const length = raw.readUInt16BE(1);
+  if (length > MAX_BINARY_HEADER || 3 + length > raw.length) return left('binary frame header length out of range');
+  const header = decodeFrame(raw.toString('utf8', 3, 3 + length));
+  if (isLeft(header)) return header;
+  const frame = header.right;
+  if (!PAYLOAD_TYPES.has(frame.type) || (frame as { data: unknown }).data !== null) return left(`binary frame header must be a msg, req, res or chan frame with null data`);
+  return right({ ...(frame as PayloadFrame), data: raw.subarray(3 + length) });
 }
 
 /**
@@ -182,7 +257,32 @@ export function encodeFrame(frame: Frame): string {
  *   symbol, a BigInt, a cycle)
  */
 export function encodeMsg(from: string, time: number, data: unknown): string {
+  return encodePayload('{"type":"msg"', from, time, data);
+}
+
+/** Where a payload goes: a plain message, a channel, a request or a reply. */
+export type PayloadKind = { readonly type: 'msg' } | { readonly type: 'chan'; readonly ch: string } | { readonly type: 'req' | 'res'; readonly id: number };
+
+/** The opening of a payload frame of `kind`, up to (not including) `from`. */
+export function payloadHead(kind: PayloadKind): string {
+  switch (kind.type) {
+    case 'msg':
+      return '{"type":"msg"';
+    case 'chan':
+      return `{"type":"chan","ch":${JSON.stringify(kind.ch)}`;
+    default:
+      return `{"type":"${kind.type}","id":${kind.id}`;
+  }
+}
+
+/**
+ * Serialises a payload frame once; `data === null` with a binary payload
+ * makes the header of a binary frame.
+ *
+ * @throws TypeError when `data` has no JSON form
+ */
+export function encodePayload(head: string, from: string, time: number, data: unknown): string {
   const json = JSON.stringify(data);
   if (json === undefined) throw new TypeError(`a ${typeof data} has no JSON form`);
-  return `{"type":"msg","from":${JSON.stringify(from)},"time":${time},"data":${json}}`;
+  return `${head},"from":${JSON.stringify(from)},"time":${time},"data":${json}}`;
 }

@@ -43,6 +43,8 @@ export class Link implements PeerIdentity {
     readonly seq: number,
     readonly conn: Connection,
     private readonly sendBufferBytes: number,
+    /** The metadata the peer sent in its handshake. */
+    readonly metadata: Readonly<Record<string, unknown>> = {},
   ) {}
 
   /** The other end of the connection, for display. */
@@ -60,9 +62,9 @@ export class Link implements PeerIdentity {
    *
    * @returns the bytes now queued for this peer (0 once the link ended)
    */
-  send(data: string | Buffer): number {
+  send(data: string | Buffer, binary = false): number {
     if (this.#endReason !== undefined) return 0;
-    this.conn.send(data);
+    this.conn.send(data, binary);
     const buffered = this.conn.bufferedAmount;
     if (buffered > this.sendBufferBytes) {
       this.end('slow', 'slow', `slow consumer: ${buffered} bytes unsent`);

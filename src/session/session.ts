@@ -25,7 +25,7 @@ import {
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { CLOSE_GRACE, CODES, PROTOCOL_VERSION, type Code } from '../limits.js';
 import { ClusterError, HandshakeTimeoutError, ReadTimeoutError } from '../errors.js';
-import { decodeFrame, encodeFrame, type Frame, type MsgFrame } from '../protocol/frames.js';
+import { decodeBinary, decodeFrame, encodeFrame, type Frame, type PayloadFrame } from '../protocol/frames.js';
 import { handshakeProof, makeNonce, verifyProof, type HandshakeTranscript } from '../protocol/handshake.js';
 import { handshakeDeadline } from '../operators/handshakeDeadline.js';
 import { heartbeat } from '../operators/heartbeat.js';
@@ -46,7 +46,8 @@ import { Link, type LeaveReason } from './link.js';
 export type SessionEvent =
   | { readonly type: 'up'; readonly link: Link }
   | { readonly type: 'joinDue'; readonly link: Link }
-  | { readonly type: 'packet'; readonly link: Link; readonly frame: MsgFrame; readonly bytes: number }
+  | { readonly type: 'packet'; readonly link: Link; readonly frame: PayloadFrame; readonly bytes: number }
+  | { readonly type: 'meta'; readonly link: Link; readonly metadata: Readonly<Record<string, unknown>> }
   | { readonly type: 'lag'; readonly link: Link; readonly ms: number }
   | { readonly type: 'leaving'; readonly link: Link }
   | { readonly type: 'down'; readonly link: Link; readonly reason: LeaveReason }
@@ -72,6 +73,8 @@ export interface SessionContext {
   readonly logTraffic: boolean;
   /** Whether `name` is configured here now. Asked only after the peer proved the secret. */
   isConfigured(name: string): boolean;
+  /** This node's metadata now, sent in the handshake. */
+  metadata(): Readonly<Record<string, unknown>>;
 }
 
 /** A fault that ends one connection: how to log it and how to close. */
@@ -133,7 +136,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       map((event) => {
         if (event.type === 'close') throw new ClosedError(event);
         size = event.data.length;
-        const decoded = decodeFrame(event.data);
+        // a binary frame carries bytes behind a JSON header; only an authenticated peer may send one
+        const decoded = typeof event.data === 'string' || link === undefined ? decodeFrame(event.data) : decodeBinary(event.data);
         if (isLeft(decoded)) throw new SessionError(CODES.BAD_FRAME, `bad frame: ${decoded.left}`, 'protocol');
         return decoded.right;
       }),
@@ -160,14 +164,14 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             checkVersion(frame.version);
             transcript = { dialer: ctx.self, acceptor: target, dialerNonce, acceptorNonce: frame.nonce };
             proved = true;
-            send({ type: 'auth', proof: handshakeProof(ctx.secret, 'dialer', transcript), instance: ctx.instance, incarnation: ctx.incarnation } as Frame);
+            send({ type: 'auth', proof: handshakeProof(ctx.secret, 'dialer', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
             return undefined;
           }
           if (frame.type !== 'welcome') throw outOfStage(frame, 'welcome');
           if (!verifyProof(ctx.secret, 'acceptor', transcript, frame.proof)) {
             throw new SessionError(CODES.AUTH, `authentication failed: ${target} at ${conn.remote} does not know the cluster secret`, 'policy');
           }
-          return new Link(target, frame.instance, frame.incarnation, ctx.self, conn.id, conn, ctx.sendBufferBytes);
+          return new Link(target, frame.instance, frame.incarnation, ctx.self, conn.id, conn, ctx.sendBufferBytes, frame.meta);
         }),
         filter((l): l is Link => l !== undefined),
       );
@@ -201,8 +205,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           if (to !== ctx.self) throw new SessionError(CODES.PEER_REFUSED, `${claimed} expected to reach ${to}, but this is ${ctx.self}`, 'policy');
           if (claimed === ctx.self) throw new SessionError(CODES.PEER_REFUSED, `a peer at ${conn.remote} claims this node's own name`, 'policy');
           if (!ctx.isConfigured(claimed)) throw new SessionError(CODES.PEER_REFUSED, `${claimed} is not a configured node`, 'policy');
-          send({ type: 'welcome', proof: handshakeProof(ctx.secret, 'acceptor', transcript), instance: ctx.instance, incarnation: ctx.incarnation } as Frame);
-          return new Link(claimed, frame.instance, frame.incarnation, claimed, conn.id, conn, ctx.sendBufferBytes);
+          send({ type: 'welcome', proof: handshakeProof(ctx.secret, 'acceptor', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
+          return new Link(claimed, frame.instance, frame.incarnation, claimed, conn.id, conn, ctx.sendBufferBytes, frame.meta);
         }),
         filter((l): l is Link => l !== undefined),
       );
@@ -216,7 +220,12 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           map((frame): SessionEvent | undefined => {
             switch (frame.type) {
               case 'msg':
+              case 'req':
+              case 'res':
+              case 'chan':
                 return { type: 'packet', link: current, frame, bytes: size };
+              case 'meta':
+                return { type: 'meta', link: current, metadata: frame.data };
               case 'ping':
                 send({ type: 'pong', id: frame.id });
                 return undefined;
@@ -225,7 +234,7 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
               case 'leave':
                 throw new PeerLeavingSignal();
               default:
-                throw outOfStage(frame, 'msg, ping, pong or leave');
+                throw outOfStage(frame, 'a live frame');
             }
           }),
           filter((e): e is SessionEvent => e !== undefined),

@@ -39,6 +39,7 @@ export type CloseCause =
  * peer closing; `error` carries that fault when there was one.
  */
 export type SocketEvent =
+  /** A text frame arrives as a string, a binary frame as a Buffer. */
   | { readonly type: 'message'; readonly data: Buffer | string }
   | {
       readonly type: 'close';
@@ -66,10 +67,12 @@ export interface Connection {
    */
   readonly events$: Observable<SocketEvent>;
   /**
-   * Queues one text frame; a closed connection drops it silently. A Buffer
-   * holds UTF-8 text already encoded, so a broadcast encodes once for all peers.
+   * Queues one frame; a closed connection drops it silently. A text frame is
+   * a string or a Buffer of UTF-8 text already encoded (so a broadcast
+   * encodes once for all peers); with `binary`, the Buffer is sent as bytes
+   * and arrives as a Buffer.
    */
-  send(data: string | Buffer): void;
+  send(data: string | Buffer, binary?: boolean): void;
   /** Bytes queued and not yet handed to the network. */
   readonly bufferedAmount: number;
   /**

@@ -38,6 +38,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const isName = (v: unknown): boolean => typeof v === 'string' && v.length >= 1 && v.length <= 128 && !CONTROL.test(v);
 const isHex = (v: unknown): boolean => typeof v === 'string' && HEX64.test(v);
 const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v);
+const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isMillis = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_DATE_MS;
 
 /**
@@ -53,9 +54,9 @@ export function frameTypeOf(value: unknown): string | undefined {
     case 'challenge':
       return isInt(o['version']) && isHex(o['nonce']) ? 'challenge' : undefined;
     case 'auth':
-      return isHex(o['proof']) && isHex(o['instance']) && isMillis(o['incarnation']) ? 'auth' : undefined;
+      return isHex(o['proof']) && isHex(o['instance']) && isMillis(o['incarnation']) && isRecord(o['meta']) ? 'auth' : undefined;
     case 'welcome':
-      return isHex(o['proof']) && isHex(o['instance']) && isMillis(o['incarnation']) ? 'welcome' : undefined;
+      return isHex(o['proof']) && isHex(o['instance']) && isMillis(o['incarnation']) && isRecord(o['meta']) ? 'welcome' : undefined;
     case 'ping':
       return isMillis(o['id']) ? 'ping' : undefined;
     case 'pong':
@@ -64,6 +65,13 @@ export function frameTypeOf(value: unknown): string | undefined {
       return isName(o['from']) && isMillis(o['time']) && 'data' in o ? 'msg' : undefined;
     case 'leave':
       return 'leave';
+    case 'req':
+    case 'res':
+      return isMillis(o['id']) && isName(o['from']) && isMillis(o['time']) && 'data' in o ? o['type'] : undefined;
+    case 'chan':
+      return isName(o['ch']) && isName(o['from']) && isMillis(o['time']) && 'data' in o ? 'chan' : undefined;
+    case 'meta':
+      return isRecord(o['data']) ? 'meta' : undefined;
     default:
       return undefined;
   }
@@ -96,12 +104,29 @@ function textDepth(text: string): number {
   return deepest;
 }
 
-/** What a manager with `maxPayload` must make of `out`. */
-export function classify(out: Outgoing, maxPayload: number): Verdict {
+/**
+ * What a manager with `maxPayload` must make of `out`. `live`: the sender
+ * has finished its handshake, so a binary frame is a binary payload frame
+ * (0xB1, a 2-byte header length, a JSON header with `data: null`, the bytes);
+ * during the handshake a binary frame is read as text.
+ */
+export function classify(out: Outgoing, maxPayload: number, live = false): Verdict {
   const bytes = bytesOf(out);
   if (bytes.length > maxPayload) return { kind: 'tooBig' };
+  if (live && out.binary) return classifyBinary(bytes);
   if (!out.binary && !isUtf8(bytes)) return { kind: 'badUtf8' };
   return classifyText(bytes.toString('utf8'));
+}
+
+/** A binary payload frame, by the wire contract. */
+function classifyBinary(bytes: Buffer): Verdict {
+  if (bytes.length < 3 || bytes[0] !== 0xb1) return { kind: 'notFrame' };
+  const length = bytes.readUInt16BE(1);
+  if (length > 4096 || 3 + length > bytes.length) return { kind: 'notFrame' };
+  const header = classifyText(bytes.toString('utf8', 3, 3 + length));
+  if (header.kind !== 'frame') return header.kind === 'notJson' ? { kind: 'notJson' } : { kind: 'notFrame' };
+  if (!['msg', 'req', 'res', 'chan'].includes(header.type) || header.frame['data'] !== null) return { kind: 'notFrame' };
+  return { kind: 'frame', type: header.type, frame: { ...header.frame, data: bytes.subarray(3 + length) } };
 }
 
 /** The close code a manager must send for a verdict that ends the connection as a protocol fault. */
@@ -316,12 +341,12 @@ export function helloFrame(name: string, to: string, nonce: string): Record<stri
 
 /** A valid auth: the dialer's proof, its instance and its incarnation (process start, ms). */
 export function authFrame(proof: string, instance: string, incarnation: number): Record<string, unknown> {
-  return { type: 'auth', proof, instance, incarnation };
+  return { type: 'auth', proof, instance, incarnation, meta: {} };
 }
 
 export const HELLO_KEYS = ['type', 'version', 'name', 'to', 'nonce'] as const;
 export const CHALLENGE_KEYS = ['type', 'version', 'nonce'] as const;
-export const AUTH_KEYS = ['type', 'proof', 'instance', 'incarnation'] as const;
+export const AUTH_KEYS = ['type', 'proof', 'instance', 'incarnation', 'meta'] as const;
 export const WELCOME_KEYS = AUTH_KEYS;
 export const MSG_KEYS = ['type', 'from', 'time', 'data'] as const;
 export const PING_KEYS = ['type', 'id'] as const;
@@ -331,7 +356,7 @@ export const anyValidFrame: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   fc.record({ name: nodeName, to: nodeName, nonce: hex64 }).map(({ name, to, nonce }) => helloFrame(name, to, nonce)),
   hex64.map((nonce) => ({ type: 'challenge', version: PROTOCOL_VERSION, nonce })),
   fc.record({ proof: hex64, instance: hex64, incarnation: millis }).map(({ proof, instance, incarnation }) => authFrame(proof, instance, incarnation)),
-  fc.record({ proof: hex64, instance: hex64, incarnation: millis }).map((f) => ({ type: 'welcome', ...f })),
+  fc.record({ proof: hex64, instance: hex64, incarnation: millis }).map((f) => ({ type: 'welcome', ...f, meta: {} })),
   millis.map((id) => ({ type: 'ping', id })),
   millis.map((id) => ({ type: 'pong', id })),
   fc.record({ from: nodeName, time: millis, data: fc.jsonValue({ maxDepth: 3 }) }).map((f) => ({ type: 'msg', ...f })),

@@ -227,12 +227,14 @@ export interface Welcome {
   readonly proof: string;
   readonly instance: string;
   readonly incarnation: number;
+  /** The acceptor's metadata (`{}` when it has none). */
+  readonly meta: Readonly<Record<string, unknown>>;
 }
 
 /** The keys a challenge carries, sorted: nothing about the acceptor (no name, no instance, no proof). */
 export const CHALLENGE_KEYS = ['nonce', 'type', 'version'] as const;
 /** The keys a welcome carries, sorted. */
-export const WELCOME_KEYS = ['incarnation', 'instance', 'proof', 'type'] as const;
+export const WELCOME_KEYS = ['incarnation', 'instance', 'meta', 'proof', 'type'] as const;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -243,7 +245,7 @@ export function helloOf(fields: Partial<{ version: number; name: string; to: str
 
 /** An auth frame: the dialer's proof, instance (64 lower-hex) and incarnation (process start, ms). */
 export function authOf(proof: string, instance: string = nonce(), incarnation: number = Date.now()): Record<string, unknown> {
-  return { type: 'auth', proof, instance, incarnation };
+  return { type: 'auth', proof, instance, incarnation, meta: {} };
 }
 
 /** Whether `frame` is a challenge of this protocol with exactly the keys of one (so it tells a caller nothing more). */
@@ -260,7 +262,8 @@ export function isWelcome(frame: unknown): frame is Welcome {
   return (
     Object.keys(f).sort().join() === WELCOME_KEYS.join() && f['type'] === 'welcome' &&
     typeof f['proof'] === 'string' && HEX64.test(f['proof']) && typeof f['instance'] === 'string' && HEX64.test(f['instance']) &&
-    typeof f['incarnation'] === 'number' && Number.isSafeInteger(f['incarnation']) && f['incarnation'] >= 0
+    typeof f['incarnation'] === 'number' && Number.isSafeInteger(f['incarnation']) && f['incarnation'] >= 0 &&
+    typeof f['meta'] === 'object' && f['meta'] !== null && !Array.isArray(f['meta'])
   );
 }
 

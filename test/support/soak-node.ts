@@ -38,6 +38,7 @@ export const SOAK_SETTINGS: Settings = Object.freeze({
   connectInterval: 100,
   maxConnectInterval: 1000,
   connectTimeout: 3000,
+  requestTimeout: 2000,
 });
 
 /** Default bytes of filler in each message, besides `s` and `n`. */

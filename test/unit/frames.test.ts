@@ -87,7 +87,7 @@ const CASES: readonly CodecCase[] = [
   },
   {
     codec: AuthFrame,
-    valid: { type: 'auth', proof: PROOF, instance: NONCE, incarnation: 1_700_000_000_000 },
+    valid: { type: 'auth', proof: PROOF, instance: NONCE, incarnation: 1_700_000_000_000, meta: { role: 'cache' } },
     failures: [
       ['proof', 'zz', 'AuthFrame.proof: expected HexDigest'],
       ['proof', REMOVE, 'AuthFrame.proof: expected HexDigest'],
@@ -95,16 +95,19 @@ const CASES: readonly CodecCase[] = [
       ['instance', 'x', 'AuthFrame.instance: expected HexDigest'],
       ['incarnation', -1, 'AuthFrame.incarnation: expected Millis'],
       ['incarnation', REMOVE, 'AuthFrame.incarnation: expected Millis'],
+      ['meta', REMOVE, 'AuthFrame.meta: expected UnknownRecord'],
+      ['meta', [1], 'AuthFrame.meta: expected UnknownRecord'],
     ],
   },
   {
     codec: WelcomeFrame,
-    valid: { type: 'welcome', proof: PROOF, instance: PROOF, incarnation: 0 },
+    valid: { type: 'welcome', proof: PROOF, instance: PROOF, incarnation: 0, meta: {} },
     failures: [
       ['proof', REMOVE, 'WelcomeFrame.proof: expected HexDigest'],
       ['proof', 'xyz', 'WelcomeFrame.proof: expected HexDigest'],
       ['instance', REMOVE, 'WelcomeFrame.instance: expected HexDigest'],
       ['incarnation', 1.5, 'WelcomeFrame.incarnation: expected Millis'],
+      ['meta', 'x', 'WelcomeFrame.meta: expected UnknownRecord'],
     ],
   },
   {

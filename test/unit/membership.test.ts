@@ -11,7 +11,7 @@ import {
 } from '../../src/membership/index.js';
 
 /** A link as the fold sees it: who, which process, which connection. */
-function link(peer: string, opts: { instance?: string; incarnation?: number; dialer?: string; seq?: number } = {}): LinkRef {
+function link(peer: string, opts: { instance?: string; incarnation?: number; dialer?: string; seq?: number; metadata?: Record<string, unknown> } = {}): LinkRef {
   return {
     peer,
     instance: opts.instance ?? `${peer}-1`,
@@ -19,6 +19,7 @@ function link(peer: string, opts: { instance?: string; incarnation?: number; dia
     dialer: opts.dialer ?? 'self',
     seq: opts.seq ?? 1,
     remote: `${peer}.test:1`,
+    metadata: opts.metadata ?? {},
   };
 }
 
@@ -44,6 +45,8 @@ function told(effects: readonly MembershipEffect[]): string[] {
         return [`leave ${e.node} ${e.reason}@${e.time}`];
       case 'close':
         return [`close ${e.link.peer}#${e.link.seq} ${e.reason}/${e.cause}${e.notify === true ? ' notify' : ''}`];
+      case 'update':
+        return [`update ${e.node} ${JSON.stringify(e.metadata)}@${e.time}`];
       case 'log':
         return [];
     }
@@ -245,6 +248,22 @@ describe('reduceMembership', () => {
     ]);
     assert.equal(state.peers.get('b')?.lag, 7);
     assert.equal(state.peers.get('b')?.error, 'dial failed: ECONNREFUSED');
+  });
+
+  it('should take metadata from the handshake, and announce a change as an update only once joined', () => {
+    const b = link('b', { metadata: { role: 'cache' } });
+    const { state, effects } = run([
+      { type: 'configure', name: 'b', addr: 'b:1' },
+      { type: 'up', link: b, time: 0 },
+      { type: 'meta', link: b, metadata: { role: 'cache', zone: 1 }, time: 100 },
+      { type: 'joinDue', link: b, time: 500 },
+      { type: 'meta', link: b, metadata: { role: 'leader' }, time: 600 },
+      { type: 'meta', link: link('b', { seq: 9 }), metadata: { role: 'impostor' }, time: 700 },
+    ]);
+    assert.deepEqual(told(effects), ['join b@500', 'update b {"role":"leader"}@600']);
+    assert.deepEqual(state.peers.get('b')?.metadata, { role: 'leader' }, 'only the active link speaks for the peer');
+    const fresh = run([{ type: 'configure', name: 'c', addr: 'c:1' }]).state;
+    assert.deepEqual(fresh.peers.get('c')?.metadata, {});
   });
 
   it('should forget an inbound-only peer once its links are gone, and never list self', () => {

@@ -125,7 +125,7 @@ describe('unpackPacket', () => {
   const refused: readonly (readonly [label: string, input: string | Uint8Array, reason: RegExp])[] = [
     ['a ping frame', '{"type":"ping","id":1}', /^not a packet: a ping frame$/],
     ['a leave frame', '{"type":"leave"}', /^not a packet: a leave frame$/],
-    ['a welcome frame as bytes', new TextEncoder().encode(`{"type":"welcome","proof":"${'a'.repeat(64)}","instance":"${'b'.repeat(64)}","incarnation":5}`), /^not a packet: a welcome frame$/],
+    ['a welcome frame as bytes', new TextEncoder().encode(`{"type":"welcome","proof":"${'a'.repeat(64)}","instance":"${'b'.repeat(64)}","incarnation":5,"meta":{}}`), /^not a packet: a welcome frame$/],
     ['garbage text', 'not json at all', /^not a packet: frame is not JSON/],
     ['garbage bytes', new Uint8Array([0, 159, 146, 150]), /^not a packet: frame is not JSON/],
     ['empty bytes', new Uint8Array(0), /^not a packet: frame is not JSON/],

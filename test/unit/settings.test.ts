@@ -9,6 +9,7 @@ const FIELDS = [
   'connectInterval',
   'connectTimeout',
   'maxConnectInterval',
+  'requestTimeout',
 ] as const satisfies readonly (keyof Settings)[];
 
 /** Values no setting may take, with a label for the test name. */
@@ -45,6 +46,7 @@ describe('DEFAULT_SETTINGS', () => {
       connectInterval: 2000,
       connectTimeout: 10000,
       maxConnectInterval: 30000,
+      requestTimeout: 5000,
     });
     assert.ok(Object.isFrozen(DEFAULT_SETTINGS));
   });

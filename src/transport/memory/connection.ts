@@ -5,7 +5,7 @@ import type { Fabric, Held } from './fabric.js';
 
 /** What travels one way on a memory connection. */
 type Item =
-  | { readonly kind: 'frame'; readonly data: string | Buffer; readonly bytes: number }
+  | { readonly kind: 'frame'; readonly data: string | Buffer; readonly bytes: number; readonly binary: boolean }
   | { readonly kind: 'close'; readonly cause: CloseCause; readonly reason: string }
   | { readonly kind: 'reset' };
 
@@ -111,12 +111,12 @@ export class MemoryConnection implements Connection {
     return this.dead || this.out === undefined ? 0 : this.out.heldBytes;
   }
 
-  /** Sends one text frame; dropped when closing, closed, dead, or the way is blocked. */
-  send(data: string | Buffer): void {
+  /** Sends one frame (text, or bytes with `binary`); dropped when closing, closed, dead, or the way is blocked. */
+  send(data: string | Buffer, binary = false): void {
     if (this.dead || this.state !== 'open') return;
     const bytes = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
     const copy = typeof data === 'string' ? data : Buffer.from(data);
-    this.toPeer({ kind: 'frame', data: copy, bytes });
+    this.toPeer({ kind: 'frame', data: copy, bytes, binary });
   }
 
   /**
@@ -173,14 +173,16 @@ export class MemoryConnection implements Connection {
 
   private receive(item: Item): void {
     if (this.dead || this.ended || this.state === 'closed') return;
-    if (item.kind === 'frame') this.receiveFrame(item.data, item.bytes);
+    if (item.kind === 'frame') this.receiveFrame(item.data, item.bytes, item.binary);
     else if (item.kind === 'reset') this.closeFromPeer('reset', '');
     else if (this.state === 'open') this.closeFromPeer(item.cause, item.reason);
   }
 
-  private receiveFrame(data: string | Buffer, bytes: number): void {
+  private receiveFrame(data: string | Buffer, bytes: number, binary: boolean): void {
     if (bytes > this.maxPayload) {
       this.fail('too-big', 'Max payload size exceeded', new RangeError(`frame of ${bytes} bytes over maxPayload ${this.maxPayload}`));
+    } else if (binary) {
+      this.emit({ type: 'message', data: typeof data === 'string' ? Buffer.from(data) : data });
     } else if (typeof data !== 'string' && !isUtf8(data)) {
       this.fail('protocol', 'Invalid UTF-8 sequence', new TypeError('text frame is not valid UTF-8'));
     } else {

@@ -40,15 +40,20 @@ export function closeCodeOf(cause: CloseCause): number {
 /**
  * The neutral cause of a received close code, and of the ws error that led
  * to it when there was one: an oversized frame is `too-big`, any other
- * WebSocket protocol violation `protocol`, no close frame at all (1005,
- * 1006, unknown codes) `reset`.
+ * WebSocket protocol violation `protocol`, no close frame at all (1006)
+ * `reset`; a close frame with a code of no meaning to us is still an
+ * orderly close, `normal`.
  */
 export function causeOf(code: number, error: Error | undefined): CloseCause {
   const wsCode = (error as { code?: unknown } | undefined)?.code;
   if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 'too-big';
   if (typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_')) return 'protocol';
-  return CAUSE_OF.get(code) ?? 'reset';
+  if (code === ABNORMAL_CLOSURE) return 'reset';
+  return CAUSE_OF.get(code) ?? 'normal';
 }
+
+/** The code ws reports when the connection ended with no close frame. */
+const ABNORMAL_CLOSURE = 1006;
 
 /** Whether a dial or TLS error is a certificate or TLS fault (logged as RXC_ERR_TLS). */
 export function isTlsError(error: unknown): boolean {

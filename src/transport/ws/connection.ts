@@ -23,8 +23,8 @@ export class WsConnection implements Connection {
     else this.ws.once('close', listener);
   }
 
-  send(data: string | Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary: false });
+  send(data: string | Buffer, binary = false): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary });
   }
 
   get bufferedAmount(): number {

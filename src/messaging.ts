@@ -1,0 +1,163 @@
+import { EMPTY, filter, merge, mergeMap, Observable, of, Subject, take, throwError, type SchedulerLike } from 'rxjs';
+import type * as t from 'io-ts';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { RequestError } from './errors.js';
+import { CODES, type Code } from './limits.js';
+import type { LogLevel } from './log.js';
+import type { MembershipState } from './membership/state.js';
+import { requestTimeout } from './operators/requestTimeout.js';
+import type { Outbox } from './outbox.js';
+import { IncomingRequest, Packet, TypedPacket } from './packet.js';
+import { ChannelName, type PayloadFrame } from './protocol/frames.js';
+import { reportErrors } from './protocol/report.js';
+import type { Link } from './session/link.js';
+import type { Settings } from './settings.js';
+import type { MembershipEvent } from './types.js';
+
+/** A typed channel: messages under one name, decoded with its codec. */
+export interface Channel<T> {
+  /** Messages on this channel from peers (hot), decoded; one that fails the codec is logged and dropped. */
+  readonly messages$: Observable<TypedPacket<T>>;
+  /** Sends `value` to every online peer on this channel. */
+  next(value: T): void;
+  /** Sends `value` to one peer on this channel; logged (not thrown) when it is not online. */
+  toNode(node: string, value: T): void;
+}
+
+/** Options of `request$`. */
+export interface RequestOptions {
+  /** Ms to wait for the reply; default the `requestTimeout` setting (5000). */
+  readonly timeout?: number;
+}
+
+/** What request/reply and channels need from the manager. */
+export interface MessagingContext {
+  readonly outbox: Outbox;
+  readonly settings$: Observable<Settings>;
+  readonly scheduler: SchedulerLike;
+  readonly membership$: Observable<MembershipEvent>;
+  state(): MembershipState<Link>;
+  listening(): boolean;
+  log(level: LogLevel, message: string, node?: string, code?: Code): void;
+  /** A late or unknown reply was dropped. */
+  lateReply(): void;
+}
+
+/**
+ * Request/reply and channels over the links: routes incoming request,
+ * reply and channel frames, and keeps the pending requests of this node.
+ */
+export class Messaging {
+  readonly #pending = new Map<string, (packet: Packet) => void>();
+  readonly #requests = new Subject<IncomingRequest>();
+  readonly #channels = new Subject<{ readonly ch: string; readonly packet: Packet }>();
+  #nextId = 1;
+
+  /** Requests from peers (hot): answer each with `reply(message)`. */
+  readonly requests$: Observable<IncomingRequest> = this.#requests.asObservable();
+
+  constructor(private readonly ctx: MessagingContext) {}
+
+  /** Routes one incoming request, reply or channel frame. */
+  receive(frame: Exclude<PayloadFrame, { type: 'msg' }>, link: Link): void {
+    const time = new Date(frame.time);
+    switch (frame.type) {
+      case 'req': {
+        // the reply goes back on the link the request came on
+        const answer = (message: unknown): boolean => this.ctx.listening() && this.ctx.outbox.sendOn(link, { type: 'res', id: frame.id }, message, 'reply');
+        const refuse = (why: string): void => this.ctx.log('warn', why, link.peer, CODES.REPLY);
+        this.#requests.next(new IncomingRequest(link.peer, time, frame.data, answer, refuse));
+        return;
+      }
+      case 'res': {
+        const pending = this.#pending.get(key(link.peer, frame.id));
+        if (pending === undefined) {
+          this.ctx.lateReply();
+          this.ctx.log('debug', `reply ${frame.id} from ${link.peer} matches no pending request (late or cancelled); dropped`, link.peer, CODES.REPLY);
+          return;
+        }
+        pending(new Packet(link.peer, time, frame.data));
+        return;
+      }
+      case 'chan':
+        this.#channels.next({ ch: frame.ch, packet: new Packet(link.peer, time, frame.data) });
+        return;
+    }
+  }
+
+  /**
+   * Asks `node` and waits for its one reply. Cold: each subscription sends
+   * one request; unsubscribing cancels it (a late reply is dropped and
+   * counted).
+   *
+   * @throws TypeError at the call for a bad timeout
+   */
+  request$(node: string, message: unknown, options: RequestOptions = {}): Observable<Packet> {
+    const fail$ = (code: Code, why: string): Observable<never> => throwError(() => new RequestError(code, node, why));
+    const ask$ = new Observable<Packet>((subscriber) => {
+      const peer = this.ctx.state().peers.get(node);
+      if (typeof node !== 'string' || peer === undefined || !peer.configured) return fail$(CODES.NOT_CONFIGURED, `${String(node)} is not configured`).subscribe(subscriber);
+      if (!this.ctx.listening() || !peer.joined) return fail$(CODES.NOT_ONLINE, `${node} is not online`).subscribe(subscriber);
+      const id = this.#nextId++;
+      this.#pending.set(key(node, id), (packet) => {
+        subscriber.next(packet);
+        subscriber.complete();
+      });
+      if (!this.ctx.outbox.sendTo({ type: 'req', id }, node, message, this.ctx.state(), 'request$')) {
+        this.#pending.delete(key(node, id));
+        subscriber.error(new RequestError(CODES.SEND, node, `request to ${node} not sent (see log$)`));
+      }
+      return () => this.#pending.delete(key(node, id));
+    });
+    const left$ = this.ctx.membership$.pipe(
+      filter((e) => e.type === 'leave' && e.node === node),
+      take(1),
+      mergeMap(() => fail$(CODES.PEER_LEFT, `${node} left before it replied`)),
+    );
+    // built here, so a bad timeout throws at the call, not at subscription
+    return merge(ask$, left$).pipe(take(1), requestTimeout<Packet>(node, this.ctx.settings$, options.timeout, this.ctx.scheduler));
+  }
+
+  /** The channel `name`, typed by `codec` when given. */
+  channel<T>(name: string, codec?: t.Decoder<unknown, T>): Channel<T> {
+    if (isLeft(ChannelName.decode(name))) throw new TypeError('Invalid channel name: expected 1 to 128 characters without control characters');
+    const messages$ = this.#channels.pipe(
+      filter((m) => m.ch === name),
+      mergeMap(({ packet }) => {
+        if (codec === undefined) return of(new TypedPacket<T>(packet.name, packet.time, packet.message(), name, packet.message() as T));
+        const decoded = codec.decode(packet.binary ? packet.bytes() : packet.message());
+        if (isLeft(decoded)) {
+          this.ctx.log('warn', `channel ${name}: message from ${packet.name} dropped: ${reportErrors(decoded.left).join('; ')}`, packet.name, CODES.CHANNEL_DECODE);
+          return EMPTY;
+        }
+        return of(new TypedPacket<T>(packet.name, packet.time, packet.binary ? packet.bytes() : packet.message(), name, decoded.right));
+      }),
+    );
+    return {
+      messages$,
+      next: (value) => {
+        if (this.ctx.listening()) this.ctx.outbox.broadcast({ type: 'chan', ch: name }, value, onlineLinks(this.ctx.state()), `channel ${name}`);
+      },
+      toNode: (node, value) => {
+        if (this.ctx.listening()) this.ctx.outbox.sendTo({ type: 'chan', ch: name }, node, value, this.ctx.state(), `channel ${name}`);
+      },
+    };
+  }
+
+  complete(): void {
+    this.#requests.complete();
+    this.#channels.complete();
+  }
+}
+
+function key(node: string, id: number): string {
+  return `${id}:${node}`;
+}
+
+/** The active link of every joined peer. */
+export function onlineLinks(state: MembershipState<Link>): Link[] {
+  const out: Link[] = [];
+  for (const peer of state.peers.values()) if (peer.joined && peer.active !== undefined) out.push(peer.active);
+  return out;
+}
+
