@@ -4,8 +4,10 @@
  *
  *   RXCLUSTER_SECRET=… rxcluster --name node1 --listen 0.0.0.0:9654 --peer node2=10.0.0.2:9654
  *
- * Prints every event as one JSON object per line on stdout, sends each stdin
- * line to the cluster, and shuts down cleanly on SIGTERM and SIGINT. A bad
+ * Prints every event as one JSON object per line on stdout (log entries as
+ * readable lines on stderr, unless --log-stdout), sends each stdin line to the
+ * cluster, and shuts down cleanly on SIGTERM and SIGINT, and when npm, which
+ * started it through a shell, goes away. A bad
  * configuration gets one line on stderr and exit code 2, before anything
  * starts. See `rxcluster --help`.
  */
