@@ -370,7 +370,7 @@ describe('rxcluster processes', () => {
     assert.equal(listening?.type === 'listening' && listening.quorum, true, 'no peers: quorum, said in the listening line');
   });
 
-  it('a bad config exits 2 with exactly one line on stderr, before starting anything', { timeout: 20_000 }, async (t) => {
+  it('a bad config exits 2 with exactly one line on stderr, before starting anything', { timeout: 60_000 }, async (t) => {
     const defer = scope(t);
     const cases: { args: string[]; env?: Record<string, string>; expect: RegExp }[] = [
       { args: ['--name', 'a', '--listen', 'nowhere'], expect: /^rxcluster: invalid listen address "nowhere"/ },
@@ -385,7 +385,7 @@ describe('rxcluster processes', () => {
       return { ...c, proc };
     });
     for (const { args, expect, proc } of runs) {
-      const exit = await within(proc.exited, 10_000, `the CLI to exit for ${args.join(' ')}`);
+      const exit = await within(proc.exited, 30_000, `the CLI to exit for ${args.join(' ')}`);
       await sleep(50); // let the pipes deliver the last bytes
       assert.deepEqual(exit, { code: 2, signal: null }, `exit for ${args.join(' ')}`);
       const lines = proc.stderr().split('\n').filter((line) => line !== '');

@@ -154,7 +154,7 @@ export interface CliNodeOptions {
   /** `--setting` values, ms. */
   readonly settings?: Readonly<Record<string, number>>;
   readonly extraArgs?: readonly string[];
-  /** ms to wait for the listening line. */
+  /** ms to wait for the listening line (default 30 s: starting tsx on a busy machine is slow). */
   readonly ms?: number;
   /** Pass --log-stdout, so log entries come as JSON lines among the events (default true). */
   readonly logStdout?: boolean;
@@ -184,7 +184,7 @@ export async function startCli(name: string, opts: CliNodeOptions = {}): Promise
   const proc = launchCli(nodeArgs(name, opts));
   try {
     const listening = await Promise.race([
-      proc.wait((line) => line.type === 'listening', opts.ms ?? 15_000, `${name} to print its listening line`),
+      proc.wait((line) => line.type === 'listening', opts.ms ?? 30_000, `${name} to print its listening line`),
       proc.exited.then((exit) => {
         throw new Error(`${name} exited (${exit.code ?? exit.signal}) before listening: ${proc.stderr().trim()}`);
       }),
