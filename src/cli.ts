@@ -4,8 +4,10 @@
  *
  *   RXCLUSTER_SECRET=… rxcluster --name node1 --listen 0.0.0.0:9654 --peer node2=10.0.0.2:9654
  *
- * Prints every event as one JSON object per line on stdout, sends each stdin
- * line to the cluster, and shuts down cleanly on SIGTERM and SIGINT. A bad
+ * Prints every event as one JSON object per line on stdout (log entries as
+ * readable lines on stderr, unless --log-stdout), sends each stdin line to the
+ * cluster, and shuts down cleanly on SIGTERM and SIGINT, and when npm, which
+ * started it through a shell, goes away. A bad
  * configuration gets one line on stderr and exit code 2, before anything
  * starts. See `rxcluster --help`.
  */
@@ -15,6 +17,8 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { asapScheduler, observeOn, skip, take } from 'rxjs';
 import { formatAddress, parseAddress } from './address.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { Manager, type TlsOptions } from './manager.js';
@@ -37,6 +41,8 @@ export interface CliConfig {
   readonly secret: string;
   /** Log entries below this level are not printed. */
   readonly logLevel: LogLevel;
+  /** Log entries as `{"type":"log",…}` lines on stdout among the events, instead of text lines on stderr. */
+  readonly logStdout: boolean;
 }
 
 /** What `parseConfig` decided: run, print the help, or refuse with one line. */
@@ -63,39 +69,49 @@ Options:
                            secretFile, logLevel; flags override it; paths in it are
                            relative to the file
   --setting NAME=MS        a timing setting in ms (repeatable): pingInterval, joinDelay,
-                           readTimeout, connectInterval, connectTimeout, maxConnectInterval
+                           readTimeout, connectInterval, connectTimeout, maxConnectInterval;
+                           readTimeout alone also scales the pingInterval and joinDelay
+                           defaults below it (same proportions as 5000 and 500 of 11000)
   --secret-file FILE       file holding the shared secret (one trailing newline ignored)
   --tls-key FILE           PEM private key: serve and dial over TLS (needs --tls-cert)
   --tls-cert FILE          PEM certificate of this node
   --tls-ca FILE            PEM CA that peers' certificates must chain to
   --tls-request-cert       mutual TLS: require a client certificate from peers
   --log-level LEVEL        debug, info (default), warn or error
+  --log-stdout             log entries as {"type":"log",...} JSON lines on stdout among
+                           the events (default: readable lines on stderr)
   --help                   this text
 
 The shared secret comes from the ${SECRET_ENV} environment variable or from a
 secret file, never from a flag: the command line is visible to every user.
 
-Output lines: listening, join, leave (with reason), quorum, message, log, stopped.
+Output lines on stdout, one JSON object each: listening (with the quorum at
+start), join, leave (with reason), quorum (each change, after the join or leave
+that caused it), message, stopped. Log entries go to stderr (see --log-stdout).
+Started through npx or an npm script, the node also stops cleanly when npm is
+signalled (npm passes the signal to a shell, not to the node: the node stops
+when that shell, its parent, goes away).
 Exit codes: 0 after a clean shutdown, 1 when the node cannot start, 2 for a bad configuration.
 `;
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-type FlagKind = 'value' | 'list' | 'switch';
-const FLAGS: Readonly<Record<string, FlagKind>> = {
-  '--name': 'value',
-  '--listen': 'value',
-  '--peer': 'list',
-  '--config': 'value',
-  '--setting': 'list',
-  '--secret-file': 'value',
-  '--tls-key': 'value',
-  '--tls-cert': 'value',
-  '--tls-ca': 'value',
-  '--tls-request-cert': 'switch',
-  '--log-level': 'value',
-  '--help': 'switch',
-};
+/** The flags, for `node:util` parseArgs; the single-valued ones may be given once. */
+const OPTIONS = {
+  name: { type: 'string' },
+  listen: { type: 'string' },
+  peer: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  setting: { type: 'string', multiple: true },
+  'secret-file': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-request-cert': { type: 'boolean' },
+  'log-level': { type: 'string' },
+  'log-stdout': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 const LogLevelCodec = t.keyof({ debug: null, info: null, warn: null, error: null }, 'one of debug, info, warn, error');
 
@@ -146,53 +162,55 @@ export function parseConfig(
 }
 
 interface Flags {
+  /** Single-valued flags by name with their dashes (`--name`). */
   readonly values: Map<string, string>;
   readonly lists: Map<string, string[]>;
   readonly switches: Set<string>;
 }
 
 function parseFlags(argv: readonly string[]): Flags {
+  // before anything else, so that no other complaint comes first and the value is never echoed
+  if (argv.some((arg) => arg === '--secret' || arg.startsWith('--secret='))) {
+    throw new ConfigError(
+      `--secret is refused: a secret on the command line is visible to every user of this machine (ps, /proc) and stays in shell history; set ${SECRET_ENV} or use --secret-file`,
+    );
+  }
+  let tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']>;
+  try {
+    ({ tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false, tokens: true }));
+  } catch (error) {
+    throw new ConfigError(parseArgsProblem(error as Error & { code?: string }));
+  }
   const flags: Flags = { values: new Map(), lists: new Map(), switches: new Set() };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = flag === arg ? undefined : arg.slice(eq + 1);
-    if (flag === '--secret') {
-      throw new ConfigError(
-        `--secret is refused: a secret on the command line is visible to every user of this machine (ps, /proc) and stays in shell history; set ${SECRET_ENV} or use --secret-file`,
-      );
-    }
-    if (flag === '-h') {
-      flags.switches.add('--help');
-      continue;
-    }
-    const kind = FLAGS[flag];
-    if (kind === undefined) {
-      throw new ConfigError(flag.startsWith('-') ? `unknown option ${flag} (see --help)` : `unexpected argument "${arg}" (see --help)`);
-    }
-    if (kind === 'switch') {
-      if (inline !== undefined) throw new ConfigError(`${flag} takes no value`);
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const flag = `--${token.name}`;
+    const option: { type: string; multiple?: boolean } = OPTIONS[token.name as keyof typeof OPTIONS];
+    if (option.type === 'boolean') {
       flags.switches.add(flag);
-      continue;
-    }
-    let value = inline;
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new ConfigError(`${flag} needs a value`);
-      value = next;
-      i++;
-    }
-    if (kind === 'list') {
-      const list = flags.lists.get(flag) ?? [];
-      list.push(value);
-      flags.lists.set(flag, list);
+    } else if (option.multiple === true) {
+      flags.lists.set(flag, [...(flags.lists.get(flag) ?? []), token.value ?? '']);
     } else {
       if (flags.values.has(flag)) throw new ConfigError(`${flag} given twice`);
-      flags.values.set(flag, value);
+      flags.values.set(flag, token.value ?? '');
     }
   }
   return flags;
+}
+
+/** parseArgs' complaint in this tool's words, one line. */
+function parseArgsProblem(error: Error & { code?: string }): string {
+  const option = /'(?:-\w, )?(--?[\w-]+)/.exec(error.message)?.[1] ?? 'an option';
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${option} (see --help)`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument "${/'(.*)'/.exec(error.message)?.[1] ?? ''}" (see --help)`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return error.message.includes('does not take an argument') ? `${option} takes no value` : `${option} needs a value`;
+    default:
+      return `${error.message.split('\n')[0] ?? ''} (see --help)`;
+  }
 }
 
 function buildConfig(flags: Flags, env: Readonly<Record<string, string | undefined>>, readFile: ReadFile): CliConfig {
@@ -231,9 +249,9 @@ function buildConfig(flags: Flags, env: Readonly<Record<string, string | undefin
   }
   let settings: Settings;
   try {
-    settings = mergeSettings(DEFAULT_SETTINGS, settingsUpdate);
+    settings = mergeSettings(DEFAULT_SETTINGS, fitDefaults(settingsUpdate));
   } catch (error) {
-    throw new ConfigError(lowerFirst((error as Error).message));
+    throw new ConfigError(`${lowerFirst((error as Error).message)}${settingsHint((error as Error).message, settingsUpdate)}`);
   }
 
   const levelText = flags.values.get('--log-level') ?? file.logLevel;
@@ -248,7 +266,46 @@ function buildConfig(flags: Flags, env: Readonly<Record<string, string | undefin
   const secretPath = secretFlag ?? (file.secretFile === undefined ? undefined : fromFile(file.secretFile));
   const secret = readSecret(env[SECRET_ENV], secretPath, readFile);
 
-  return { name, listen, peers, settings, tls, secret, logLevel };
+  return { name, listen, peers, settings, tls, secret, logLevel, logStdout: flags.switches.has('--log-stdout') };
+}
+
+/**
+ * Scales the defaults that must stay below another setting, when only that
+ * other one is given: a lone `readTimeout` brings `pingInterval` and
+ * `joinDelay` down in the defaults' proportions (5000 and 500 of 11000), a
+ * lone `maxConnectInterval` caps `connectInterval`. A default is never raised,
+ * and a value given explicitly is never changed.
+ *
+ * @param update - the settings given (config file and flags), by name
+ * @returns `update` plus the scaled defaults
+ */
+export function fitDefaults(update: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const fitted: Record<string, unknown> = { ...update };
+  const readTimeout = update['readTimeout'];
+  if (typeof readTimeout === 'number' && Number.isSafeInteger(readTimeout) && readTimeout > 1) {
+    for (const field of ['pingInterval', 'joinDelay'] as const) {
+      if (field in update) continue;
+      const scaled = Math.floor((readTimeout * DEFAULT_SETTINGS[field]) / DEFAULT_SETTINGS.readTimeout);
+      fitted[field] = Math.max(1, Math.min(DEFAULT_SETTINGS[field], scaled));
+    }
+  }
+  const cap = update['maxConnectInterval'];
+  if (typeof cap === 'number' && Number.isSafeInteger(cap) && cap > 0 && !('connectInterval' in update)) {
+    fitted['connectInterval'] = Math.min(DEFAULT_SETTINGS.connectInterval, cap);
+  }
+  return fitted;
+}
+
+/** For a rule between two settings that the given ones break: which flag to add or change. */
+function settingsHint(message: string, given: Readonly<Record<string, unknown>>): string {
+  const rule = /(\w+) \((\d+)\) must (be shorter than|not exceed) (\w+) \((\d+)\)/.exec(message);
+  if (rule === null) return '';
+  const [, low = '', lowValue = '', relation = '', high = ''] = rule;
+  if (low in given && !(high in given)) {
+    const least = relation === 'be shorter than' ? Number(lowValue) + 1 : Number(lowValue);
+    return `: add --setting ${high}=MS with MS of at least ${least}`;
+  }
+  return `: lower ${low} or raise ${high}`;
 }
 
 function readConfigFile(path: string, readFile: ReadFile): ConfigFile {
@@ -392,6 +449,10 @@ async function run(config: CliConfig): Promise<void> {
   const minLevel = LOG_LEVELS.indexOf(config.logLevel);
   const printLog = (entry: LogEntry): void => {
     if (LOG_LEVELS.indexOf(entry.level) < minLevel) return;
+    if (!config.logStdout) {
+      process.stderr.write(`${String(entry)}\n`);
+      return;
+    }
     out({
       type: 'log',
       level: entry.level,
@@ -478,8 +539,14 @@ async function run(config: CliConfig): Promise<void> {
     return;
   }
   if (stopping) return;
-  out({ type: 'listening', address: bound });
-  manager.quorum$.subscribe((quorum) => out({ type: 'quorum', quorum }));
+  // quorum$ replays the current value at once: it goes in the listening line;
+  // each change is printed a turn later, after the join or leave line of the
+  // same membership change, whichever order the manager emits them in
+  let quorumAtStart: boolean | undefined;
+  manager.quorum$.pipe(take(1)).subscribe((quorum) => (quorumAtStart = quorum));
+  out({ type: 'listening', address: bound, ...(quorumAtStart === undefined ? {} : { quorum: quorumAtStart }) });
+  manager.quorum$.pipe(skip(1), observeOn(asapScheduler)).subscribe((quorum) => out({ type: 'quorum', quorum }));
+  if (startedByNpm()) watchParent(stop);
 
   reader = createInterface({ input: process.stdin, terminal: false, crlfDelay: Infinity });
   reader.on('line', (text) => {
@@ -494,6 +561,31 @@ async function run(config: CliConfig): Promise<void> {
     }
   });
   // stdin ending (a closed pipe, /dev/null) leaves the node running
+}
+
+/** npm (npx, `npm exec`, an npm script) runs a bin through a shell and says so in the environment. */
+function startedByNpm(): boolean {
+  return process.env['npm_command'] !== undefined || process.env['npm_lifecycle_event'] !== undefined;
+}
+
+/** How often the parent process is checked, ms. */
+const PARENT_CHECK_MS = 200;
+
+/**
+ * Stops the node when its parent goes away. npm, signalled, passes the signal
+ * to the `sh -c` it started the bin in, which dies without passing it on: the
+ * node would run on, orphaned, and its peers would see no leave. Only used
+ * when npm started the node; a node started from a shell with `&` and
+ * outliving that shell is left alone.
+ */
+function watchParent(stop: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, PARENT_CHECK_MS);
+  timer.unref();
 }
 
 /** Entry point: parse, then run or refuse. */

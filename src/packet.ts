@@ -58,7 +58,9 @@ export class Packet {
    *
    * @param codec - an io-ts decoder for the expected type
    * @returns the message
-   * @throws Error whose message names the field that did not match the codec
+   * @throws Error naming the sender, the codec once, and each field that did not
+   *   match with the kind of value found (`packet from node2 does not match Order:
+   *   id: expected number, got string`); never the value itself
    * @example
    * const Order = t.type({ id: t.number });
    * fromCluster$.subscribe((p) => console.log(p.message(Order).id));
@@ -70,7 +72,7 @@ export class Packet {
     if (Buffer.isBuffer(this.data)) throw new Error(`packet from ${this.name} is binary: read it with bytes()`);
     const result = codec.decode(this.data);
     if (isLeft(result)) {
-      throw new Error(`packet from ${this.name} does not match ${codec.name}: ${reportErrors(result.left).join('; ')}`);
+      throw new Error(`packet from ${this.name} does not match ${codec.name}: ${reportErrors(result.left, { relative: true }).join('; ')}`);
     }
     return result.right;
   }

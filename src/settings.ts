@@ -1,6 +1,5 @@
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { reportErrors } from './protocol/report.js';
 
 /**
  * The timing settings of a cluster manager, every value in milliseconds.
@@ -125,18 +124,34 @@ export function mergeSettings(base: Settings, update: unknown): Settings {
     }
   }
   const partial = PartialSettingsCodec.decode(update);
-  if (isLeft(partial)) {
-    throw new TypeError(`Invalid settings: ${reportErrors(partial.left).join('; ')} (a positive whole number of milliseconds)`);
-  }
+  if (isLeft(partial)) throw new TypeError(`Invalid settings: ${notMilliseconds(partial.left)}`);
   // decode the merged result too: t.partial lets an explicit `undefined` through
   const whole = SettingsCodec.decode({ ...base, ...partial.right });
-  if (isLeft(whole)) {
-    throw new TypeError(`Invalid settings: ${reportErrors(whole.left).join('; ')} (a positive whole number of milliseconds)`);
-  }
+  if (isLeft(whole)) throw new TypeError(`Invalid settings: ${notMilliseconds(whole.left)}`);
   const merged: Settings = whole.right;
   const problem = crossFieldProblem(merged);
   if (problem !== undefined) throw new TypeError(`Invalid settings: ${problem}`);
   return Object.freeze(merged);
+}
+
+/**
+ * The fields that are not a positive whole number of milliseconds, in the
+ * user's words: `readTimeout must be a positive whole number of milliseconds
+ * (got 0)`. A setting is a number, not a secret: a short form of it is shown.
+ */
+function notMilliseconds(errors: t.Errors): string {
+  const problems = new Map<string, string>();
+  for (const error of errors) {
+    // the context runs codec, (exact's inner codec,) field: the field is the last named key
+    const field = [...error.context].reverse().find((entry) => Object.hasOwn(settingsProps, entry.key))?.key ?? 'a setting';
+    if (!problems.has(field)) problems.set(field, `${field} must be a positive whole number of milliseconds (got ${shortForm(error.value)})`);
+  }
+  return [...problems.values()].join('; ');
+}
+
+function shortForm(value: unknown): string {
+  const text = value === undefined ? 'nothing' : (JSON.stringify(value) ?? typeof value);
+  return text.length > 24 ? `${text.slice(0, 21)}...` : text;
 }
 
 /** The seed's own rules between fields, and the back-off cap's. */

@@ -11,7 +11,7 @@ import { HELP, lineMessage, parseConfig, type CliConfig, type ParseResult, type 
 import { DEFAULT_SETTINGS, mergeSettings } from '../src/settings.js';
 import { sleep } from './support/cluster.js';
 import { createPki } from './support/certs.js';
-import { clusterView, launchCli, meshJoined, startCliCluster, startCli, FAST, type CliLine } from './support/cli-node.js';
+import { clusterView, freePorts, launchCli, meshJoined, startCliCluster, startCli, FAST, type CliLine } from './support/cli-node.js';
 import { within } from './support/raw.js';
 import { scope } from './support/scope.js';
 
@@ -58,10 +58,12 @@ describe('parseConfig', () => {
       name: 'node1',
       listen: '0.0.0.0:9654',
       peers: { node2: '10.0.0.2:9654', node3: '[::1]:9655' },
-      settings: mergeSettings(DEFAULT_SETTINGS, { readTimeout: 6000, joinDelay: 200 }),
+      // a lone readTimeout scales the pingInterval default below it: 6000 × 5000 / 11000
+      settings: mergeSettings(DEFAULT_SETTINGS, { readTimeout: 6000, joinDelay: 200, pingInterval: 2727 }),
       tls: undefined,
       secret: 'from-env',
       logLevel: 'debug',
+      logStdout: false,
     });
   });
 
@@ -95,10 +97,11 @@ describe('parseConfig', () => {
       name: 'file-name',
       listen: '127.0.0.1:7000',
       peers: { b: '127.0.0.1:7001', c: '127.0.0.1:7002' },
-      settings: mergeSettings(DEFAULT_SETTINGS, { readTimeout: 4000, pingInterval: 1000 }),
+      settings: mergeSettings(DEFAULT_SETTINGS, { readTimeout: 4000, pingInterval: 1000, joinDelay: 181 }),
       tls: { key: KEY, cert: CERT, ca: CERT, requestCert: true },
       secret: 'from-file',
       logLevel: 'warn',
+      logStdout: false,
     });
 
     const overridden = config(
@@ -112,7 +115,7 @@ describe('parseConfig', () => {
     assert.equal(overridden.name, 'flag-name');
     assert.equal(overridden.listen, '127.0.0.1:7000');
     assert.deepEqual(overridden.peers, { b: '127.0.0.1:7001', c: '127.0.0.1:8002', d: '127.0.0.1:8003' });
-    assert.deepEqual(overridden.settings, mergeSettings(DEFAULT_SETTINGS, { readTimeout: 4000, pingInterval: 500 }));
+    assert.deepEqual(overridden.settings, mergeSettings(DEFAULT_SETTINGS, { readTimeout: 4000, pingInterval: 500, joinDelay: 181 }));
     assert.equal(overridden.logLevel, 'error');
 
     // a relative config path: its folder is relative to the working directory
@@ -156,9 +159,11 @@ describe('parseConfig', () => {
   it('refuses bad settings, naming the setting', () => {
     assert.match(problem(parseConfig([...BASE, '--setting', 'readTimeout=soon'], ENV, noFiles)), /^--setting readTimeout=soon: expected NAME=MS, a whole number of milliseconds$/);
     assert.match(problem(parseConfig([...BASE, '--setting', 'readTimeout=-5'], ENV, noFiles)), /^--setting readTimeout=-5: expected NAME=MS/);
-    assert.match(problem(parseConfig([...BASE, '--setting', 'readTimeout=0'], ENV, noFiles)), /^invalid settings: .*readTimeout: expected PositiveInt/);
+    assert.match(problem(parseConfig([...BASE, '--setting', 'readTimeout=0'], ENV, noFiles)), /^invalid settings: readTimeout must be a positive whole number of milliseconds \(got 0\)$/);
     assert.match(problem(parseConfig([...BASE, '--setting', 'pingIntervall=100'], ENV, noFiles)), /^invalid settings: unknown field "pingIntervall"$/);
-    assert.match(problem(parseConfig([...BASE, '--setting', 'readTimeout=400'], ENV, noFiles)), /^invalid settings: joinDelay \(500\) must be shorter than readTimeout \(400\)$/);
+    assert.equal(problem(parseConfig([...BASE, '--setting', 'pingInterval=12000'], ENV, noFiles)), 'invalid settings: pingInterval (12000) must be shorter than readTimeout (11000): add --setting readTimeout=MS with MS of at least 12001');
+    assert.equal(problem(parseConfig([...BASE, '--setting', 'connectInterval=40000'], ENV, noFiles)), 'invalid settings: connectInterval (40000) must not exceed maxConnectInterval (30000): add --setting maxConnectInterval=MS with MS of at least 40000');
+    assert.equal(problem(parseConfig([...BASE, '--setting', 'readTimeout=3000', '--setting', 'joinDelay=3000'], ENV, noFiles)), 'invalid settings: joinDelay (3000) must be shorter than readTimeout (3000): lower joinDelay or raise readTimeout');
     const read = files({ 'c.json': '{"name":"a","listen":"127.0.0.1:0","settings":{"readTimeout":"11s"}}' });
     assert.match(problem(parseConfig(['--config', 'c.json'], ENV, read)), /^invalid settings: .*readTimeout/);
   });
@@ -211,6 +216,17 @@ describe('parseConfig', () => {
     assert.match(problem(parseConfig([...BASE, '--tls-key', 'k.pem', '--tls-cert', 'gone.pem'], ENV, read)), /^cannot read TLS certificate file gone.pem: ENOENT/);
   });
 
+  it('scales the defaults below a lone readTimeout (or maxConnectInterval), never an explicit value', () => {
+    const settingsOf = (...specs: string[]): Record<string, number> => ({ ...config(parseConfig([...BASE, ...specs.flatMap((spec) => ['--setting', spec])], ENV, noFiles)).settings });
+    assert.deepEqual(settingsOf('readTimeout=5000'), { ...DEFAULT_SETTINGS, readTimeout: 5000, pingInterval: 2272, joinDelay: 227 });
+    assert.deepEqual(settingsOf('readTimeout=400'), { ...DEFAULT_SETTINGS, readTimeout: 400, pingInterval: 181, joinDelay: 18 });
+    assert.deepEqual(settingsOf('readTimeout=60000'), { ...DEFAULT_SETTINGS, readTimeout: 60000 }, 'a default is never raised');
+    assert.deepEqual(settingsOf('readTimeout=5000', 'pingInterval=4000'), { ...DEFAULT_SETTINGS, readTimeout: 5000, pingInterval: 4000, joinDelay: 227 });
+    assert.deepEqual(settingsOf('maxConnectInterval=1000'), { ...DEFAULT_SETTINGS, maxConnectInterval: 1000, connectInterval: 1000 });
+    const read = files({ 'c.json': '{"name":"a","listen":"127.0.0.1:0","settings":{"readTimeout":2200}}' });
+    assert.deepEqual({ ...config(parseConfig(['--config', 'c.json'], ENV, read)).settings }, { ...DEFAULT_SETTINGS, readTimeout: 2200, pingInterval: 1000, joinDelay: 100 });
+  });
+
   it('answers --help with the usage, whatever else is given', () => {
     assert.deepEqual(parseConfig(['--help'], {}, noFiles), { kind: 'help', text: HELP });
     assert.deepEqual(parseConfig([...BASE, '-h'], {}, noFiles), { kind: 'help', text: HELP });
@@ -238,7 +254,9 @@ describe('rxcluster processes', () => {
       const join = node.lines.find(({ line }) => line.type === 'join')?.line;
       assert.equal(join?.type === 'join' && join.node, peer.name);
       assert.ok(join?.type === 'join' && !Number.isNaN(Date.parse(join.time)), 'a join line has an ISO time');
-      assert.ok(node.lines.some(({ line }) => line.type === 'quorum' && line.quorum), `${node.name} printed quorum true`);
+      const listening = node.lines.find(({ line }) => line.type === 'listening')?.line;
+      assert.ok(listening?.type === 'listening' && listening.quorum === true, `${node.name} had quorum from the start (one peer): ${JSON.stringify(listening)}`);
+      assert.ok(!node.lines.some(({ line }) => line.type === 'quorum'), `${node.name} printed no quorum change`);
     }
 
     a.send('{"order":1,"item":"tea"}');
@@ -308,6 +326,36 @@ describe('rxcluster processes', () => {
     assert.ok(!a.lines.some(({ line }) => line.type === 'log' && line.code === 'RXC_ERR_READ_TIMEOUT'), 'no read timeout was needed');
   });
 
+  it('prints only events on stdout by default, in order: join before the quorum it brings, leave before the quorum it takes', { timeout: 30_000 }, async (t) => {
+    const defer = scope(t);
+    const [portA = 0, portB = 0, portC = 0] = await freePorts(3);
+    // a counts on b and c; c never comes: b's join makes the quorum, b's leave breaks it
+    const a = await startCli('a', { listen: `127.0.0.1:${portA}`, peers: { b: `127.0.0.1:${portB}`, c: `127.0.0.1:${portC}` }, settings: FAST, logStdout: false });
+    defer(() => a.stop());
+    const b = await startCli('b', { listen: `127.0.0.1:${portB}`, peers: { a: `127.0.0.1:${portA}` }, settings: FAST, logStdout: false });
+    defer(() => b.stop());
+    await a.wait((line) => line.type === 'quorum' && line.quorum, 8000, 'a to print quorum true');
+    b.child.kill('SIGTERM');
+    await a.wait((line) => line.type === 'quorum' && !line.quorum, 5000, 'a to print quorum false');
+    a.child.kill('SIGTERM');
+    assert.deepEqual(await within(a.exited, 5000, 'a to exit'), { code: 0, signal: null });
+    await sleep(50);
+
+    const shown = a.lines.map(({ line }) => ('time' in line ? { ...line, time: 'T' } : line));
+    assert.deepEqual(shown, [
+      { type: 'listening', address: `127.0.0.1:${portA}`, quorum: false },
+      { type: 'join', node: 'b', time: 'T' },
+      { type: 'quorum', quorum: true },
+      { type: 'leave', node: 'b', reason: 'shutdown', time: 'T' },
+      { type: 'quorum', quorum: false },
+      { type: 'stopped' },
+    ]);
+    const stderr = a.stderr();
+    assert.match(stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO listening on 127\.0\.0\.1:\d+$/m, 'log entries are readable lines on stderr');
+    assert.match(stderr, /^\S+ INFO \[b\] node b joined$/m);
+    assert.match(stderr, /^\S+ INFO \[b\] node b left \(shutdown\)$/m);
+  });
+
   it('keeps running when stdin ends, and stops on SIGINT too', { timeout: 20_000 }, async (t) => {
     const defer = scope(t);
     const a = await startCli('a', { settings: FAST });
@@ -317,16 +365,18 @@ describe('rxcluster processes', () => {
     assert.equal(a.hasExited(), false, 'stdin ending does not stop the node');
     a.child.kill('SIGINT');
     assert.deepEqual(await within(a.exited, 5000, 'a to exit after SIGINT'), { code: 0, signal: null });
-    assert.deepEqual(a.lines.map(({ line }) => line.type).filter((type) => type !== 'log'), ['listening', 'quorum', 'stopped']);
+    assert.deepEqual(a.lines.map(({ line }) => line.type).filter((type) => type !== 'log'), ['listening', 'stopped']);
+    const listening = a.lines.find(({ line }) => line.type === 'listening')?.line;
+    assert.equal(listening?.type === 'listening' && listening.quorum, true, 'no peers: quorum, said in the listening line');
   });
 
-  it('a bad config exits 2 with exactly one line on stderr, before starting anything', { timeout: 20_000 }, async (t) => {
+  it('a bad config exits 2 with exactly one line on stderr, before starting anything', { timeout: 60_000 }, async (t) => {
     const defer = scope(t);
     const cases: { args: string[]; env?: Record<string, string>; expect: RegExp }[] = [
       { args: ['--name', 'a', '--listen', 'nowhere'], expect: /^rxcluster: invalid listen address "nowhere"/ },
       { args: ['--name', 'a', '--listen', '127.0.0.1:0', '--secret', 'hunter2'], expect: /^rxcluster: --secret is refused: / },
       { args: ['--name', 'a', '--listen', '127.0.0.1:0'], env: {}, expect: /^rxcluster: no secret: / },
-      { args: ['--name', 'a', '--listen', '127.0.0.1:0', '--setting', 'readTimeout=10'], expect: /^rxcluster: invalid settings: / },
+      { args: ['--name', 'a', '--listen', '127.0.0.1:0', '--setting', 'readTimeout=0'], expect: /^rxcluster: invalid settings: readTimeout must be a positive whole number of milliseconds \(got 0\)$/ },
       { args: ['--config', '/nonexistent/rxcluster.json'], expect: /^rxcluster: cannot read config file \/nonexistent\/rxcluster.json: ENOENT/ },
     ];
     const runs = cases.map((c) => {
@@ -335,7 +385,7 @@ describe('rxcluster processes', () => {
       return { ...c, proc };
     });
     for (const { args, expect, proc } of runs) {
-      const exit = await within(proc.exited, 10_000, `the CLI to exit for ${args.join(' ')}`);
+      const exit = await within(proc.exited, 30_000, `the CLI to exit for ${args.join(' ')}`);
       await sleep(50); // let the pipes deliver the last bytes
       assert.deepEqual(exit, { code: 2, signal: null }, `exit for ${args.join(' ')}`);
       const lines = proc.stderr().split('\n').filter((line) => line !== '');
@@ -347,7 +397,7 @@ describe('rxcluster processes', () => {
     }
   });
 
-  it('a busy port exits 1 with one stderr line naming it', { timeout: 20_000 }, async (t) => {
+  it('a busy port exits 1 with one stderr line naming it, after the log', { timeout: 20_000 }, async (t) => {
     const defer = scope(t);
     const blocker = createServer();
     await new Promise<void>((done) => blocker.listen(0, '127.0.0.1', () => done()));
@@ -358,10 +408,11 @@ describe('rxcluster processes', () => {
     defer(() => proc.stop());
     assert.deepEqual(await within(proc.exited, 10_000, 'the CLI to exit'), { code: 1, signal: null });
     await sleep(50);
+    // log entries (readable, on stderr) may come first; the last line says why, and only it starts with "rxcluster:"
     const lines = proc.stderr().split('\n').filter((line) => line !== '');
-    assert.equal(lines.length, 1, proc.stderr());
-    assert.match(lines[0] ?? '', /^rxcluster: .*EADDRINUSE/);
-    assert.ok(!proc.lines.some(({ line }) => line.type === 'listening'));
+    assert.match(lines.at(-1) ?? '', /^rxcluster: .*EADDRINUSE/, proc.stderr());
+    assert.equal(lines.filter((line) => line.startsWith('rxcluster:')).length, 1, proc.stderr());
+    assert.deepEqual(proc.lines, [], 'nothing on stdout');
   });
 
   it('--help prints the usage and exits 0', { timeout: 20_000 }, async (t) => {

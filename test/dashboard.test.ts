@@ -1,20 +1,19 @@
 /**
- * The status page in a real browser: headless Chromium from Debian, driven by
+ * The status page in a real browser: the headless Chromium shipped in the
+ * @sparticuz/chromium package (or the one CHROMIUM_PATH names), driven by
  * playwright-core. Three managers in one mesh; the page of one follows the
  * others live over server-sent events, logs in through its form and sends a
  * reconnect that reaches fromClusterApi$.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { findChromium } from './support/browser.js';
 import { first, joinedAll, shutdownAll, startMesh, SECRET, type Node, tokenUser } from './support/cluster.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** A configured node whose name is markup: it must show as text. */
 const HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">';
 
@@ -82,7 +81,8 @@ async function waitForText(page: Page, selector: string, text: string, ms: numbe
 
 describe('status page', () => {
   it('follows the mesh live, logs in through its form and sends a reconnect', { timeout: 90_000 }, async (t) => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: the dashboard test needs it (Debian: apt-get install -y chromium)`);
+    const chromiumFound = await findChromium();
+    t.diagnostic(`browser: ${chromiumFound.source}`);
     let nodes: Node[] = [];
     let browser: Browser | undefined;
     try {
@@ -90,7 +90,7 @@ describe('status page', () => {
       await joinedAll(nodes);
       const [alpha, , gamma] = nodes as [Node, Node, Node];
 
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+      browser = await chromium.launch({ executablePath: chromiumFound.executablePath, args: [...chromiumFound.args], env: chromiumFound.env, timeout: 30_000 });
       const context = await browser.newContext();
       const page = await context.newPage();
       page.setDefaultTimeout(10_000);

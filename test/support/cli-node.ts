@@ -13,7 +13,7 @@ import { within } from './raw.js';
 
 /** One line the CLI printed on stdout. */
 export type CliLine =
-  | { readonly type: 'listening'; readonly address: string }
+  | { readonly type: 'listening'; readonly address: string; readonly quorum?: boolean }
   | { readonly type: 'join'; readonly node: string; readonly time: string }
   | { readonly type: 'leave'; readonly node: string; readonly reason: string; readonly time: string }
   | { readonly type: 'quorum'; readonly quorum: boolean }
@@ -154,8 +154,10 @@ export interface CliNodeOptions {
   /** `--setting` values, ms. */
   readonly settings?: Readonly<Record<string, number>>;
   readonly extraArgs?: readonly string[];
-  /** ms to wait for the listening line. */
+  /** ms to wait for the listening line (default 30 s: starting tsx on a busy machine is slow). */
   readonly ms?: number;
+  /** Pass --log-stdout, so log entries come as JSON lines among the events (default true). */
+  readonly logStdout?: boolean;
 }
 
 /** The FAST_SETTINGS timings, as the fault tests pass them with --setting. */
@@ -173,6 +175,7 @@ export function nodeArgs(name: string, opts: CliNodeOptions = {}): string[] {
   const args = ['--name', name, '--listen', opts.listen ?? '127.0.0.1:0'];
   for (const [peer, addr] of Object.entries(opts.peers ?? {})) args.push('--peer', `${peer}=${addr}`);
   for (const [key, ms] of Object.entries(opts.settings ?? FAST)) args.push('--setting', `${key}=${ms}`);
+  if (opts.logStdout !== false) args.push('--log-stdout');
   return [...args, ...(opts.extraArgs ?? [])];
 }
 
@@ -181,7 +184,7 @@ export async function startCli(name: string, opts: CliNodeOptions = {}): Promise
   const proc = launchCli(nodeArgs(name, opts));
   try {
     const listening = await Promise.race([
-      proc.wait((line) => line.type === 'listening', opts.ms ?? 15_000, `${name} to print its listening line`),
+      proc.wait((line) => line.type === 'listening', opts.ms ?? 30_000, `${name} to print its listening line`),
       proc.exited.then((exit) => {
         throw new Error(`${name} exited (${exit.code ?? exit.signal}) before listening: ${proc.stderr().trim()}`);
       }),

@@ -39,11 +39,11 @@ describe('Packet', () => {
   });
 
   const failures: readonly (readonly [label: string, data: unknown, path: string])[] = [
-    ['a field of the wrong type', { id: '7', item: 'tea', tags: [] }, 'Order.id: expected number'],
-    ['a missing field', { id: 7, tags: [] }, 'Order.item: expected string'],
-    ['a wrong array element', { id: 7, item: 'tea', tags: ['ok', 3] }, 'Order.tags.1: expected string'],
-    ['null instead of an object', null, 'Order: expected Order'],
-    ['an array instead of an object', [7, 'tea'], 'Order: expected Order'],
+    ['a field of the wrong type', { id: '7', item: 'tea', tags: [] }, 'does not match Order: id: expected number, got string'],
+    ['a missing field', { id: 7, tags: [] }, 'does not match Order: item: expected string, got nothing'],
+    ['a wrong array element', { id: 7, item: 'tea', tags: ['ok', 3] }, 'does not match Order: tags.1: expected string, got number'],
+    ['null instead of an object', null, 'does not match Order: got null'],
+    ['an array instead of an object', [7, 'tea'], 'does not match Order: got array'],
   ];
   for (const [label, data, path] of failures) {
     it(`should throw an Error naming the field for ${label}: ${path}`, () => {
@@ -53,6 +53,7 @@ describe('Packet', () => {
         (error: unknown) => {
           assert.ok(error instanceof Error);
           assert.ok(error.message.includes(path), error.message);
+          assert.equal(error.message.split('Order').length, 2, `the codec is named once: ${error.message}`);
           assert.ok(error.message.includes('node2'), `names the sender: ${error.message}`);
           return true;
         },
@@ -62,7 +63,7 @@ describe('Packet', () => {
 
   it('should report every wrong field', () => {
     const packet = new Packet('node2', TIME, { id: 'x', item: 1, tags: [] });
-    assert.throws(() => packet.message(Order), /Order\.id: expected number.*Order\.item: expected string/);
+    assert.throws(() => packet.message(Order), /^Error: packet from node2 does not match Order: id: expected number, got string; item: expected string, got number$/);
   });
 
   const secretData: readonly (readonly [label: string, data: unknown])[] = [
