@@ -24,9 +24,12 @@ interface SeriesValue {
  * which also aggregates across instances (a quantile does not; the delay is
  * a per-process fact anyway).
  *
- * The quantiles cover the samples since the previous scrape (NaN when there
- * were none): Node's histogram is reset at each scrape, as prom-client's own
- * `nodejs_eventloop_lag_*` gauges do. `_sum` and `_count` are cumulative.
+ * The quantiles cover the samples since the previous scrape: Node's
+ * histogram is reset at each scrape, as prom-client's own
+ * `nodejs_eventloop_lag_*` gauges do. A scrape less than a sampling period
+ * after the previous one repeats its quantiles (none before the first
+ * sample; never NaN, which prom-client would print as `Nan`). `_sum` and
+ * `_count` are cumulative.
  *
  * A prom-client collector object (`name`, `help`, `type`, `get()`,
  * `reset()`), registered as a metric.
@@ -38,6 +41,8 @@ export class EventLoopDelaySummary {
   readonly #histogram: IntervalHistogram;
   #sum = 0;
   #count = 0;
+  /** The quantiles of the latest window that had samples. */
+  #quantiles: readonly SeriesValue[] = [];
 
   constructor(readonly name: string) {
     this.#histogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
@@ -48,15 +53,13 @@ export class EventLoopDelaySummary {
   get(): { name: string; help: string; type: string; aggregator: string; values: SeriesValue[] } {
     const h = this.#histogram;
     const count = h.count;
-    const values: SeriesValue[] = EVENT_LOOP_QUANTILES.map((quantile) => ({
-      labels: { quantile },
-      value: count === 0 ? NaN : delaySeconds(h.percentile(quantile * 100)),
-    }));
     if (count > 0) {
+      this.#quantiles = EVENT_LOOP_QUANTILES.map((quantile) => ({ labels: { quantile }, value: delaySeconds(h.percentile(quantile * 100)) }));
       this.#count += count;
       this.#sum += delaySeconds(h.mean) * count;
     }
     h.reset();
+    const values = [...this.#quantiles];
     values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.#sum }, { metricName: `${this.name}_count`, labels: {}, value: this.#count });
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
@@ -65,6 +68,7 @@ export class EventLoopDelaySummary {
   reset(): void {
     this.#sum = 0;
     this.#count = 0;
+    this.#quantiles = [];
     this.#histogram.reset();
   }
 

@@ -1,15 +1,25 @@
 import { map, merge, type Observable } from 'rxjs';
-import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Metric } from 'prom-client';
 import type { ApiClusterNode } from '../membership/snapshot.js';
 import { STATUS } from '../membership/state.js';
 import type { TrafficSnapshot, TrafficStats } from '../stats.js';
 import { EventLoopDelaySummary } from './eventLoopDelay.js';
-import { DEFAULT_METRICS_PREFIX, type MetricsOptions } from './options.js';
+import { DEFAULT_METRICS_PREFIX, type AnyRegistry, type MetricsOptions } from './options.js';
 import { leaderOf, sameView, viewOf } from './view.js';
 
-export { DEFAULT_METRICS_PREFIX, resolveMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from './options.js';
+export { DEFAULT_METRICS_PREFIX, resolveMetricsOptions, type AnyRegistry, type MetricsOptions, type ResolvedMetricsOptions } from './options.js';
 export { EVENT_LOOP_QUANTILES, EVENT_LOOP_RESOLUTION_MS } from './eventLoopDelay.js';
 export { leaderOf, viewOf } from './view.js';
+
+let promClient: typeof PromClient | undefined;
+
+/** prom-client, loaded on first use: a process without metrics never loads its ~90 modules. */
+function prom(): typeof PromClient {
+  promClient ??= createRequire(import.meta.url)('prom-client') as typeof PromClient;
+  return promClient;
+}
 
 /** Upper bounds of the round-trip histogram's buckets, in seconds: 1 ms (the clock's step) to 10 s. */
 export const RTT_BUCKETS: readonly number[] = Object.freeze([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -28,7 +38,7 @@ export interface MetricsSource {
 
 /** The metrics of one manager, registered in `registry`. */
 export interface ClusterMetrics {
-  readonly registry: Registry;
+  readonly registry: AnyRegistry;
   /** The registry's exposition, as `GET /metrics` serves it. */
   scrape(): Promise<{ readonly contentType: string; readonly body: string }>;
   /** Stops sampling and listening and removes these series from the registry; safe to call twice. */
@@ -63,7 +73,8 @@ export interface ClusterMetrics {
  * http.createServer(async (_req, res) => { const { contentType, body } = await metrics.scrape(); res.setHeader('content-type', contentType); res.end(body); });
  */
 export function clusterMetrics(manager: MetricsSource, options: MetricsOptions = {}): ClusterMetrics {
-  const registry = options.registry ?? new Registry();
+  const { Counter, Gauge, Histogram, Registry } = prom();
+  const registry: AnyRegistry = options.registry ?? new Registry();
   const prefix = options.prefix ?? DEFAULT_METRICS_PREFIX;
   const name = (suffix: string): string => `${prefix}${suffix}`;
   let members: ReadonlyMap<string, Pick<ApiClusterNode, 'status'>> = new Map();

@@ -1,4 +1,7 @@
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
+
+/** A prom-client Registry of either exposition format (Prometheus text or OpenMetrics). */
+export type AnyRegistry = Registry<RegistryContentType>;
 
 /** The default prefix of every series name. */
 export const DEFAULT_METRICS_PREFIX = 'rxcluster_';
@@ -10,14 +13,14 @@ export interface MetricsOptions {
    * manager (never prom-client's global `register` unless you pass it). Two
    * managers sharing a registry need distinct prefixes.
    */
-  readonly registry?: Registry;
+  readonly registry?: AnyRegistry;
   /** Prepended to every series name; a valid start of a Prometheus metric name. Default `rxcluster_`. */
   readonly prefix?: string;
 }
 
 /** MetricsOptions with the default prefix applied; the registry stays optional (made per manager). */
 export interface ResolvedMetricsOptions {
-  readonly registry: Registry | undefined;
+  readonly registry?: AnyRegistry;
   readonly prefix: string;
 }
 
@@ -39,7 +42,8 @@ export function resolveMetricsOptions(value: unknown): ResolvedMetricsOptions | 
   if (prefix !== undefined && (typeof prefix !== 'string' || !PREFIX.test(prefix))) {
     throw new TypeError('Invalid metrics.prefix: expected letters, digits, _ or : (not starting with a digit)');
   }
-  return { registry: registry as Registry | undefined, prefix: (prefix as string | undefined) ?? DEFAULT_METRICS_PREFIX };
+  const resolved = { prefix: (prefix as string | undefined) ?? DEFAULT_METRICS_PREFIX };
+  return registry === undefined ? resolved : { ...resolved, registry: registry as AnyRegistry };
 }
 
 function isRegistry(value: unknown): boolean {
