@@ -29,3 +29,4 @@ export { DialError, type Connection, type Transport, type SocketEvent, type Clos
 export { createApiHandler, type ApiHandlerOptions } from './api/handler.js';
 export type { ApiTarget } from './api/registry.js';
 export { TrafficStats, type TrafficSnapshot, type RefusalReason } from './stats.js';
+export { clusterMetrics, DEFAULT_METRICS_PREFIX, RTT_BUCKETS, EVENT_LOOP_QUANTILES, EVENT_LOOP_RESOLUTION_MS, type ClusterMetrics, type MetricsOptions, type MetricsSource } from './metrics/index.js';

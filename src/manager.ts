@@ -6,6 +6,7 @@ import { CLOSE_GRACE, CODES, type Code } from './limits.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { countsOf, type ApiClusterNode } from './membership/index.js';
 import { LiveMembership } from './membership/live.js';
+import { clusterMetrics, type AnyRegistry, type ClusterMetrics } from './metrics/index.js';
 import { backpressure } from './operators/backpressure.js';
 import { resolveOptions, type ManagerOptions, type ResolvedOptions } from './options.js';
 import { Outbox } from './outbox.js';
@@ -68,6 +69,7 @@ export class Manager {
   readonly #stats = new TrafficStats();
   readonly #messaging: Messaging;
   #metadata: Readonly<Record<string, unknown>>;
+  readonly #metrics: ClusterMetrics | undefined;
   #phase: StateDump['state'] = 'new';
   #address: string | null = null;
   #shutdown: Promise<void> | undefined;
@@ -122,7 +124,8 @@ export class Manager {
     this.nodeLeave$ = this.membership$.pipe(filter((e) => e.type === 'leave'), map((e) => e.node));
     this.members$ = this.#members.members$;
     this.quorum$ = this.#members.quorum$;
-    this.#api = new ManagerApi(this, { enabled: o.apiEnabled, signingKey: o.signingKey, tokenDuration: o.tokenDuration, loginSecret: authKey }, (action, node, data) => {
+    const metrics = (this.#metrics = o.metrics === undefined ? undefined : clusterMetrics(this, o.metrics));
+    this.#api = new ManagerApi(this, { enabled: o.apiEnabled, signingKey: o.signingKey, tokenDuration: o.tokenDuration, loginSecret: authKey, ...(metrics === undefined ? {} : { metrics: () => metrics.scrape() }) }, (action, node, data) => {
       if (this.#fromClusterApi.closed) return;
       this.#emitLog('info', `API request ${action} for ${node}`, node);
       if (action === 'reconnect') this.#members.state.peers.get(node)?.active?.end('lost', 'normal', 'reconnect requested');
@@ -332,6 +335,7 @@ export class Manager {
       }
     }
     this.#subscription.unsubscribe();
+    this.#metrics?.close();
     this.#api.unregister();
     await this.#transport.close();
     this.#phase = 'stopped';
@@ -384,6 +388,11 @@ export class Manager {
       error: (error: unknown) => this.#emitLog('warn', `a stream piped into ${via} failed: ${String(error)}`, undefined, CODES.SEND),
       complete: () => undefined,
     };
+  }
+
+  /** The prom-client Registry holding this manager's metrics (the `metrics` option's, or its own), or undefined when metrics are off. Its series leave it on shutdown. */
+  get metricsRegistry(): AnyRegistry | undefined {
+    return this.#metrics?.registry;
   }
 
   /** Traffic counters since this manager started: messages and bytes each way, redials, refusals by reason. */

@@ -4,6 +4,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES } from './limits.js';
 import { NodeName } from './protocol/frames.js';
 import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
+import { resolveMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from './metrics/options.js';
 import type { Transport } from './transport/types.js';
 import { wsTransport } from './transport/ws/index.js';
 import { checkMetadata, type Metadata } from './metadata.js';
@@ -29,6 +30,8 @@ export interface ManagerOptions {
     /** HMAC key for API tokens. Default: 32 random bytes per manager. */
     readonly signingKey?: string | Buffer;
   };
+  /** Prometheus metrics, served at `GET /metrics` on the API: `{}` for a registry of this manager's own, or `{ registry, prefix }`. Default off. */
+  readonly metrics?: MetricsOptions;
   /**
    * How nodes reach each other: `wsTransport()` (the default, a full mesh of
    * WebSockets), `network.transport()` of a MemoryNetwork in tests. One
@@ -56,6 +59,7 @@ export interface ResolvedOptions {
   readonly random: () => number;
   readonly transport: Transport;
   readonly metadata: Metadata;
+  readonly metrics: ResolvedMetricsOptions | undefined;
 }
 
 /**
@@ -91,6 +95,7 @@ export function resolveOptions(name: string, authKey: string | Buffer, options: 
     signingKey: key ?? randomBytes(32),
     scheduler: options.scheduler ?? asyncScheduler,
     random: options.random ?? Math.random,
+    metrics: resolveMetricsOptions(options.metrics),
     transport: transport ?? wsTransport(),
     metadata: options.metadata === undefined ? Object.freeze({}) : checkMetadata(options.metadata, 'metadata'),
   };

@@ -57,9 +57,10 @@ export class ManagerApi {
   readonly #target: ApiTarget;
   #handler: RequestHandler | undefined;
 
-  constructor(manager: ApiManagerView, options: { readonly enabled: boolean; readonly signingKey: string | Buffer; readonly tokenDuration: number; readonly loginSecret: string | Buffer }, submit: (action: string, node: string, data: string) => void) {
+  constructor(manager: ApiManagerView, options: { readonly enabled: boolean; readonly signingKey: string | Buffer; readonly tokenDuration: number; readonly loginSecret: string | Buffer; readonly metrics?: ApiTarget['metrics'] }, submit: (action: string, node: string, data: string) => void) {
     this.#credentials = new ApiCredentials(options.signingKey, options.tokenDuration, options.loginSecret);
-    this.#target = apiTarget(manager, options.enabled, this.#credentials, submit);
+    const target = apiTarget(manager, options.enabled, this.#credentials, submit);
+    this.#target = options.metrics === undefined ? target : { ...target, metrics: options.metrics };
   }
 
   /** The API as a Node request handler (made on first use). */

@@ -21,6 +21,8 @@ export interface ApiTarget {
   verifyApiToken(token: string): string | undefined;
   /** Emits an admin request on fromClusterApi$; `reconnect` also drops that node's connection. */
   apiRequest(action: string, node: string, data: string): void;
+  /** The Prometheus exposition of the manager's metrics; absent when they are off. */
+  readonly metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
 
 /**
