@@ -57,7 +57,7 @@ const CONFIG = {
   /** Phases to run (env BENCH_ONLY, comma-separated): broadcast, pingpong, idle, mesh. All by default. */
   only: new Set((process.env['BENCH_ONLY'] ?? 'broadcast,pingpong,idle,mesh').split(',').map((p) => p.trim())),
   /** The whole bench is killed past this. */
-  watchdogMs: envInt('BENCH_WATCHDOG_MS', 300_000),
+  watchdogMs: envInt('BENCH_WATCHDOG_MS', 420_000),
 } as const;
 
 /**

@@ -4,6 +4,9 @@ import { socketEvents$ } from './socketEvents.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
 import { closeCodeOf } from './codes.js';
 
+/** Send options of every frame (ws copies them): one object, not one per frame. */
+const TEXT = Object.freeze({ binary: false });
+
 /** A ws socket behind the Connection interface. */
 export class WsConnection implements Connection {
   readonly events$: Observable<SocketEvent>;
@@ -24,7 +27,7 @@ export class WsConnection implements Connection {
   }
 
   send(data: string | Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary: false });
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, TEXT);
   }
 
   get bufferedAmount(): number {
