@@ -4,6 +4,11 @@ import { socketEvents$ } from './socketEvents.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
 import { closeCodeOf } from './codes.js';
 
+/** Send options of every frame (ws copies them): one object, not one per frame. */
+const TEXT = Object.freeze({ binary: false });
+/** The same for a binary frame. */
+const BINARY = Object.freeze({ binary: true });
+
 /** A ws socket behind the Connection interface. */
 export class WsConnection implements Connection {
   readonly events$: Observable<SocketEvent>;
@@ -24,7 +29,7 @@ export class WsConnection implements Connection {
   }
 
   send(data: string | Buffer, binary = false): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary });
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, binary ? BINARY : TEXT);
   }
 
   get bufferedAmount(): number {
