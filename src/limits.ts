@@ -85,6 +85,14 @@ export const CODES = Object.freeze({
   SOCKET: 'RXC_ERR_SOCKET',
   /** The application handed toCluster$/toNode$ something that cannot be sent. */
   SEND: 'RXC_ERR_SEND',
+  /** A sealed frame's MAC did not hold (NATS): forged or corrupted; dropped. */
+  FORGED: 'RXC_ERR_FORGED',
+  /** A sealed frame's sequence number was not new (NATS): a replay; dropped. */
+  REPLAY: 'RXC_ERR_REPLAY',
+  /** Sequence numbers skipped: frames lost on the way (NATS failover); counted. */
+  FRAMES_LOST: 'RXC_ERR_FRAMES_LOST',
+  /** The NATS client lost or changed its server, or the server reported an error. */
+  NATS: 'RXC_ERR_NATS',
 });
 
 export type Code = (typeof CODES)[keyof typeof CODES];

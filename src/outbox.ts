@@ -5,6 +5,7 @@ import type { Link } from './session/link.js';
 import type { TrafficStats } from './stats.js';
 import type { NodeMessage } from './types.js';
 import type { SchedulerLike } from 'rxjs';
+import type { Transport } from './transport/types.js';
 
 /** Producers are told to wait once a peer has a quarter of sendBufferBytes unsent. */
 const HIGH_WATER_DIVISOR = 4;
@@ -21,7 +22,7 @@ export class Outbox {
 
   constructor(
     private readonly self: string,
-    private readonly o: { readonly maxPayload: number; readonly sendBufferBytes: number; readonly scheduler: SchedulerLike },
+    private readonly o: { readonly maxPayload: number; readonly sendBufferBytes: number; readonly scheduler: SchedulerLike; readonly transport?: Transport },
     private readonly log: (level: LogLevel, message: string, node?: string) => void,
     private readonly pressure: () => void,
     private readonly stats: TrafficStats,
@@ -34,7 +35,14 @@ export class Outbox {
     const frame = this.#encode(message, 'toCluster$');
     if (frame === undefined) return;
     let most = 0;
-    for (const link of to) most = Math.max(most, link.send(frame));
+    const fast = this.o.transport;
+    if (fast?.broadcast !== undefined && to.length > 0) {
+      // one hand-over for all (NATS: one publish); then each link's slow-consumer check
+      fast.broadcast(frame, to.map((link) => link.conn));
+      for (const link of to) most = Math.max(most, link.queued());
+    } else {
+      for (const link of to) most = Math.max(most, link.send(frame));
+    }
     this.stats.messagesSent += to.length;
     this.stats.bytesSent += frame.length * to.length;
     if (most > this.#high) this.pressure();
