@@ -50,7 +50,8 @@ describe('NATS: a client without the secret', () => {
     const broadcast = recorded.find((r) => r.subject === `${PREFIX}.all`);
     const beat = recorded.find((r) => r.subject === `${PREFIX}.beat` && openSealed(r.data) !== undefined && Buffer.from(r.data).includes('"n":"b"'));
     assert.ok(pairFrames.length >= 3 && broadcast !== undefined && beat !== undefined, 'the eavesdropper recorded pair frames, a broadcast and a heartbeat');
-    const cid = Buffer.from(openSealed(pairFrames[0]!.data)!.id, 'hex');
+    // the live connection: the one that carried the private message, the last frame recorded
+    const cid = Buffer.from(openSealed(pairFrames.at(-1)!.data)!.id, 'hex');
     const bEpoch = Buffer.from(openSealed(broadcast.data)!.id, 'hex');
     const wrongCluster = clusterKey(WRONG);
     const msg = (text: string): string => JSON.stringify({ type: 'msg', from: 'b', time: Date.now(), data: text });
@@ -70,7 +71,7 @@ describe('NATS: a client without the secret', () => {
     // 2. inject a message: as a broadcast of b (its epoch, a fresh seq) and on b's live pair connection
     raw.publish(`${PREFIX}.all`, seal(wrongCluster, 'B', bEpoch, 1_000_000, msg('injected broadcast')));
     raw.publish(toA, seal(randomBytes(32), 'F', cid, 1_000_000, msg('injected private')));
-    raw.publish(toA, Buffer.concat([Buffer.from(pairFrames[0]!.data.subarray(0, 39)), Buffer.from(msg('spliced'))]));
+    raw.publish(toA, Buffer.concat([Buffer.from(pairFrames.at(-1)!.data.subarray(0, 39)), Buffer.from(msg('spliced'))]));
 
     // 3. forge b's leave: a close and a leave notice on b's connection, a heartbeat saying b has no connection
     raw.publish(toA, seal(randomBytes(32), 'C', cid, 1_000_001, JSON.stringify({ cause: 'shutdown', reason: 'bye' })));
@@ -93,7 +94,9 @@ describe('NATS: a client without the secret', () => {
     const stats = a.transport.stats;
     t.diagnostic(`a refused ${stats.forged} forged and ${stats.replayed} replayed frames`);
     assert.ok(stats.forged >= 8, `forged frames counted: ${stats.forged}`);
-    assert.ok(stats.replayed >= pairFrames.length + 2, `replays counted: ${stats.replayed}`);
+    // the live connection's recorded frames (at least the private message), the broadcast, the heartbeat;
+    // frames of a connection closed since (the loser of a simultaneous dial) are dropped unread
+    assert.ok(stats.replayed >= 3, `replays counted: ${stats.replayed}`);
     assert.equal(stats.lost, 0, 'no sequence gap was opened by the forgeries');
     const codes = new Set(a.logs.map((e) => e.code));
     for (const code of [CODES.FORGED, CODES.REPLAY, CODES.BAD_FRAME, CODES.HANDSHAKE_TIMEOUT]) assert.ok(codes.has(code), `${code} logged\n${logText(a)}`);
