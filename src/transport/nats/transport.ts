@@ -243,7 +243,6 @@ export class NatsTransport implements Transport, PairWire {
       let conn: NatsConnection | undefined;
       nc.request(s.handshakeOf(peer), JSON.stringify(request), { timeout }).then(
         (msg) => {
-          if (subscriber.closed) return;
           if (msg.data.length > MAX_OPEN_BYTES) {
             subscriber.error(new DialError('the open answer is too big', false));
             return;
@@ -257,7 +256,13 @@ export class NatsTransport implements Transport, PairWire {
               dialerEpoch: this.#epochHex, acceptorEpoch: reply.epoch, dialerFloors: floors, acceptorFloors: reply.floors,
             };
             const keys = pairKeys(this.#secret, opening);
-            conn = this.#track(new NatsConnection(this, this.#nextId++, 'outbound', peer, cid, reply.epoch, keys.toAcceptor, keys.toDialer, reply.floors, this.#maxPayload));
+            const made = new NatsConnection(this, this.#nextId++, 'outbound', peer, cid, reply.epoch, keys.toAcceptor, keys.toDialer, reply.floors, this.#maxPayload);
+            if (subscriber.closed) {
+              // the dial was given up meanwhile: tell the acceptor at once rather than leave it waiting out its handshake
+              made.terminate();
+              return;
+            }
+            conn = this.#track(made);
             const opened = conn;
             opened.onEnd(() => subscriber.complete());
             subscriber.next(opened);
