@@ -168,10 +168,11 @@ describe('NATS: the NATS servers fail', () => {
     await joinedAll(nodes, 8000);
     const leaves: string[] = [];
     for (const n of nodes) n.manager.nodeLeave$.subscribe((l) => leaves.push(l));
+    const reconnected = first(s1.manager.log$, (e) => /connected to the NATS server/.test(e.message), 8000, 's1 reconnects');
     await server.stop();
     const back = performance.now();
     await server.start();
-    await first(s1.manager.log$, (e) => /connected to the NATS server/.test(e.message), 5000, 's1 reconnects');
+    await reconnected;
     t.diagnostic(`NATS back after ${(performance.now() - back).toFixed(0)} ms`);
     await sleep(1500);
     assert.deepEqual(leaves, [], `nobody left\n${logText(s1)}`);
