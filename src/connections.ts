@@ -1,4 +1,4 @@
-import { map, merge, mergeMap, type Observable } from 'rxjs';
+import { EMPTY, map, merge, mergeMap, type Observable } from 'rxjs';
 import { dialAll$, type ConfigChange, type DialLoopContext } from './dialer.js';
 import { CODES } from './limits.js';
 import { session$, type SessionContext, type SessionEvent } from './session/session.js';
@@ -30,5 +30,6 @@ export function connections$(ctx: ConnectionsContext): Observable<SessionEvent> 
         : { type: 'log', level: 'debug', message: `refused ${r.remote}: ${r.reason}` },
     ),
   );
-  return merge(sessions$, refused$);
+  const said$ = (t.log$ ?? EMPTY).pipe(map((e): SessionEvent => ({ type: 'log', ...e })));
+  return merge(sessions$, refused$, said$);
 }

@@ -4,6 +4,7 @@
  */
 export { Manager, type ManagerOptions, type NodeMessage, type ApiRequest, type StateDump, type TlsOptions, type MembershipEvent } from './manager.js';
 export { wsTransport, type WsTransportOptions } from './transport/ws/index.js';
+export { natsTransport, NatsTransport, type NatsTransportOptions, type NatsTransportStats } from './transport/nats/index.js';
 export { Packet, TypedPacket, IncomingRequest, unpackPacket } from './packet.js';
 export type { Channel, RequestOptions } from './messaging.js';
 export { LogEntry, type LogLevel } from './log.js';
@@ -25,7 +26,7 @@ export { ClusterError, ReadTimeoutError, HandshakeTimeoutError, RequestError } f
 export { hasQuorum } from './protocol/quorum.js';
 export { backoffDelay } from './protocol/backoff.js';
 export * from './operators/index.js';
-export { DialError, type Connection, type Transport, type SocketEvent, type CloseCause, type ListenOptions, type Refusal, type RequestHandler } from './transport/types.js';
+export { DialError, type Connection, type Transport, type SocketEvent, type CloseCause, type ListenOptions, type Refusal, type RequestHandler, type TransportLogEntry } from './transport/types.js';
 export { createApiHandler, type ApiHandlerOptions } from './api/handler.js';
 export type { ApiTarget } from './api/registry.js';
 export { TrafficStats, type TrafficSnapshot, type RefusalReason } from './stats.js';

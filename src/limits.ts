@@ -100,6 +100,14 @@ export const CODES = Object.freeze({
   REPLY: 'RXC_ERR_REPLY',
   /** A channel message failed the channel's codec and was dropped. */
   CHANNEL_DECODE: 'RXC_ERR_CHANNEL_DECODE',
+  /** A sealed frame's MAC did not hold (NATS): forged or corrupted; dropped. */
+  FORGED: 'RXC_ERR_FORGED',
+  /** A sealed frame's sequence number was not new (NATS): a replay; dropped. */
+  REPLAY: 'RXC_ERR_REPLAY',
+  /** Sequence numbers skipped: frames lost on the way (NATS failover); counted. */
+  FRAMES_LOST: 'RXC_ERR_FRAMES_LOST',
+  /** The NATS client lost or changed its server, or the server reported an error. */
+  NATS: 'RXC_ERR_NATS',
 });
 
 export type Code = (typeof CODES)[keyof typeof CODES];

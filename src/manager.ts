@@ -258,7 +258,8 @@ export class Manager {
     let bound: string;
     try {
       const handler = this.#o.apiEnabled ? { requestHandler: this.requestHandler } : {};
-      bound = await this.#transport.listen(address, { maxPayload: this.#o.maxPayload, ...(tls === undefined ? {} : { tls }), ...handler });
+      const self = { self: this.name, secret: this.#secret, settings$: this.#settings.asObservable() };
+      bound = await this.#transport.listen(address, { maxPayload: this.#o.maxPayload, ...(tls === undefined ? {} : { tls }), ...handler, ...self });
     } catch (error) {
       if (this.#phase !== 'listening') throw new Error(`cannot listen on ${address}: manager ${this.name} was shut down meanwhile`, { cause: error });
       this.#phase = 'new';

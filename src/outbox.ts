@@ -4,6 +4,7 @@ import type { MembershipState } from './membership/state.js';
 import { encodeBinary, encodeFrame, encodePayload, outgoingProblem, payloadHead, type PayloadKind } from './protocol/frames.js';
 import type { Link } from './session/link.js';
 import type { TrafficStats } from './stats.js';
+import type { Transport } from './transport/types.js';
 
 /** Producers are told to wait once a peer has a quarter of sendBufferBytes unsent. */
 const HIGH_WATER_DIVISOR = 4;
@@ -27,7 +28,7 @@ export class Outbox {
 
   constructor(
     private readonly self: string,
-    private readonly o: { readonly maxPayload: number; readonly sendBufferBytes: number; readonly scheduler: SchedulerLike },
+    private readonly o: { readonly maxPayload: number; readonly sendBufferBytes: number; readonly scheduler: SchedulerLike; readonly transport?: Transport },
     private readonly log: (level: LogLevel, message: string, node?: string) => void,
     private readonly pressure: () => void,
     private readonly stats: TrafficStats,
@@ -40,7 +41,14 @@ export class Outbox {
     const frame = this.#encode(kind, message, via);
     if (frame === undefined) return;
     let most = 0;
-    for (const link of to) most = Math.max(most, link.send(frame.bytes, frame.binary));
+    const fast = this.o.transport;
+    if (fast?.broadcast !== undefined && to.length > 0 && !frame.binary) {
+      // one hand-over for all (NATS: one publish); then each link's slow-consumer check
+      fast.broadcast(frame.bytes, to.map((link) => link.conn));
+      for (const link of to) most = Math.max(most, link.queued());
+    } else {
+      for (const link of to) most = Math.max(most, link.send(frame.bytes, frame.binary));
+    }
     this.stats.messagesSent += to.length;
     this.stats.bytesSent += frame.bytes.length * to.length;
     if (most > this.#high) this.pressure();

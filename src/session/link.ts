@@ -65,6 +65,17 @@ export class Link implements PeerIdentity {
   send(data: string | Buffer, binary = false): number {
     if (this.#endReason !== undefined) return 0;
     this.conn.send(data, binary);
+    return this.queued();
+  }
+
+  /**
+   * The slow-consumer check of `send`, alone: for a frame the transport
+   * queued for this link by other means (its broadcast fast path).
+   *
+   * @returns the bytes now queued for this peer (0 once the link ended)
+   */
+  queued(): number {
+    if (this.#endReason !== undefined) return 0;
     const buffered = this.conn.bufferedAmount;
     if (buffered > this.sendBufferBytes) {
       this.end('slow', 'slow', `slow consumer: ${buffered} bytes unsent`);

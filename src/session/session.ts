@@ -242,7 +242,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
         const traffic$ = ctx.logTraffic
           ? watched$.pipe(map((frame) => log('debug', `received ${frame.type} frame from ${current.peer}`, current.peer)))
           : NO_EVENTS$;
-        const pings$ = watched$.pipe(
+        // a transport with presence of its own (NATS heartbeats) makes these pings needless
+        const pings$ = conn.presence === true ? NO_EVENTS$ : watched$.pipe(
           heartbeat(ctx.settings$, ctx.scheduler),
           tap(() => send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame)),
           ignoreElements(),

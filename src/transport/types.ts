@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
+import type { Code } from '../limits.js';
 
 /**
  * Why a connection closed, in words every transport shares. Each transport
@@ -82,6 +83,14 @@ export interface Connection {
   close(cause: CloseCause, reason: string): void;
   /** Immediate close, for a dead or hostile peer: the peer sees `reset`, if anything. */
   terminate(): void;
+  /**
+   * True when the transport tells the peer's liveness itself (NATS: one
+   * heartbeat per node on a shared subject): the session then sends no pings
+   * of its own, and the transport delivers `pong` frames of its own making,
+   * whose `id` is the receiver's clock minus the measured round trip. They
+   * count as reads for readTimeout. Absent or false: the session pings.
+   */
+  readonly presence?: boolean;
 }
 
 /** A Node request handler, as `http.createServer` or express take. */
@@ -107,6 +116,21 @@ export interface ListenOptions {
   readonly tls?: TlsOptions;
   /** Serve this HTTP handler on the same port, where the transport has one (ws). */
   readonly requestHandler?: RequestHandler;
+  /** This node's name, for transports that route by name (NATS). */
+  readonly self?: string;
+  /** The cluster secret, for transports that seal every frame themselves (NATS: frame MACs). */
+  readonly secret?: string | Buffer;
+  /** The timings in force, live, for transports with presence of their own (NATS heartbeats every pingInterval). */
+  readonly settings$?: Observable<{ readonly pingInterval: number; readonly readTimeout: number }>;
+}
+
+/** A transport's own log entry (a refused frame, a server failover), logged by the manager as is. */
+export interface TransportLogEntry {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly message: string;
+  /** The peer concerned, when known. */
+  readonly node?: string;
+  readonly code?: Code;
 }
 
 /**
@@ -175,6 +199,8 @@ export interface Transport {
    * the manager sends to each connection.
    */
   broadcast?(data: Buffer, connections: readonly Connection[]): void;
+  /** Optional: what the transport has to say on its own (hot); the manager logs it. */
+  readonly log$?: Observable<TransportLogEntry>;
   /** Stops accepting and closes every connection. Idempotent. */
   close(): Promise<void>;
 }

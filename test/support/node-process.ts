@@ -15,7 +15,7 @@
  * SIGUSR2 blocks its event loop for RXC_BLOCK_MS ms (`blocking`, `unblocked` lines).
  * It then exits by itself, with code 0, once nothing is left open.
  */
-import { Manager, type ManagerOptions } from '../../src/index.js';
+import { Manager, natsTransport, type ManagerOptions } from '../../src/index.js';
 import { FAST_SETTINGS, type Settings } from '../../src/settings.js';
 
 function emit(line: Record<string, unknown>): void {
@@ -48,7 +48,13 @@ if (!Array.isArray(peers) || !peers.every((p): p is string => typeof p === 'stri
 const settings = parseJson('settings', settingsArg, FAST_SETTINGS) as Partial<Settings>;
 const extra = parseJson('options', optionsArg, {}) as Pick<ManagerOptions, 'maxPayload' | 'sendBufferBytes' | 'logTraffic'>;
 
-const manager = new Manager(name, secret, { ...extra, settings });
+// RXC_NATS_SERVERS (a JSON list of URLs) runs this node over NATS instead (RXC_NATS_PREFIX: the subject prefix)
+const natsServers = process.env.RXC_NATS_SERVERS;
+const transport =
+  natsServers === undefined
+    ? undefined
+    : natsTransport({ servers: JSON.parse(natsServers) as string[], subjectPrefix: process.env.RXC_NATS_PREFIX ?? 'rxcluster', reconnectTimeWait: 100 });
+const manager = new Manager(name, secret, { ...extra, settings, ...(transport === undefined ? {} : { transport }) });
 manager.nodeJoin$.subscribe((node) => emit({ type: 'join', node }));
 manager.nodeLeave$.subscribe((node) => emit({ type: 'leave', node }));
 manager.log$.subscribe((entry) =>
@@ -89,7 +95,7 @@ setInterval(() => {
   if (process.ppid !== parent) process.exit(3);
 }, 500).unref();
 
-manager.listen('127.0.0.1:0').then(
+manager.listen(transport === undefined ? '127.0.0.1:0' : undefined).then(
   (address) => emit({ type: 'listening', address }),
   (error: unknown) => fail(`listen failed: ${String(error)}`),
 );

@@ -5,6 +5,7 @@
  * bounded, and `stop()` kills the server and deletes its directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,13 @@ import { within } from './raw.js';
 
 export const PROMETHEUS = '/usr/bin/prometheus';
 export const PROMTOOL = '/usr/bin/promtool';
+
+/** Throws one clear line when Debian's prometheus package is not installed. */
+function needPrometheus(): void {
+  if (!existsSync(PROMETHEUS) || !existsSync(PROMTOOL)) {
+    throw new Error('prometheus is not installed: apt-get install -y prometheus (.ci/run does it when missing)');
+  }
+}
 
 /** A port on 127.0.0.1 that was free a moment ago (the OS picked it). */
 export async function freePort(): Promise<number> {
@@ -29,6 +37,7 @@ export async function freePort(): Promise<number> {
 
 /** Runs `promtool check metrics` on `text` (stdin); resolves with its exit code and output. */
 export async function promtoolCheckMetrics(text: string, ms = 10_000): Promise<{ code: number | null; output: string }> {
+  needPrometheus();
   const child = spawn(PROMTOOL, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -88,6 +97,7 @@ export async function startPrometheus(targets: Readonly<Record<string, string>>,
   let printed = '';
   let child: ChildProcess | undefined;
   const exited = new Promise<void>((resolve) => {
+    needPrometheus();
     child = spawn(PROMETHEUS, [
       `--config.file=${join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
