@@ -32,10 +32,10 @@ export const MAC_BYTES = 16;
 /** The largest sequence number a header holds (2^48 - 1). */
 export const MAX_SEQ = 2 ** 48 - 1;
 
-/** What a sealed frame carries. */
-export type SealedKind = 'F' | 'C' | 'B' | 'H';
+/** What a sealed frame carries: F a pair text frame, Y a pair binary frame, C a close, B a broadcast, H a heartbeat. */
+export type SealedKind = 'F' | 'C' | 'B' | 'H' | 'Y';
 
-const KIND_BYTE: Readonly<Record<SealedKind, number>> = { F: 0x46, C: 0x43, B: 0x42, H: 0x48 };
+const KIND_BYTE: Readonly<Record<SealedKind, number>> = { F: 0x46, C: 0x43, B: 0x42, H: 0x48, Y: 0x59 };
 const KIND_OF = new Map<number, SealedKind>(Object.entries(KIND_BYTE).map(([k, b]) => [b, k as SealedKind]));
 
 /** A sealed frame as read, before its MAC is checked. */

@@ -7,7 +7,7 @@ type CloseEvent = Extract<SocketEvent, { type: 'close' }>;
 /** What a NATS pair connection asks of its transport. */
 export interface PairWire {
   /** Seals and publishes one frame (`F`) or close (`C`) payload to the peer; false when it could not be handed to the client. */
-  publish(conn: NatsConnection, kind: 'F' | 'C', payload: Uint8Array | string): boolean;
+  publish(conn: NatsConnection, kind: 'F' | 'Y' | 'C', payload: Uint8Array | string): boolean;
   /** The NATS client's unsent bytes (shared by every connection). */
   readonly bufferedAmount: number;
   /** The connection finished: forget it. */
@@ -95,10 +95,10 @@ export class NatsConnection implements Connection {
     return this.done ? 0 : this.wire.bufferedAmount;
   }
 
-  /** Publishes one frame, sealed; dropped once closing. */
-  send(data: string | Buffer): void {
+  /** Publishes one frame (text, or bytes with `binary`), sealed; dropped once closing. */
+  send(data: string | Buffer, binary = false): void {
     if (this.state !== 'open') return;
-    if (!this.wire.publish(this, 'F', data)) return;
+    if (!this.wire.publish(this, binary ? 'Y' : 'F', data)) return;
     this.sent++;
     this.checkEstablished();
   }
@@ -133,11 +133,17 @@ export class NatsConnection implements Connection {
     this.finish({ type: 'close', cause, reason, local: true, error });
   }
 
-  /** Internal: a frame from the peer whose seal held. */
-  receiveFrame(payload: Buffer): void {
+  /** Internal: a frame from the peer whose seal held; a binary one arrives as bytes. */
+  receiveFrame(payload: Buffer, binary = false): void {
     if (this.state !== 'open') return;
     if (payload.length > this.maxPayload) {
       this.fail('too-big', 'Max payload size exceeded', new RangeError(`frame of ${payload.length} bytes over maxPayload ${this.maxPayload}`));
+      return;
+    }
+    if (binary) {
+      this.received++;
+      this.emit({ type: 'message', data: Buffer.from(payload) });
+      this.checkEstablished();
       return;
     }
     if (!isUtf8(payload)) {

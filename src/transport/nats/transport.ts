@@ -297,7 +297,7 @@ export class NatsTransport implements Transport, PairWire {
   }
 
   /** Internal ({@link PairWire}): seals and publishes one pair frame or close. */
-  publish(conn: NatsConnection, kind: 'F' | 'C', payload: Uint8Array | string): boolean {
+  publish(conn: NatsConnection, kind: 'F' | 'Y' | 'C', payload: Uint8Array | string): boolean {
     const nc = this.#nc;
     const s = this.#subjects;
     if (nc === undefined || s === undefined || nc.isClosed()) return false;
@@ -418,7 +418,7 @@ export class NatsTransport implements Transport, PairWire {
   /** A sealed pair frame or close addressed to this node. */
   #onPair(msg: Msg): void {
     const frame = openSealed(msg.data);
-    if (frame === undefined || (frame.kind !== 'F' && frame.kind !== 'C')) {
+    if (frame === undefined || (frame.kind !== 'F' && frame.kind !== 'Y' && frame.kind !== 'C')) {
       this.#refuse('forged', 'a pair frame of no known form', undefined);
       return;
     }
@@ -438,7 +438,7 @@ export class NatsTransport implements Transport, PairWire {
     }
     this.#gap(frame.seq - conn.inSeq - 1, `frames from ${conn.peer}`, conn.peer);
     conn.inSeq = frame.seq;
-    if (frame.kind === 'F') conn.receiveFrame(frame.payload);
+    if (frame.kind === 'F' || frame.kind === 'Y') conn.receiveFrame(frame.payload, frame.kind === 'Y');
     else {
       const { cause, reason } = readClose(frame.payload);
       conn.closeFromPeer(cause, reason);
