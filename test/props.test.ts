@@ -21,6 +21,7 @@ import type { LogEntry } from '../src/log.js';
 import type { Packet } from '../src/packet.js';
 import { decodeFrame, encodeMsg } from '../src/protocol/frames.js';
 import { handshakeProof } from '../src/protocol/handshake.js';
+import { stretchSecret } from '../src/protocol/keyring.js';
 import { fastOptions, first, joinedAll, logText, SECRET, sleep, startNode, type Node, membersNow } from './support/cluster.js';
 import { authOf, isChallenge, isWelcome, RawClient, nonce, rawHello, rawJoin, type Welcome } from './support/raw.js';
 import {
@@ -342,11 +343,11 @@ describe('one manager under random input from raw ws clients', () => {
         if (!isChallenge(challenge)) assert.fail(`a bare challenge (type, version, nonce only): ${JSON.stringify(challenge)}`);
         const transcript = { dialer: name, acceptor: to, dialerNonce: f['nonce'] as string, acceptorNonce: challenge.nonce };
         // B claimed from an older process (incarnation 0) than the B connected now
-        client.send(authOf(handshakeProof(rightSecret ? SECRET : WRONG_SECRET, 'dialer', transcript), nonce(), name === 'B' ? 0 : Date.now()));
+        client.send(authOf(handshakeProof(stretchSecret(rightSecret ? SECRET : WRONG_SECRET), 'dialer', transcript), nonce(), name === 'B' ? 0 : Date.now()));
         if (typeof expected === 'object') {
           await closedAsExpected(client, expected, since);
         } else {
-          checkWelcome(await client.next(3000, 'the welcome'), handshakeProof(SECRET, 'acceptor', transcript));
+          checkWelcome(await client.next(3000, 'the welcome'), handshakeProof(stretchSecret(SECRET), 'acceptor', transcript));
           if (expected === 'welcomeThenRefused') {
             const closed = await client.waitClosed(3000);
             assert.deepEqual([closed.code, closed.reason], [CLOSE.POLICY_VIOLATION, 'refused'], 'an older B is refused after the welcome');
@@ -400,9 +401,9 @@ describe('one manager under random input from raw ws clients', () => {
             const forged = {
               // the acceptor's own proof, reflected back at it
               acceptorProof: half.acceptorProof,
-              wrongSecret: handshakeProof(`not-${SECRET}`, 'dialer', transcript),
-              swappedNames: handshakeProof(SECRET, 'dialer', { ...transcript, dialer: 'A', acceptor: 'R' }),
-              oldNonce: handshakeProof(SECRET, 'dialer', { ...transcript, acceptorNonce: nonce() }),
+              wrongSecret: handshakeProof(stretchSecret(`not-${SECRET}`), 'dialer', transcript),
+              swappedNames: handshakeProof(stretchSecret(SECRET), 'dialer', { ...transcript, dialer: 'A', acceptor: 'R' }),
+              oldNonce: handshakeProof(stretchSecret(SECRET), 'dialer', { ...transcript, acceptorNonce: nonce() }),
               upperCase: proof.toUpperCase(),
             }[s.how];
             out = { payload: JSON.stringify(authFrame(forged, instance, Date.now())), binary: false };
