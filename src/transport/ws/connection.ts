@@ -24,7 +24,6 @@ export class WsConnection implements Connection {
   readonly events$: Observable<SocketEvent>;
   readonly peerNames?: readonly string[];
   readonly #options: WsConnectionOptions;
-  #authenticated = false;
 
   constructor(
     readonly id: number,
@@ -37,18 +36,10 @@ export class WsConnection implements Connection {
     if (options.peerNames !== undefined) this.peerNames = options.peerNames;
     this.events$ = socketEvents$(ws);
     setMaxPayload(ws, Math.min(HANDSHAKE_MAX_FRAME, options.maxPayload));
-    // an oversized frame before authentication: ws has sent 1009; cut the socket
-    // at once rather than read and discard the rest of the frame
-    const onError = (error: Error & { code?: string }): void => {
-      if (!this.#authenticated && error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') ws.terminate();
-    };
-    ws.on('error', onError);
-    this.onceClosed(() => ws.off('error', onError));
   }
 
   /** The peer proved the secret: frames up to maxPayload from now on, and no longer a pending handshake. */
   authenticated(): void {
-    this.#authenticated = true;
     setMaxPayload(this.ws, this.#options.maxPayload);
     this.#options.release?.();
   }
