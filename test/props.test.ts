@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { concat, defer as deferred, filter, from } from 'rxjs';
-import { CLOSE, CODES, PROTOCOL_VERSION } from '../src/limits.js';
+import { CLOSE, CODES, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION } from '../src/limits.js';
 import type { LogEntry } from '../src/log.js';
 import type { Packet } from '../src/packet.js';
 import { decodeFrame, encodeMsg } from '../src/protocol/frames.js';
@@ -56,6 +56,8 @@ import {
 const SEED = Number(process.env['RXC_PROPS_SEED'] ?? 20_251_125);
 /** A's maxPayload: small, so that long strings pass it now and then. */
 const MAX_PAYLOAD = 32 * 1024;
+/** The largest frame A reads before the sender proved the secret. */
+const PRE_AUTH_LIMIT = Math.min(MAX_PAYLOAD, HANDSHAKE_MAX_FRAME);
 /**
  * The names configured on A. B is connected: a caller that proves the secret
  * as B with an older incarnation (0) is welcomed, then refused; R is free.
@@ -281,7 +283,7 @@ describe('one manager under random input from raw ws clients', () => {
   /** Opens a client, sends `out` first, and checks A's answer against the oracle. */
   async function firstMessage(out: Outgoing): Promise<void> {
     const { a: na } = nodes();
-    const verdict = classify(out, MAX_PAYLOAD);
+    const verdict = classify(out, PRE_AUTH_LIMIT);
     const expected = firstFrameOutcome(verdict);
     counted(expected === 'challenge' ? 'challenge' : String(expected.close));
     const since = na.logs.length;
@@ -324,7 +326,7 @@ describe('one manager under random input from raw ws clients', () => {
       .map(({ name, to, nonce: n, mutations, how, rightSecret }) => ({ out: carry(applyMutations(helloFrame(name, to, n), mutations), how), rightSecret }));
     takeTally();
     await holds(t, fc.asyncProperty(mutatedHello, async ({ out, rightSecret }) => {
-      const verdict = classify(out, MAX_PAYLOAD);
+      const verdict = classify(out, PRE_AUTH_LIMIT);
       const first = firstFrameOutcome(verdict);
       if (first !== 'challenge' || verdict.kind !== 'frame') {
         await firstMessage(out);
@@ -416,7 +418,7 @@ describe('one manager under random input from raw ws clients', () => {
             out = s.out;
             break;
         }
-        const verdict = classify(out, MAX_PAYLOAD);
+        const verdict = classify(out, PRE_AUTH_LIMIT);
         const fault = faultCode(verdict);
         let expected: 'welcome' | { close: number; code: string };
         if (fault !== undefined || verdict.kind !== 'frame') expected = { close: fault ?? CLOSE.PROTOCOL_ERROR, code: logCode(verdict) };
