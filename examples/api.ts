@@ -4,26 +4,30 @@
  *
  *   npx tsx examples/api.ts
  *
- * Then, in a browser: http://127.0.0.1:9701/ (log in with any username and
- * the secret "secret" to see the reconnect buttons), or with curl, using the
- * token the program prints (TOKEN below):
+ * Then, in a browser: http://127.0.0.1:9701/ (log in as alice with the
+ * password "alice-password" to see the reconnect buttons: admins are
+ * configured with hashAdminPassword, never with the cluster secret), or with
+ * curl, using the token the program prints (TOKEN below):
  *
  *   curl -s http://127.0.0.1:9701/api/v1/cluster
  *   curl -s http://127.0.0.1:9701/api/v1/cluster/node1
  *   curl -sN http://127.0.0.1:9701/api/v1/cluster/node1/events
  *   curl -s -X POST -H "Authorization: Bearer $TOKEN" -d 'hello' http://127.0.0.1:9701/api/v1/cluster/node1/admin/node2/reconnect
- *   curl -s -c cookies.txt -H 'content-type: application/json' -d '{"username":"alice","secret":"secret"}' http://127.0.0.1:9701/api/v1/login
+ *   curl -s -c cookies.txt -H 'content-type: application/json' -d '{"username":"alice","password":"alice-password"}' http://127.0.0.1:9701/api/v1/login
  *   curl -s -b cookies.txt -X POST -d 'v2' http://127.0.0.1:9701/api/v1/cluster/node1/admin/node2/deploy
  *
  * Every admin request shows up on node1's fromClusterApi$, printed below.
  */
-import { Manager } from '../src/index.js';
+import { hashAdminPassword, Manager } from '../src/index.js';
 
-const SECRET = 'secret';
+const SECRET = 'an-example-secret-of-32-bytes!!!';
+const PASSWORD = 'alice-password';
+// in production, run `rxcluster-hash-password` once and keep its output in your configuration
+const admins = { alice: hashAdminPassword(PASSWORD) };
 const ADDR1 = '127.0.0.1:9701';
 const ADDR2 = '127.0.0.1:9702';
 
-const node1 = new Manager('node1', SECRET);
+const node1 = new Manager('node1', SECRET, { api: { admins } });
 const node2 = new Manager('node2', SECRET);
 node1.addNode('node2', ADDR2);
 node2.addNode('node1', ADDR1);
@@ -39,7 +43,7 @@ await node2.listen(ADDR2);
 const token = node1.issueApiToken('alice');
 const base = `http://${ADDR1}`;
 console.log(`
-status page:  ${base}/   (log in with any username and the secret "${SECRET}")
+status page:  ${base}/   (log in as alice, password "${PASSWORD}")
 token:        ${token}
 
 TOKEN='${token}'
@@ -47,7 +51,7 @@ curl -s ${base}/api/v1/cluster
 curl -s ${base}/api/v1/cluster/node1
 curl -sN ${base}/api/v1/cluster/node1/events
 curl -s -X POST -H "Authorization: Bearer $TOKEN" -d 'hello' ${base}/api/v1/cluster/node1/admin/node2/reconnect
-curl -s -c cookies.txt -H 'content-type: application/json' -d '{"username":"alice","secret":"${SECRET}"}' ${base}/api/v1/login
+curl -s -c cookies.txt -H 'content-type: application/json' -d '{"username":"alice","password":"${PASSWORD}"}' ${base}/api/v1/login
 curl -s -b cookies.txt -X POST -d 'v2' ${base}/api/v1/cluster/node1/admin/node2/deploy
 
 Ctrl-C to stop.`);

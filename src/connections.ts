@@ -27,7 +27,9 @@ export function connections$(ctx: ConnectionsContext): Observable<SessionEvent> 
     map((r): SessionEvent =>
       r.kind === 'tls'
         ? { type: 'log', level: 'warn', message: `refused ${r.remote}: ${r.reason}`, code: CODES.TLS }
-        : { type: 'log', level: 'debug', message: `refused ${r.remote}: ${r.reason}` },
+        : r.kind === 'overload'
+          ? { type: 'log', level: 'warn', message: r.reason, code: CODES.HANDSHAKE_LIMIT }
+          : { type: 'log', level: 'debug', message: `refused ${r.remote}: ${r.reason}` },
     ),
   );
   const said$ = (t.log$ ?? EMPTY).pipe(map((e): SessionEvent => ({ type: 'log', ...e })));

@@ -24,10 +24,13 @@ export { DEFAULT_SETTINGS, FAST_SETTINGS, mergeSettings, type Settings } from '.
 export { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, PROTOCOL_VERSION, type Code } from './limits.js';
 export { ClusterError, ReadTimeoutError, HandshakeTimeoutError, RequestError } from './errors.js';
 export { hasQuorum } from './protocol/quorum.js';
+export { stretchSecret, HANDSHAKE_SALT, STRETCH_PARAMS, type Keyring, type Secret } from './protocol/keyring.js';
 export { backoffDelay } from './protocol/backoff.js';
 export * from './operators/index.js';
 export { DialError, type Connection, type Transport, type SocketEvent, type CloseCause, type ListenOptions, type Refusal, type RequestHandler, type TransportLogEntry } from './transport/types.js';
 export { createApiHandler, type ApiHandlerOptions } from './api/handler.js';
+export { hashAdminPassword } from './api/password.js';
+export { LoginThrottle, type LoginThrottleOptions } from './api/auth.js';
 export type { ApiTarget } from './api/registry.js';
 export { TrafficStats, type TrafficSnapshot, type RefusalReason } from './stats.js';
 export { clusterMetrics, DEFAULT_METRICS_PREFIX, RTT_BUCKETS, EVENT_LOOP_QUANTILES, EVENT_LOOP_RESOLUTION_MS, type ClusterMetrics, type MetricsOptions, type MetricsSource } from './metrics/index.js';

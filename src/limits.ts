@@ -29,6 +29,19 @@ export const WS_SUBPROTOCOL = 'rxcluster.v1';
  */
 export const CLOSE_GRACE = 1000;
 
+/**
+ * Bytes a frame may hold before its sender proved the secret (hello, challenge,
+ * auth and welcome are under 1 KiB plus the sender's metadata, at most 4 KiB): a bigger one is refused before it
+ * is parsed, and the ws transport stops reading it at its header.
+ */
+export const HANDSHAKE_MAX_FRAME = 8 * 1024;
+
+/** Default of the `maxPendingHandshakes` option: accepted connections not yet authenticated, at most. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
+
+/** Ms between two log entries about the same kind of mass refusal (one entry sums them). */
+export const REFUSAL_LOG_INTERVAL = 5000;
+
 /** Bytes of each handshake nonce (hex-encoded on the wire, twice as many characters). */
 export const NONCE_BYTES = 32;
 
@@ -66,7 +79,7 @@ export const CLOSE = Object.freeze({
 export const CODES = Object.freeze({
   /** A frame could not be parsed or validated, or came at the wrong stage. */
   BAD_FRAME: 'RXC_ERR_BAD_FRAME',
-  /** A frame was larger than maxPayload. */
+  /** A frame was larger than maxPayload, or a handshake frame larger than HANDSHAKE_MAX_FRAME. */
   FRAME_TOO_BIG: 'RXC_ERR_FRAME_TOO_BIG',
   /** The other side failed to prove the shared secret, or refused our proof. */
   AUTH: 'RXC_ERR_AUTH',
@@ -74,6 +87,8 @@ export const CODES = Object.freeze({
   PEER_REFUSED: 'RXC_ERR_PEER_REFUSED',
   /** The handshake did not finish within connectTimeout. */
   HANDSHAKE_TIMEOUT: 'RXC_ERR_HANDSHAKE_TIMEOUT',
+  /** Connections were refused at once: maxPendingHandshakes unauthenticated ones were open already. */
+  HANDSHAKE_LIMIT: 'RXC_ERR_HANDSHAKE_LIMIT',
   /** The peer was silent past readTimeout. */
   READ_TIMEOUT: 'RXC_ERR_READ_TIMEOUT',
   /** A second connection to an already connected peer was closed. */
@@ -82,7 +97,7 @@ export const CODES = Object.freeze({
   SLOW_CONSUMER: 'RXC_ERR_SLOW_CONSUMER',
   /** A dial failed (refused, unreachable, timed out). */
   DIAL: 'RXC_ERR_DIAL',
-  /** A TLS handshake failed: no certificate, or one the cluster's CA did not sign. */
+  /** A TLS handshake failed (no certificate, or one the cluster's CA did not sign), or a peer's certificate does not name it. */
   TLS: 'RXC_ERR_TLS',
   /** A socket reported an error. */
   SOCKET: 'RXC_ERR_SOCKET',

@@ -16,6 +16,7 @@ import { checkMetadata } from './metadata.js';
 import type * as t from 'io-ts';
 import { NodeName } from './protocol/frames.js';
 import { makeNonce } from './protocol/handshake.js';
+import { handshakeKeys, parseKeyring, type HandshakeKeys, type Keyring, type Secret } from './protocol/keyring.js';
 import type { SessionEvent } from './session/session.js';
 import { mergeSettings, type Settings } from './settings.js';
 import { describeState } from './stateDump.js';
@@ -25,6 +26,7 @@ import type { ApiRequest, MembershipEvent, NodeMessage, StateDump } from './type
 
 export type { ManagerOptions } from './options.js';
 export type { TlsOptions } from './transport/types.js';
+export type { Keyring, Secret } from './protocol/keyring.js';
 export type { ApiRequest, MembershipEvent, NodeMessage, StateDump } from './types.js';
 
 /** The refusal a log code counts as, for the traffic statistics. */
@@ -51,7 +53,9 @@ const MIN_SECRET_BYTES = 32;
  */
 export class Manager {
   readonly #o: ResolvedOptions;
-  readonly #secret: string | Buffer;
+  /** The stretched handshake keys; setSecrets swaps them. */
+  #keys: HandshakeKeys;
+  #primaryBytes: number;
   readonly #transport: Transport;
   /** Random per manager: tells this process apart from another with the same name. */
   readonly #instance = makeNonce();
@@ -72,6 +76,7 @@ export class Manager {
   readonly #metrics: ClusterMetrics | undefined;
   #phase: StateDump['state'] = 'new';
   #address: string | null = null;
+  #apiAddress: string | null = null;
   #shutdown: Promise<void> | undefined;
 
   /** Application packets from peers (hot). */
@@ -110,9 +115,10 @@ export class Manager {
    * @param options - see ManagerOptions
    * @throws TypeError naming the offending argument or option field
    */
-  constructor(readonly name: string, authKey: string | Buffer, options: ManagerOptions = {}) {
+  constructor(readonly name: string, authKey: Secret | Keyring, options: ManagerOptions = {}) {
     const o = (this.#o = resolveOptions(name, authKey, options));
-    this.#secret = authKey;
+    this.#keys = handshakeKeys(authKey);
+    this.#primaryBytes = Buffer.byteLength(parseKeyring(authKey).primary);
     this.#transport = o.transport;
     this.#incarnation = Math.max(0, Math.round(o.scheduler.now()));
     this.#settings = new BehaviorSubject(o.settings);
@@ -125,7 +131,7 @@ export class Manager {
     this.members$ = this.#members.members$;
     this.quorum$ = this.#members.quorum$;
     const metrics = (this.#metrics = o.metrics === undefined ? undefined : clusterMetrics(this, o.metrics));
-    this.#api = new ManagerApi(this, { enabled: o.apiEnabled, signingKey: o.signingKey, tokenDuration: o.tokenDuration, loginSecret: authKey, ...(metrics === undefined ? {} : { metrics: () => metrics.scrape() }) }, (action, node, data) => {
+    this.#api = new ManagerApi(this, { enabled: o.apiEnabled, signingKey: o.signingKey, tokenDuration: o.tokenDuration, admins: o.admins, listen: o.apiListen, ...(metrics === undefined ? {} : { metrics: () => metrics.scrape() }) }, (action, node, data) => {
       if (this.#fromClusterApi.closed) return;
       this.#emitLog('info', `API request ${action} for ${node}`, node);
       if (action === 'reconnect') this.#members.state.peers.get(node)?.active?.end('lost', 'normal', 'reconnect requested');
@@ -257,10 +263,15 @@ export class Manager {
     this.#phase = 'listening';
     let bound: string;
     try {
-      const handler = this.#o.apiEnabled ? { requestHandler: this.requestHandler } : {};
-      const self = { self: this.name, secret: this.#secret, settings$: this.#settings.asObservable() };
-      bound = await this.#transport.listen(address, { maxPayload: this.#o.maxPayload, ...(tls === undefined ? {} : { tls }), ...handler, ...self });
+      this.#apiAddress = await this.#api.listen(tls);
+      const handler = this.#api.onClusterPort ? { requestHandler: this.requestHandler } : {};
+      const limits = { maxPendingHandshakes: this.#o.maxPendingHandshakes, handshakeTimeout: () => this.#settings.value.connectTimeout };
+      // transports that seal frames themselves (NATS) key them from the stretched primary secret
+      const self = { self: this.name, secret: this.#keys.primary, settings$: this.#settings.asObservable() };
+      bound = await this.#transport.listen(address, { maxPayload: this.#o.maxPayload, ...limits, ...(tls === undefined ? {} : { tls }), ...handler, ...self });
     } catch (error) {
+      await this.#api.close();
+      this.#apiAddress = null;
       if (this.#phase !== 'listening') throw new Error(`cannot listen on ${address}: manager ${this.name} was shut down meanwhile`, { cause: error });
       this.#phase = 'new';
       const message = (error as Error).message;
@@ -271,9 +282,39 @@ export class Manager {
     if (!this.#api.register()) this.#emitLog('warn', `another manager named ${this.name} is listed by this process's HTTP API; this one is not`);
     this.#subscription.add(this.#pipelines$().subscribe({ error: (e: unknown) => this.#emitLog('error', `internal fault: ${String(e)}`, undefined, CODES.SOCKET) }));
     this.#emitLog('info', `listening on ${bound}`);
-    const bytes = Buffer.byteLength(this.#secret);
+    const bytes = this.#primaryBytes;
     if (bytes < MIN_SECRET_BYTES) this.#emitLog('warn', `the shared secret is only ${bytes} bytes: use ${MIN_SECRET_BYTES} or more random bytes, or it can be guessed`);
     return bound;
+  }
+
+  /**
+   * Rotates the cluster secret with no restart and no leave: connections stay
+   * up; new handshakes prove with `primary`, and proofs made with any of
+   * `accepted` are taken. Roll out `{ primary: old, accepted: [new] }`, then
+   * `{ primary: new, accepted: [old] }`, then `new` alone.
+   *
+   * @param keyring - a secret, or `{ primary, accepted?: [...] }`
+   * @throws TypeError naming the field when the keyring is malformed; nothing changes then
+   */
+  setSecrets(keyring: Secret | Keyring): void {
+    const keys = handshakeKeys(keyring, 'keyring');
+    this.#keys = keys;
+    this.#primaryBytes = Buffer.byteLength(parseKeyring(keyring).primary);
+    this.#emitLog('info', `secrets updated: ${keys.all.length - 1} accepted besides the primary`);
+  }
+
+  /**
+   * Swaps this node's TLS key and certificate (and CAs) with no leave: open
+   * connections keep theirs; new connections, both accepted and dialed, use
+   * the new ones. The API's own HTTPS server (`api.listen`) too.
+   *
+   * @throws Error when the manager does not listen with TLS; TypeError or the TLS error for unusable material (nothing changes then)
+   */
+  updateTls(tls: Pick<TlsOptions, 'key' | 'cert' | 'ca'>): void {
+    if (this.#phase !== 'listening' || this.#transport.updateTls === undefined) throw new Error(`updateTls: manager ${this.name} does not listen with TLS`);
+    this.#transport.updateTls(tls);
+    this.#api.updateTls(tls);
+    this.#emitLog('info', 'TLS key and certificate updated');
   }
 
   /** Applies new settings to every running pipeline (the seed's UpdateSettings). @throws TypeError naming the offending field; nothing is applied then */
@@ -285,6 +326,11 @@ export class Manager {
   /** The settings in force. */
   get settings(): Settings {
     return this.#settings.value;
+  }
+
+  /** The bound address of the API's own server (`api.listen`), once listening; null when the API has none. */
+  get apiAddress(): string | null {
+    return this.#apiAddress;
   }
 
   /** The bound address, once listening. */
@@ -339,6 +385,7 @@ export class Manager {
     this.#metrics?.close();
     this.#api.unregister();
     await this.#transport.close();
+    await this.#api.close();
     this.#phase = 'stopped';
     this.#emitLog('info', 'stopped');
     this.#members.complete();
@@ -357,7 +404,7 @@ export class Manager {
       failed: (name, error) => this.#members.input({ type: 'dialFailed', name, error: `dial failed: ${error.message}` }),
       redialed: () => this.#stats.reconnects++,
       log: (level, message, node, code) => this.#emitLog(level, message, node, code),
-      session: { self: this.name, instance: this.#instance, incarnation: this.#incarnation, secret: this.#secret, settings$, scheduler, sendBufferBytes, logTraffic, isConfigured: (name) => this.nodeConfigured(name), metadata: () => this.#metadata },
+      session: { self: this.name, instance: this.#instance, incarnation: this.#incarnation, keys: () => this.#keys, settings$, scheduler, sendBufferBytes, logTraffic, isConfigured: (name) => this.nodeConfigured(name), metadata: () => this.#metadata },
     }).pipe(tap((event) => this.#route(event)));
   }
 

@@ -1,8 +1,11 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES } from './limits.js';
+import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_SEND_BUFFER_BYTES } from './limits.js';
+import { parseAddress } from './address.js';
+import { parseAdmins } from './api/credentials.js';
 import { NodeName } from './protocol/frames.js';
+import { parseKeyring, type Keyring, type Secret } from './protocol/keyring.js';
 import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
 import { resolveMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from './metrics/options.js';
 import type { Transport } from './transport/types.js';
@@ -22,6 +25,14 @@ export interface ManagerOptions {
   readonly sendBufferBytes?: number;
   /** Log every frame sent and received at debug level (the seed's LogTraffic). Default false. */
   readonly logTraffic?: boolean;
+  /**
+   * Accepted connections that have not proved the secret yet, at most (ws: from
+   * the TCP accept). Past it a new connection is closed at once, and the
+   * refusals are logged once per 5 s (RXC_ERR_HANDSHAKE_LIMIT). Outbound dials
+   * are not counted, so a node under such a flood still joins the peers it
+   * dials. Default 64.
+   */
+  readonly maxPendingHandshakes?: number;
   /** HTTP API options (the seed's APIEnabled, APITokenDuration, APITokenSigningKey). */
   readonly api?: {
     readonly enabled?: boolean;
@@ -29,6 +40,18 @@ export interface ManagerOptions {
     readonly tokenDuration?: number;
     /** HMAC key for API tokens. Default: 32 random bytes per manager. */
     readonly signingKey?: string | Buffer;
+    /**
+     * Who may log in with `POST /api/v1/login`: username → `hashAdminPassword(password)`.
+     * Never the cluster secret. Default none: the login route is off and tokens
+     * come only from `manager.issueApiToken`.
+     */
+    readonly admins?: Readonly<Record<string, string>>;
+    /**
+     * `host:port` of a server of the API's own, started by `listen` and closed
+     * by `shutdown`; the cluster port then answers HTTP requests 404. Default:
+     * the API shares the cluster port.
+     */
+    readonly listen?: string;
   };
   /** Prometheus metrics, served at `GET /metrics` on the API: `{}` for a registry of this manager's own, or `{ registry, prefix }`. Default off. */
   readonly metrics?: MetricsOptions;
@@ -52,9 +75,14 @@ export interface ResolvedOptions {
   readonly maxPayload: number;
   readonly sendBufferBytes: number;
   readonly logTraffic: boolean;
+  readonly maxPendingHandshakes: number;
   readonly apiEnabled: boolean;
   readonly tokenDuration: number;
   readonly signingKey: string | Buffer;
+  /** username → hashAdminPassword(password), checked (parsed) here. */
+  readonly admins: Readonly<Record<string, string>>;
+  /** The API's own `host:port`, or undefined: the cluster port. */
+  readonly apiListen: string | undefined;
   readonly scheduler: SchedulerLike;
   readonly random: () => number;
   readonly transport: Transport;
@@ -67,15 +95,24 @@ export interface ResolvedOptions {
  *
  * @throws TypeError naming the offending argument or option field; nothing is half-applied
  */
-export function resolveOptions(name: string, authKey: string | Buffer, options: ManagerOptions): ResolvedOptions {
+export function resolveOptions(name: string, authKey: Secret | Keyring, options: ManagerOptions): ResolvedOptions {
   if (isLeft(NodeName.decode(name))) throw new TypeError('Invalid name: expected 1 to 128 characters without control characters');
-  if (!(typeof authKey === 'string' || Buffer.isBuffer(authKey)) || authKey.length === 0) {
-    throw new TypeError('Invalid authKey: expected a non-empty string or Buffer');
-  }
+  parseKeyring(authKey);
   if (typeof options !== 'object' || options === null) throw new TypeError('Invalid options: expected an object');
   const key = options.api?.signingKey;
   if (key !== undefined && !((typeof key === 'string' || Buffer.isBuffer(key)) && key.length > 0)) {
     throw new TypeError('Invalid api.signingKey: expected a non-empty string or Buffer');
+  }
+  const admins = options.api?.admins ?? {};
+  parseAdmins(admins);
+  const apiListen = options.api?.listen;
+  if (apiListen !== undefined) {
+    try {
+      if (typeof apiListen !== 'string') throw new TypeError('expected "host:port"');
+      parseAddress(apiListen, true);
+    } catch (error) {
+      throw new TypeError(`Invalid api.listen: ${(error as Error).message}`, { cause: error });
+    }
   }
   if (options.scheduler !== undefined && (typeof options.scheduler.now !== 'function' || typeof options.scheduler.schedule !== 'function')) {
     throw new TypeError('Invalid scheduler: expected an RxJS SchedulerLike');
@@ -90,9 +127,12 @@ export function resolveOptions(name: string, authKey: string | Buffer, options: 
     maxPayload: positiveInt('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD),
     sendBufferBytes: positiveInt('sendBufferBytes', options.sendBufferBytes, DEFAULT_SEND_BUFFER_BYTES),
     logTraffic: bool('logTraffic', options.logTraffic, false),
+    maxPendingHandshakes: positiveInt('maxPendingHandshakes', options.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES),
     apiEnabled: bool('api.enabled', options.api?.enabled, true),
     tokenDuration: positiveInt('api.tokenDuration', options.api?.tokenDuration, DEFAULT_TOKEN_DURATION),
     signingKey: key ?? randomBytes(32),
+    admins,
+    apiListen,
     scheduler: options.scheduler ?? asyncScheduler,
     random: options.random ?? Math.random,
     metrics: resolveMetricsOptions(options.metrics),

@@ -10,15 +10,19 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import { BehaviorSubject, defer, finalize } from 'rxjs';
-import { Manager, type ApiRequest } from '../src/index.js';
+import { hashAdminPassword, Manager, type ApiRequest } from '../src/index.js';
 import type { ApiClusterNode } from '../src/index.js';
 import { createApiHandler } from '../src/api/handler.js';
 import { LoginThrottle } from '../src/api/auth.js';
-import { registerManager, unregisterManager, type ApiTarget, type RequestHandler } from '../src/api/registry.js';
+import { findManager, registerManager, unregisterManager, type ApiTarget, type RequestHandler } from '../src/api/registry.js';
 import { fastOptions, first, joinedAll, shutdownAll, sleep, startMesh, startNode, SECRET, type Node, membersNow, tokenUser } from './support/cluster.js';
 
 const SIGNING_KEY = 'api-test-signing-key';
-const OPTIONS = fastOptions({ api: { signingKey: SIGNING_KEY } });
+/** The admins' password: never the cluster secret. */
+const PASSWORD = 'admin-password-not-the-secret';
+const ADMIN_HASH = hashAdminPassword(PASSWORD);
+const ADMINS = { alice: ADMIN_HASH, bob: ADMIN_HASH, carol: ADMIN_HASH, mallory: hashAdminPassword('mallory-own-password') };
+const OPTIONS = fastOptions({ api: { signingKey: SIGNING_KEY, admins: ADMINS } });
 
 interface Answer {
   readonly status: number;
@@ -199,7 +203,7 @@ describe('HTTP API', () => {
 
   const addr = (): string => nodes[0]?.address ?? '';
   const tokenFor = async (username = 'alice'): Promise<string> => {
-    const answer = await call(addr(), '/api/v1/login', json({ username, secret: SECRET }));
+    const answer = await call(addr(), '/api/v1/login', json({ username, password: PASSWORD }));
     assert.equal(answer.status, 200, answer.text);
     return (envelope(answer).data as { token: string }).token;
   };
@@ -264,7 +268,7 @@ describe('HTTP API', () => {
       assertFailure(await call(addr(), path), 404, /no such route/, path);
     }
     assertFailure(await call(addr(), '/?manager=nope'), 404, /unknown manager/, 'status page of an unknown manager');
-    assertFailure(await call(addr(), '/api/v1/login', json({ username: 'alice', secret: SECRET, manager: 'nope' })), 404, /unknown manager/, 'login to an unknown manager');
+    assertFailure(await call(addr(), '/api/v1/login', json({ username: 'alice', password: PASSWORD, manager: 'nope' })), 404, /unknown manager/, 'login to an unknown manager');
   });
 
   it('answers 405 with an Allow header for a wrong method on a known route', { timeout: 10_000 }, async () => {
@@ -284,7 +288,7 @@ describe('HTTP API', () => {
   });
 
   it('POST /api/v1/login answers a token and sets it as an HttpOnly, SameSite=Strict session cookie', { timeout: 10_000 }, async () => {
-    const answer = await call(addr(), '/api/v1/login', json({ username: 'alice', secret: SECRET }));
+    const answer = await call(addr(), '/api/v1/login', json({ username: 'alice', password: PASSWORD }));
     assert.equal(answer.status, 200, answer.text);
     const data = envelope(answer).data as { token: string; username: string; manager: string };
     assert.equal(data.username, 'alice');
@@ -302,7 +306,7 @@ describe('HTTP API', () => {
     const maxAge = Number(parts.find((p) => p.startsWith('Max-Age='))?.slice('Max-Age='.length));
     assert.ok(maxAge > 3500 && maxAge <= 3600, `Max-Age ends with the token (${maxAge})`);
     // another manager of the process issues its own token
-    const forB = envelope(await call(addr(), '/api/v1/login', json({ username: 'bob', secret: SECRET, manager: 'b' }))).data as { token: string; manager: string };
+    const forB = envelope(await call(addr(), '/api/v1/login', json({ username: 'bob', password: PASSWORD, manager: 'b' }))).data as { token: string; manager: string };
     assert.equal(forB.manager, 'b');
     assert.equal(await tokenUser(b, forB.token), 'bob');
   });
@@ -313,62 +317,68 @@ describe('HTTP API', () => {
       [{ method: 'POST', body: '' }, /not valid JSON/],
       [json([]), /LoginBody: expected LoginBody/],
       [json('alice'), /LoginBody: expected LoginBody/],
-      [json({ secret: SECRET }), /^LoginBody\.username: expected Username$/],
-      [json({ username: '', secret: SECRET }), /^LoginBody\.username: expected Username$/],
-      [json({ username: 'x'.repeat(129), secret: SECRET }), /^LoginBody\.username: expected Username$/],
-      [json({ username: 'al\nice', secret: SECRET }), /^LoginBody\.username: expected Username$/],
-      [json({ username: 'alice' }), /^LoginBody\.secret: expected Secret$/],
-      [json({ username: 'alice', secret: 42 }), /^LoginBody\.secret: expected Secret$/],
-      [json({ username: 'alice', secret: SECRET, manager: 5 }), /^LoginBody\.manager: expected NodeName$/],
-      [json({ username: 'alice', secret: SECRET, manager: '' }), /^LoginBody\.manager: expected NodeName$/],
+      [json({ password: PASSWORD }), /^LoginBody\.username: expected Username$/],
+      [json({ username: '', password: PASSWORD }), /^LoginBody\.username: expected Username$/],
+      [json({ username: 'x'.repeat(129), password: PASSWORD }), /^LoginBody\.username: expected Username$/],
+      [json({ username: 'al\nice', password: PASSWORD }), /^LoginBody\.username: expected Username$/],
+      [json({ username: 'alice' }), /^LoginBody\.password: expected Password$/],
+      [json({ username: 'alice', password: 42 }), /^LoginBody\.password: expected Password$/],
+      [json({ username: 'alice', password: PASSWORD, manager: 5 }), /^LoginBody\.manager: expected NodeName$/],
+      [json({ username: 'alice', password: PASSWORD, manager: '' }), /^LoginBody\.manager: expected NodeName$/],
       [{ method: 'POST', body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) }, /not valid UTF-8/],
     ];
     for (const [options, error] of cases) {
       const answer = await call(addr(), '/api/v1/login', options);
       assertFailure(answer, 400, error, `login ${String(options.body).slice(0, 60)}`);
-      assert.ok(!answer.text.includes(SECRET), 'the secret is never echoed');
+      assert.ok(!answer.text.includes(PASSWORD), 'the password is never echoed');
       assert.equal(answer.headers['set-cookie'], undefined, 'no cookie on failure');
     }
   });
 
-  it('answers a wrong secret 403 after a delay that grows with each failure from the same address', { timeout: 20_000 }, async () => {
-    await tokenFor(); // a success forgets earlier failures from this address
-    const durations: number[] = [];
-    for (let i = 0; i < 3; i++) {
+  it('answers a wrong password 403 after a delay that grows with each failure from the same address', { timeout: 40_000 }, async () => {
+    // the manager's handler with a 1 s base delay, in a server of our own: the growth
+    // (1 s, 2 s, 4 s) stands well above the time of the scrypt check itself
+    const own = await ownServer(createApiHandler(findManager('a') as ApiTarget, { login: { baseDelayMs: 1000, maxDelayMs: 8000 } }));
+    try {
+      const durations: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        const answer = await call(own.address, '/api/v1/login', { ...json({ username: 'mallory', password: `guess-${i}` }), ms: 15_000 });
+        durations.push(performance.now() - started);
+        assertFailure(answer, 403, /wrong username or password/, `wrong password #${i + 1}`);
+        assert.ok(!answer.text.includes(`guess-${i}`), 'the guess is not echoed');
+        assert.equal(answer.headers['set-cookie'], undefined);
+      }
+      const [d1 = 0, d2 = 0, d3 = 0] = durations;
+      assert.ok(d1 >= 990, `the first failure is delayed (${d1.toFixed(0)} ms)`);
+      assert.ok(d2 >= 1990, `the second failure waits twice as long (${d1.toFixed(0)} then ${d2.toFixed(0)} ms)`);
+      assert.ok(d3 >= 3990, `the third twice as long again (${d2.toFixed(0)} then ${d3.toFixed(0)} ms)`);
+      // the right password is not delayed, and resets the count
       const started = performance.now();
-      const answer = await call(addr(), '/api/v1/login', json({ username: 'mallory', secret: `guess-${i}` }));
-      durations.push(performance.now() - started);
-      assertFailure(answer, 403, /wrong secret/, `wrong secret #${i + 1}`);
-      assert.ok(!answer.text.includes(`guess-${i}`), 'the guess is not echoed');
-      assert.equal(answer.headers['set-cookie'], undefined);
+      assert.equal((await call(own.address, '/api/v1/login', { ...json({ username: 'alice', password: PASSWORD }), ms: 15_000 })).status, 200);
+      assert.ok(performance.now() - started < d3, 'a success is answered without the delay');
+      const again = performance.now();
+      assertFailure(await call(own.address, '/api/v1/login', { ...json({ username: 'mallory', password: 'again' }), ms: 15_000 }), 403, /wrong username or password/, 'after a success');
+      assert.ok(performance.now() - again < d3, 'after a success the delay starts afresh');
+    } finally {
+      await own.close();
     }
-    const [d1 = 0, d2 = 0, d3 = 0] = durations;
-    assert.ok(d1 >= 90, `the first failure is delayed (${d1.toFixed(0)} ms)`);
-    assert.ok(d2 > d1, `the second failure takes longer than the first (${d1.toFixed(0)} then ${d2.toFixed(0)} ms)`);
-    assert.ok(d3 > d2, `the third takes longer still (${d2.toFixed(0)} then ${d3.toFixed(0)} ms)`);
-    // the right secret is not delayed, and resets the count
-    const started = performance.now();
-    await tokenFor();
-    assert.ok(performance.now() - started < d3, 'a success is answered without the delay');
-    const again = performance.now();
-    assertFailure(await call(addr(), '/api/v1/login', json({ username: 'mallory', secret: 'again' })), 403, /wrong secret/, 'after a success');
-    assert.ok(performance.now() - again < d3, 'after a success the delay starts afresh');
   });
 
   it('refuses guesses sent in parallel unchecked with 429 while the delay runs, so the delay bounds the guessing rate', { timeout: 20_000 }, async () => {
     await tokenFor(); // a success forgets earlier failures from this address
-    const guesses = Array.from({ length: 10 }, (_, i) => call(addr(), '/api/v1/login', json({ username: 'mallory', secret: `parallel-${i}` })));
-    // the right secret among them is not even looked at while the delay runs
-    const right = call(addr(), '/api/v1/login', json({ username: 'alice', secret: SECRET }));
+    const guesses = Array.from({ length: 10 }, (_, i) => call(addr(), '/api/v1/login', json({ username: 'mallory', password: `parallel-${i}` })));
+    // the right password among them is not even looked at while the delay runs
+    const right = call(addr(), '/api/v1/login', json({ username: 'alice', password: PASSWORD }));
     const answers = await Promise.all([...guesses, right]);
     const statuses = answers.map((a) => a.status).sort();
     assert.equal(statuses.filter((x) => x === 403).length, 1, `one guess checked: ${statuses.join(',')}`);
     assert.equal(statuses.filter((x) => x === 429).length, 10, `the others refused unchecked: ${statuses.join(',')}`);
     const refused = answers.find((a) => a.status === 429);
     assert.ok(refused !== undefined && Number(refused.headers['retry-after']) >= 1, 'with a Retry-After');
-    assert.equal(answers.at(-1)?.headers['set-cookie'], undefined, 'the right secret got no cookie inside the window');
+    assert.equal(answers.at(-1)?.headers['set-cookie'], undefined, 'the right password got no cookie inside the window');
     await new Promise((resolve) => setTimeout(resolve, 250));
-    assert.equal((await call(addr(), '/api/v1/login', json({ username: 'alice', secret: SECRET }))).status, 200, 'after the delay, the right secret logs in');
+    assert.equal((await call(addr(), '/api/v1/login', json({ username: 'alice', password: PASSWORD }))).status, 200, 'after the delay, the right password logs in');
   });
 
   it('keeps the throttle state bounded, with the delay doubling up to its cap', () => {
@@ -378,8 +388,11 @@ describe('HTTP API', () => {
       [100, 200, 400, 800, 1600, 3000, 3000, 3000],
     );
     for (const address of ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']) throttle.failed(address, 0);
-    assert.equal(throttle.size, 3, 'at most maxEntries addresses are remembered');
-    assert.equal(throttle.failed('10.0.0.1', 0), 100, 'the least recently failed address was forgotten');
+    assert.equal(throttle.size, 5, 'an address still delayed is never forgotten, whatever maxEntries says');
+    assert.ok(throttle.blockedFor('10.0.0.1', 0) >= 3000, 'so many addresses cannot push a delayed one out');
+    throttle.failed('10.0.0.6', 5000);
+    assert.equal(throttle.size, 3, 'once their delays ran out, at most maxEntries addresses are remembered');
+    assert.equal(throttle.failed('10.0.0.1', 5000), 100, 'the least recently failed address was forgotten');
     const forgetful = new LoginThrottle({ forgetAfterMs: 1000 });
     forgetful.failed('x', 0);
     assert.equal(forgetful.failed('x', 500), 200);
@@ -555,7 +568,7 @@ describe('HTTP API', () => {
       assert.deepEqual(envelope(await call(own.address, '/api/v1/cluster')).data, { managers: ['a', 'b'] });
       assert.equal((await call(own.address, '/api/v1/cluster/a')).status, 200);
       assert.equal((await call(own.address, '/')).status, 200);
-      const login = await call(own.address, '/api/v1/login', json({ username: 'carol', secret: SECRET }));
+      const login = await call(own.address, '/api/v1/login', json({ username: 'carol', password: PASSWORD }));
       assert.equal(login.status, 200);
       const token = (envelope(login).data as { token: string }).token;
       const received = first(a.fromClusterApi$, (r) => r.action === 'mounted', 5000, 'the request through our own server');
@@ -668,7 +681,8 @@ function fakeTarget(name: string, overrides: Partial<ApiTarget> = {}): { target:
       return members$.pipe(finalize(() => live--));
     }),
     quorum$: new BehaviorSubject(true),
-    checkSecret: (secret) => secret === SECRET,
+    loginEnabled: true,
+    checkLogin: (_username, password) => Promise.resolve(password === PASSWORD),
     issueApiToken: () => 'x.y.z',
     verifyApiToken: () => undefined,
     apiRequest: () => undefined,
@@ -750,7 +764,7 @@ describe('HTTP API handler', () => {
         /^internal error$/,
         'a throwing verifyApiToken',
       );
-      assertFailure(await call(own.address, '/api/v1/login', json({ username: 'u', secret: SECRET })), 500, /^internal error$/, 'a throwing issueApiToken (after the body was read)');
+      assertFailure(await call(own.address, '/api/v1/login', json({ username: 'u', password: PASSWORD })), 500, /^internal error$/, 'a throwing issueApiToken (after the body was read)');
       assert.equal((await call(own.address, '/api/v1/cluster')).status, 200, 'still serving');
     } finally {
       unregisterManager(fake.target);

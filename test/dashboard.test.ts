@@ -12,7 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { findChromium } from './support/browser.js';
-import { first, joinedAll, shutdownAll, startMesh, SECRET, type Node, tokenUser } from './support/cluster.js';
+import { hashAdminPassword } from '../src/index.js';
+import { fastOptions, first, joinedAll, shutdownAll, startMesh, type Node, tokenUser } from './support/cluster.js';
+
+/** The admin's password for the login form: never the cluster secret. */
+const PASSWORD = 'dashboard-admin-password';
 
 /** A configured node whose name is markup: it must show as text. */
 const HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">';
@@ -86,7 +90,7 @@ describe('status page', () => {
     let nodes: Node[] = [];
     let browser: Browser | undefined;
     try {
-      nodes = await startMesh(['alpha', 'beta', 'gamma']);
+      nodes = await startMesh(['alpha', 'beta', 'gamma'], fastOptions({ api: { admins: { alice: hashAdminPassword(PASSWORD) } } }));
       await joinedAll(nodes);
       const [alpha, , gamma] = nodes as [Node, Node, Node];
 
@@ -127,7 +131,7 @@ describe('status page', () => {
 
       // log in through the form
       await page.fill('#username', 'alice');
-      await page.fill('#secret', SECRET);
+      await page.fill('#password', PASSWORD);
       await page.click('#login-button');
       await waitForText(page, '#who', 'logged in as alice', 5000);
       const session = (await context.cookies()).find((cookie) => cookie.name === 'session');

@@ -14,6 +14,7 @@ import { concat, defer as deferred, filter, from } from 'rxjs';
 import { CLOSE, CODES, PROTOCOL_VERSION, type Code } from '../src/limits.js';
 import type { LogEntry } from '../src/log.js';
 import { handshakeProof, verifyProof, type HandshakeTranscript } from '../src/protocol/handshake.js';
+import { stretchSecret } from '../src/protocol/keyring.js';
 import { fastOptions, first, joinedAll, logText, membersNow, SECRET, sleep, startNode, type Node } from './support/cluster.js';
 import type { ManagerOptions, MembershipEvent } from '../src/index.js';
 import { FAST_SETTINGS } from '../src/settings.js';
@@ -135,7 +136,7 @@ async function tryHandshake(defer: Defer, address: string, name: string, to: str
   const challenge = await client.next(2000, `the challenge to a hello as ${name} to ${to}`);
   const acceptorNonce = String((challenge as { nonce?: unknown }).nonce);
   const transcript: HandshakeTranscript = { dialer: name, acceptor: to, dialerNonce: String(sent['nonce']), acceptorNonce };
-  client.send(authOf(handshakeProof(secret, 'dialer', transcript)));
+  client.send(authOf(handshakeProof(stretchSecret(secret), 'dialer', transcript)));
   const close = await client.waitClosed(3000);
   return { challenge, challengeKeys: Object.keys(challenge as object).sort().join(), close, pendingAfter: client.pending };
 }
@@ -426,11 +427,11 @@ describe('hostile input from a raw ws client', () => {
     assert.ok(isChallenge(challenge));
     const transcript: HandshakeTranscript = { dialer: 'R', acceptor: 'A', dialerNonce: String(firstHello['nonce']), acceptorNonce: String(challenge['nonce']) };
     const rInstance = nonce();
-    const auth = authOf(handshakeProof(SECRET, 'dialer', transcript), rInstance, Date.now());
+    const auth = authOf(handshakeProof(stretchSecret(SECRET), 'dialer', transcript), rInstance, Date.now());
     r.send(auth);
     const welcome = await r.next(2000, 'the welcome');
     assert.ok(isWelcome(welcome), `a welcome with exactly type, proof, instance and incarnation: ${JSON.stringify(welcome)}`);
-    assert.ok(verifyProof(SECRET, 'acceptor', transcript, welcome.proof), "A's proof checks out against the shared secret");
+    assert.ok(verifyProof(stretchSecret(SECRET), 'acceptor', transcript, welcome.proof), "A's proof checks out against the shared secret, stretched");
     assert.ok(welcome.incarnation <= Date.now(), "A's incarnation is its start time");
     assert.equal(await rJoined, 'R');
 

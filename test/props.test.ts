@@ -16,11 +16,12 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { concat, defer as deferred, filter, from } from 'rxjs';
-import { CLOSE, CODES, PROTOCOL_VERSION } from '../src/limits.js';
+import { CLOSE, CODES, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION } from '../src/limits.js';
 import type { LogEntry } from '../src/log.js';
 import type { Packet } from '../src/packet.js';
 import { decodeFrame, encodeMsg } from '../src/protocol/frames.js';
 import { handshakeProof } from '../src/protocol/handshake.js';
+import { stretchSecret } from '../src/protocol/keyring.js';
 import { fastOptions, first, joinedAll, logText, SECRET, sleep, startNode, type Node, membersNow } from './support/cluster.js';
 import { authOf, isChallenge, isWelcome, RawClient, nonce, rawHello, rawJoin, type Welcome } from './support/raw.js';
 import {
@@ -55,6 +56,8 @@ import {
 const SEED = Number(process.env['RXC_PROPS_SEED'] ?? 20_251_125);
 /** A's maxPayload: small, so that long strings pass it now and then. */
 const MAX_PAYLOAD = 32 * 1024;
+/** The largest frame A reads before the sender proved the secret. */
+const PRE_AUTH_LIMIT = Math.min(MAX_PAYLOAD, HANDSHAKE_MAX_FRAME);
 /**
  * The names configured on A. B is connected: a caller that proves the secret
  * as B with an older incarnation (0) is welcomed, then refused; R is free.
@@ -280,7 +283,7 @@ describe('one manager under random input from raw ws clients', () => {
   /** Opens a client, sends `out` first, and checks A's answer against the oracle. */
   async function firstMessage(out: Outgoing): Promise<void> {
     const { a: na } = nodes();
-    const verdict = classify(out, MAX_PAYLOAD);
+    const verdict = classify(out, PRE_AUTH_LIMIT);
     const expected = firstFrameOutcome(verdict);
     counted(expected === 'challenge' ? 'challenge' : String(expected.close));
     const since = na.logs.length;
@@ -323,7 +326,7 @@ describe('one manager under random input from raw ws clients', () => {
       .map(({ name, to, nonce: n, mutations, how, rightSecret }) => ({ out: carry(applyMutations(helloFrame(name, to, n), mutations), how), rightSecret }));
     takeTally();
     await holds(t, fc.asyncProperty(mutatedHello, async ({ out, rightSecret }) => {
-      const verdict = classify(out, MAX_PAYLOAD);
+      const verdict = classify(out, PRE_AUTH_LIMIT);
       const first = firstFrameOutcome(verdict);
       if (first !== 'challenge' || verdict.kind !== 'frame') {
         await firstMessage(out);
@@ -342,11 +345,11 @@ describe('one manager under random input from raw ws clients', () => {
         if (!isChallenge(challenge)) assert.fail(`a bare challenge (type, version, nonce only): ${JSON.stringify(challenge)}`);
         const transcript = { dialer: name, acceptor: to, dialerNonce: f['nonce'] as string, acceptorNonce: challenge.nonce };
         // B claimed from an older process (incarnation 0) than the B connected now
-        client.send(authOf(handshakeProof(rightSecret ? SECRET : WRONG_SECRET, 'dialer', transcript), nonce(), name === 'B' ? 0 : Date.now()));
+        client.send(authOf(handshakeProof(stretchSecret(rightSecret ? SECRET : WRONG_SECRET), 'dialer', transcript), nonce(), name === 'B' ? 0 : Date.now()));
         if (typeof expected === 'object') {
           await closedAsExpected(client, expected, since);
         } else {
-          checkWelcome(await client.next(3000, 'the welcome'), handshakeProof(SECRET, 'acceptor', transcript));
+          checkWelcome(await client.next(3000, 'the welcome'), handshakeProof(stretchSecret(SECRET), 'acceptor', transcript));
           if (expected === 'welcomeThenRefused') {
             const closed = await client.waitClosed(3000);
             assert.deepEqual([closed.code, closed.reason], [CLOSE.POLICY_VIOLATION, 'refused'], 'an older B is refused after the welcome');
@@ -400,9 +403,9 @@ describe('one manager under random input from raw ws clients', () => {
             const forged = {
               // the acceptor's own proof, reflected back at it
               acceptorProof: half.acceptorProof,
-              wrongSecret: handshakeProof(`not-${SECRET}`, 'dialer', transcript),
-              swappedNames: handshakeProof(SECRET, 'dialer', { ...transcript, dialer: 'A', acceptor: 'R' }),
-              oldNonce: handshakeProof(SECRET, 'dialer', { ...transcript, acceptorNonce: nonce() }),
+              wrongSecret: handshakeProof(stretchSecret(`not-${SECRET}`), 'dialer', transcript),
+              swappedNames: handshakeProof(stretchSecret(SECRET), 'dialer', { ...transcript, dialer: 'A', acceptor: 'R' }),
+              oldNonce: handshakeProof(stretchSecret(SECRET), 'dialer', { ...transcript, acceptorNonce: nonce() }),
               upperCase: proof.toUpperCase(),
             }[s.how];
             out = { payload: JSON.stringify(authFrame(forged, instance, Date.now())), binary: false };
@@ -415,7 +418,7 @@ describe('one manager under random input from raw ws clients', () => {
             out = s.out;
             break;
         }
-        const verdict = classify(out, MAX_PAYLOAD);
+        const verdict = classify(out, PRE_AUTH_LIMIT);
         const fault = faultCode(verdict);
         let expected: 'welcome' | { close: number; code: string };
         if (fault !== undefined || verdict.kind !== 'frame') expected = { close: fault ?? CLOSE.PROTOCOL_ERROR, code: logCode(verdict) };

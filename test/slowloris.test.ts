@@ -19,8 +19,8 @@ type Defer = (release: Release) => void;
 const HEADERS_TIMEOUT = 10_000;
 
 /** A and its real peer B, joined; every membership event recorded as "A+B" / "A-B". */
-async function pair(defer: Defer, connectTimeout?: number): Promise<{ a: Node; b: Node; events: string[] }> {
-  const a = await startNode('A', fastOptions(connectTimeout === undefined ? {} : { settings: { connectTimeout } }));
+async function pair(defer: Defer, connectTimeout?: number, maxPendingHandshakes?: number): Promise<{ a: Node; b: Node; events: string[] }> {
+  const a = await startNode('A', fastOptions({ ...(connectTimeout === undefined ? {} : { settings: { connectTimeout } }), ...(maxPendingHandshakes === undefined ? {} : { maxPendingHandshakes }) }));
   defer(() => a.manager.shutdown());
   const b = await startNode('B');
   defer(() => b.manager.shutdown());
@@ -110,7 +110,8 @@ describe('slowloris at the WebSocket level', () => {
     const connectTimeout = 1500;
     const idle = 500;
     const defer = scope(t);
-    const { a, events } = await pair(defer, connectTimeout);
+    // room for all 500 to be pending at once (the default, 64, would refuse most at their accept)
+    const { a, events } = await pair(defer, connectTimeout, 1000);
     const memoryBefore = process.memoryUsage();
     const socketsBefore = tcpSockets();
     const timeoutsBefore = a.logs.filter((e) => e.code === CODES.HANDSHAKE_TIMEOUT).length;

@@ -2,6 +2,7 @@ import { take, type Observable } from 'rxjs';
 import type { ApiClusterNode } from '../membership/snapshot.js';
 import { ApiCredentials } from './credentials.js';
 import { createApiHandler } from './handler.js';
+import { ApiServer, type ApiTls } from './server.js';
 import { registerManager, unregisterManager, type ApiTarget, type RequestHandler } from './registry.js';
 
 /** The part of a Manager's public API the HTTP API reads. */
@@ -33,7 +34,8 @@ export function apiTarget(
     quorum$: manager.quorum$,
     membersNow: () => current(manager.members$, new Map()),
     quorumNow: () => current(manager.quorum$, false),
-    checkSecret: (secret) => credentials.checkLogin(secret),
+    loginEnabled: credentials.loginEnabled,
+    checkLogin: (username, password) => credentials.checkLogin(username, password),
     issueApiToken: (username) => credentials.issue(username, manager.name),
     verifyApiToken: (token) => credentials.verify(token, manager.name),
     apiRequest: submit,
@@ -47,6 +49,19 @@ function current<T>(source$: Observable<T>, fallback: T): T {
   return value;
 }
 
+/** What the manager hands its API. */
+export interface ManagerApiOptions {
+  readonly enabled: boolean;
+  readonly signingKey: string | Buffer;
+  readonly tokenDuration: number;
+  /** username → hashAdminPassword(password); none: the login route is off. */
+  readonly admins: Readonly<Record<string, string>>;
+  /** `host:port` of a server of the API's own; undefined: the API shares the cluster port. */
+  readonly listen: string | undefined;
+  /** The Prometheus text of the manager's metrics, when they are on. */
+  readonly metrics?: ApiTarget['metrics'];
+}
+
 /**
  * A manager's side of the HTTP API: its credentials, its request handler,
  * its place in the process's registry. The manager holds one and hands it
@@ -55,10 +70,13 @@ function current<T>(source$: Observable<T>, fallback: T): T {
 export class ManagerApi {
   readonly #credentials: ApiCredentials;
   readonly #target: ApiTarget;
+  readonly #options: ManagerApiOptions;
   #handler: RequestHandler | undefined;
+  #server: ApiServer | undefined;
 
-  constructor(manager: ApiManagerView, options: { readonly enabled: boolean; readonly signingKey: string | Buffer; readonly tokenDuration: number; readonly loginSecret: string | Buffer; readonly metrics?: ApiTarget['metrics'] }, submit: (action: string, node: string, data: string) => void) {
-    this.#credentials = new ApiCredentials(options.signingKey, options.tokenDuration, options.loginSecret);
+  constructor(manager: ApiManagerView, options: ManagerApiOptions, submit: (action: string, node: string, data: string) => void) {
+    this.#options = options;
+    this.#credentials = new ApiCredentials(options.signingKey, options.tokenDuration, options.admins);
     const target = apiTarget(manager, options.enabled, this.#credentials, submit);
     this.#target = options.metrics === undefined ? target : { ...target, metrics: options.metrics };
   }
@@ -67,6 +85,43 @@ export class ManagerApi {
   get handler(): RequestHandler {
     this.#handler ??= createApiHandler(this.#target);
     return this.#handler;
+  }
+
+  /** Whether the transport's server (the cluster port) serves the API: enabled, and no `api.listen`. */
+  get onClusterPort(): boolean {
+    return this.#options.enabled && this.#options.listen === undefined;
+  }
+
+  /**
+   * Starts the API's own server when `api.listen` is set (HTTPS with `tls`).
+   *
+   * @returns its bound address, or null when the API has none
+   * @rejects Error when its address cannot be bound
+   */
+  async listen(tls?: ApiTls): Promise<string | null> {
+    const at = this.#options.listen;
+    if (!this.#options.enabled || at === undefined) return null;
+    const server = new ApiServer(this.handler, tls);
+    try {
+      const bound = await server.listen(at);
+      this.#server = server;
+      return bound;
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
+
+  /** New key and certificate for the API's own HTTPS server, if it has one. */
+  updateTls(tls: ApiTls): void {
+    this.#server?.updateTls(tls);
+  }
+
+  /** Closes the API's own server, if it has one. Idempotent. */
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    await server?.close();
   }
 
   /** A signed HS256 token for `username`. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isIPv6 } from 'node:net';
 import { jwt } from './jwt.js';
 
 /** The cookie that carries the API token after a login. */
@@ -75,16 +76,34 @@ export function sameOrigin(req: IncomingMessage): boolean {
   }
 }
 
-/** How failed logins from one remote address slow down the next answers. */
+/** How failed logins slow down the next answers: per remote address, and for the whole handler. */
 export interface LoginThrottleOptions {
-  /** Delay after the first failure, in ms; it doubles with each further one. Default 100. */
+  /** Delay after an address's first failure, in ms; it doubles with each further one. Default 100. */
   readonly baseDelayMs?: number;
-  /** The longest delay, in ms. Default 3000. */
+  /** The longest delay of one address, in ms. Default 3000. */
   readonly maxDelayMs?: number;
-  /** Addresses remembered at most; the least recently failed is forgotten first. Default 10000. */
+  /**
+   * Addresses remembered at most. Past it, the least recently failed address
+   * whose delay has run out is forgotten; one still delayed never is. Default 10000.
+   */
   readonly maxEntries?: number;
   /** An address with no failure for this long starts afresh, in ms. Default 15 minutes. */
   readonly forgetAfterMs?: number;
+  /**
+   * Failed logins from all addresses together per `globalWindowMs` before every
+   * login is refused unchecked for a while: many addresses (a botnet, an IPv6
+   * prefix) get no more guesses than one. Default 20.
+   */
+  readonly globalFailures?: number;
+  /** The window of `globalFailures`, in ms. Default 1000. */
+  readonly globalWindowMs?: number;
+  /**
+   * The longest global pause, in ms: the first is one window, each further
+   * one in a row doubles it. Default 10000.
+   */
+  readonly maxGlobalDelayMs?: number;
+  /** Password checks (scrypt, on the thread pool) running at once, at most; one per address. Default 4. */
+  readonly maxConcurrentChecks?: number;
 }
 
 export const DEFAULT_LOGIN_THROTTLE: Required<LoginThrottleOptions> = Object.freeze({
@@ -92,16 +111,30 @@ export const DEFAULT_LOGIN_THROTTLE: Required<LoginThrottleOptions> = Object.fre
   maxDelayMs: 3000,
   maxEntries: 10_000,
   forgetAfterMs: 15 * 60 * 1000,
+  globalFailures: 20,
+  globalWindowMs: 1000,
+  maxGlobalDelayMs: 10_000,
+  maxConcurrentChecks: 4,
 });
 
 /**
- * Failed logins per remote address, bounded in size: the n-th failure in a
- * row is answered after `baseDelayMs * 2^(n-1)`, capped at `maxDelayMs`. A
- * success forgets the address.
+ * Failed logins, throttled twice over. Per remote address (IPv6 grouped by
+ * its /64, one holder's usual share): the n-th failure in a row is answered
+ * after `baseDelayMs * 2^(n-1)`, capped at `maxDelayMs`, and a success
+ * forgets the address. For the whole handler: `globalFailures` failures
+ * within `globalWindowMs` pause every login for a window, doubling with each
+ * pause in a row up to `maxGlobalDelayMs`. An attempt made while either
+ * delay runs is refused without being checked, so the delays really bound
+ * the guessing rate, and at most `maxConcurrentChecks` checks run at once.
  */
 export class LoginThrottle {
   readonly #failures = new Map<string, { count: number; last: number; until: number }>();
+  readonly #checking = new Set<string>();
   readonly #options: Required<LoginThrottleOptions>;
+  #window = { start: -Infinity, count: 0 };
+  #pauses = 0;
+  #lastPause = -Infinity;
+  #globalUntil = 0;
 
   constructor(options: LoginThrottleOptions = {}) {
     this.#options = { ...DEFAULT_LOGIN_THROTTLE, ...options };
@@ -109,37 +142,91 @@ export class LoginThrottle {
 
   /** Records a failure from `address`; returns how long to wait before answering, in ms. */
   failed(address: string, now = Date.now()): number {
-    const { baseDelayMs, maxDelayMs, maxEntries, forgetAfterMs } = this.#options;
-    const previous = this.#failures.get(address);
+    const { baseDelayMs, maxDelayMs, forgetAfterMs } = this.#options;
+    const key = addressKey(address);
+    const previous = this.#failures.get(key);
     const count = previous !== undefined && now - previous.last < forgetAfterMs ? previous.count + 1 : 1;
     // re-insert, so the Map's order is least recently failed first
-    this.#failures.delete(address);
+    this.#failures.delete(key);
     const wait = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(count - 1, 30));
-    this.#failures.set(address, { count, last: now, until: now + wait });
-    while (this.#failures.size > maxEntries) {
-      const oldest = this.#failures.keys().next();
-      if (oldest.done === true) break;
-      this.#failures.delete(oldest.value);
-    }
+    this.#failures.set(key, { count, last: now, until: now + wait });
+    this.#evict(now);
+    this.#failedGlobally(now);
     return wait;
   }
 
+  #failedGlobally(now: number): void {
+    const { globalFailures, globalWindowMs, maxGlobalDelayMs, forgetAfterMs } = this.#options;
+    if (now - this.#window.start >= globalWindowMs) this.#window = { start: now, count: 0 };
+    this.#window.count++;
+    if (this.#window.count < globalFailures) return;
+    // a pause long after the last one starts the doubling afresh
+    this.#pauses = now - this.#lastPause < Math.min(forgetAfterMs, 60_000 + maxGlobalDelayMs) ? this.#pauses + 1 : 1;
+    this.#lastPause = now;
+    this.#globalUntil = now + Math.min(maxGlobalDelayMs, globalWindowMs * 2 ** Math.min(this.#pauses - 1, 30));
+    this.#window = { start: this.#globalUntil, count: 0 };
+  }
+
+  /** Forgets the least recently failed addresses past maxEntries, never one still delayed. */
+  #evict(now: number): void {
+    let excess = this.#failures.size - this.#options.maxEntries;
+    if (excess <= 0) return;
+    let looked = 0;
+    for (const [key, entry] of this.#failures) {
+      if (excess <= 0 || looked++ > 1000) break;
+      if (entry.until > now) continue;
+      this.#failures.delete(key);
+      excess--;
+    }
+  }
+
   /**
-   * How long `address` must still wait after its last failure before another
-   * attempt is even looked at, in ms (0: go ahead). Guesses sent in parallel
-   * are refused unchecked, so the delay really bounds the guessing rate.
+   * How long `address` must still wait before another attempt is even looked
+   * at, in ms (0: go ahead): its own delay or the global one, whichever ends later.
    */
   blockedFor(address: string, now = Date.now()): number {
-    const entry = this.#failures.get(address);
-    return entry === undefined ? 0 : Math.max(0, entry.until - now);
+    const entry = this.#failures.get(addressKey(address));
+    return Math.max(0, entry === undefined ? 0 : entry.until - now, this.#globalUntil - now);
+  }
+
+  /**
+   * Takes a check slot for `address`: undefined when that address has a check
+   * running already or `maxConcurrentChecks` run, else the function that frees it.
+   */
+  beginCheck(address: string): (() => void) | undefined {
+    const key = addressKey(address);
+    if (this.#checking.has(key) || this.#checking.size >= this.#options.maxConcurrentChecks) return undefined;
+    this.#checking.add(key);
+    let held = true;
+    return () => {
+      if (held) this.#checking.delete(key);
+      held = false;
+    };
   }
 
   succeeded(address: string): void {
-    this.#failures.delete(address);
+    this.#failures.delete(addressKey(address));
   }
 
   /** Addresses remembered now. */
   get size(): number {
     return this.#failures.size;
   }
+}
+
+/**
+ * The unit a remote address is throttled as: an IPv4 address itself (also
+ * when IPv4-mapped), an IPv6 address by its /64 prefix.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  if (!isIPv6(address)) return address;
+  const zoneless = address.split('%')[0] ?? address;
+  const [head = '', tail] = zoneless.split('::') as [string, string | undefined];
+  const headParts = head === '' ? [] : head.split(':');
+  const tailParts = tail === undefined || tail === '' ? [] : tail.split(':');
+  // an embedded IPv4 tail counts as two groups, and never reaches the first four
+  const groups = [...headParts, ...Array<string>(Math.max(0, 8 - headParts.length - tailParts.length)).fill('0'), ...tailParts];
+  return `${groups.slice(0, 4).map((g) => (Number.parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }

@@ -32,8 +32,8 @@ export const ActionName = t.brand(
 );
 export type ActionName = t.TypeOf<typeof ActionName>;
 
-/** The cluster secret as typed by a person: a string of at most 4096 characters. */
-const Secret = t.refinement(t.string, (s) => s.length <= 4096, 'Secret');
+/** An admin password as typed by a person: 1 to 1024 characters. */
+const Password = t.refinement(t.string, (s) => s.length >= 1 && s.length <= 1024, 'Password');
 
 /**
  * A NodeName or nothing: an optional field whose failure still reads
@@ -47,8 +47,8 @@ const OptionalNodeName = new t.Type<NodeName | undefined, string | undefined, un
   (a) => a,
 );
 
-/** `POST /api/v1/login`: who, the cluster secret, and optionally which manager issues the token. */
-export const LoginBody = t.type({ username: Username, secret: Secret, manager: OptionalNodeName }, 'LoginBody');
+/** `POST /api/v1/login`: an admin's username and password (never the cluster secret), and optionally which manager issues the token. */
+export const LoginBody = t.type({ username: Username, password: Password, manager: OptionalNodeName }, 'LoginBody');
 export type LoginBody = t.TypeOf<typeof LoginBody>;
 
 /** `/api/v1/cluster/:manager` and `/api/v1/cluster/:manager/events`. */

@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { jwt } from './jwt.js';
+import { decoyHash, parseAdminHash, verifyAdminPassword, type AdminHash } from './password.js';
 
 /**
  * The HTTP API's own credentials: the key that signs its tokens, their
@@ -9,17 +9,23 @@ import { jwt } from './jwt.js';
 export class ApiCredentials {
   readonly #signingKey: string | Buffer;
   readonly #tokenDuration: number;
-  readonly #loginDigest: Buffer;
+  readonly #admins: ReadonlyMap<string, AdminHash>;
 
   /**
    * @param signingKey - HMAC key for HS256 tokens
    * @param tokenDuration - token lifetime in ms
-   * @param loginSecret - what `POST /api/v1/login` checks a password against
+   * @param admins - username → `hashAdminPassword(password)`: whom `POST /api/v1/login` lets in (none: login is off)
+   * @throws TypeError naming the admin whose stored hash is malformed
    */
-  constructor(signingKey: string | Buffer, tokenDuration: number, loginSecret: string | Buffer) {
+  constructor(signingKey: string | Buffer, tokenDuration: number, admins: Readonly<Record<string, string>> = {}) {
     this.#signingKey = signingKey;
     this.#tokenDuration = tokenDuration;
-    this.#loginDigest = digest(loginSecret);
+    this.#admins = parseAdmins(admins);
+  }
+
+  /** Whether any admin is configured: without one, `POST /api/v1/login` is off. */
+  get loginEnabled(): boolean {
+    return this.#admins.size > 0;
   }
 
   /** A signed HS256 token for `username` on the manager `manager`. */
@@ -41,12 +47,33 @@ export class ApiCredentials {
     }
   }
 
-  /** Whether `password` is the login secret, compared in constant time. */
-  checkLogin(password: string): boolean {
-    return typeof password === 'string' && timingSafeEqual(digest(password), this.#loginDigest);
+  /**
+   * Whether `username` is an admin and `password` its password. An unknown
+   * username costs the same scrypt work as a known one, so the answer's
+   * timing does not tell which usernames exist. Never rejects.
+   */
+  checkLogin(username: string, password: string): Promise<boolean> {
+    const stored = this.#admins.get(username);
+    return verifyAdminPassword(stored ?? decoyHash(), password).then((match) => match && stored !== undefined);
   }
 }
 
-function digest(value: string | Buffer): Buffer {
-  return createHash('sha256').update(value).digest();
+/**
+ * Parses `api.admins`.
+ *
+ * @throws TypeError naming the field when it is not a record of usernames to hashAdminPassword hashes
+ */
+export function parseAdmins(admins: unknown): ReadonlyMap<string, AdminHash> {
+  if (typeof admins !== 'object' || admins === null || Array.isArray(admins)) {
+    throw new TypeError('Invalid api.admins: expected an object of username → hashAdminPassword(password)');
+  }
+  const parsed = new Map<string, AdminHash>();
+  for (const [username, stored] of Object.entries(admins)) {
+    // eslint-disable-next-line no-control-regex
+    if (username.length === 0 || username.length > 128 || /[\u0000-\u001f\u007f]/.test(username)) {
+      throw new TypeError('Invalid api.admins: a username must be 1 to 128 characters without control characters');
+    }
+    parsed.set(username, parseAdminHash(stored, `api.admins[${JSON.stringify(username)}]`));
+  }
+  return parsed;
 }

@@ -137,16 +137,16 @@ const SCRIPT = `
     event.preventDefault();
     const status = byId('login-status');
     const username = byId('username').value;
-    const secret = byId('secret').value;
+    const password = byId('password').value;
     status.textContent = 'logging in';
     try {
       const data = await call('api/v1/login', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username, secret, manager }),
+        body: JSON.stringify({ username, password, manager }),
       });
       token = data.token;
-      byId('secret').value = '';
+      byId('password').value = '';
       byId('who').textContent = 'logged in as ' + data.username;
       status.textContent = '';
       document.body.classList.add('authed');
@@ -201,7 +201,7 @@ export function dashboardHtml(manager: string): string {
 <p id="action-status" class="muted" role="status"></p>
 <form id="login" autocomplete="off">
 <label>username <input id="username" name="username" required maxlength="128"></label>
-<label>secret <input id="secret" name="secret" type="password" required></label>
+<label>password <input id="password" name="password" type="password" required maxlength="1024"></label>
 <button id="login-button" type="submit">log in</button>
 <span id="login-status" class="muted" role="status"></span>
 </form>

@@ -14,8 +14,10 @@ export interface ApiTarget {
   quorumNow(): boolean;
   readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
   readonly quorum$: Observable<boolean>;
-  /** Whether `secret` is the cluster secret (constant time). */
-  checkSecret(secret: string): boolean;
+  /** Whether any admin is configured (`api.admins`); without one the login route is off. */
+  readonly loginEnabled: boolean;
+  /** Whether `username` is an admin with `password` (scrypt off the event loop, constant-time compare). Never rejects. */
+  checkLogin(username: string, password: string): Promise<boolean>;
   issueApiToken(username: string): string;
   /** The token's username when it is valid for this manager, else undefined. */
   verifyApiToken(token: string): string | undefined;

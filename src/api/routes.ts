@@ -128,27 +128,41 @@ export const whoAmI: Route = ({ req, home, params }) => {
 };
 
 /**
- * `POST /api/v1/login`: `{ username, secret, manager? }`; answers a token and
- * sets it as the session cookie. A wrong secret is answered 403 after a
- * delay that grows with each failure from the same address; an attempt from
- * that address while the delay runs is answered 429 without being checked.
+ * `POST /api/v1/login`: `{ username, password, manager? }`, checked against
+ * the manager's `api.admins` (never the cluster secret); answers a token and
+ * sets it as the session cookie. With no admin configured the route is off:
+ * 404 with an error that says so. A wrong username or password is answered
+ * 403 after a delay that grows with each failure from the same address (IPv6:
+ * the same /64); an attempt while that delay, or the global one that many
+ * failures from anywhere start, runs is answered 429 without being checked,
+ * as is one while a check from the same address or too many checks in all
+ * are running.
  */
 export const login: Route = async ({ req, home, throttle }) => {
   const json = await readBodyJson(req);
   if (isLeft(json)) return json.left;
   const body = decodeWith(LoginBody, json.right);
   if (isLeft(body)) return fail(400, body.left);
-  const { username, secret } = body.right;
+  const { username, password } = body.right;
   const target = reachable(home, body.right.manager ?? home.name);
   if (target === undefined) return unknownManager();
+  if (!target.loginEnabled) return fail(404, 'login is off: no admin is configured (api.admins); tokens come from manager.issueApiToken');
   const address = req.socket.remoteAddress ?? 'unknown';
   const wait = throttle.blockedFor(address);
   if (wait > 0) {
     return fail(429, `too many login attempts: retry in ${Math.ceil(wait / 1000)} s`, { 'retry-after': String(Math.ceil(wait / 1000)) });
   }
-  if (!target.checkSecret(secret)) {
+  const release = throttle.beginCheck(address);
+  if (release === undefined) return fail(429, 'too many login attempts at once: retry in 1 s', { 'retry-after': '1' });
+  let match: boolean;
+  try {
+    match = await target.checkLogin(username, password);
+  } finally {
+    release();
+  }
+  if (!match) {
     await delay(throttle.failed(address));
-    return fail(403, 'wrong secret');
+    return fail(403, 'wrong username or password');
   }
   throttle.succeeded(address);
   const token = target.issueApiToken(username);

@@ -12,8 +12,9 @@ import { NONCE_BYTES, PROTOCOL_VERSION } from '../limits.js';
  *           ◄─ welcome { proof: A, instance, incarnation }
  * ```
  *
- * `D = HMAC-SHA256(secret, "rxcluster/2 dialer" | Nd | Na | dialer | acceptor)` and
- * `A` the same with the label "acceptor". The dialer proves first: the
+ * `D = HMAC-SHA256(K, "rxcluster/2 dialer" | Nd | Na | dialer | acceptor)` and
+ * `A` the same with the label "acceptor", where `K` is the secret stretched
+ * by `stretchSecret` (scrypt, see protocol/keyring.ts). The dialer proves first: the
  * acceptor answers an unauthenticated caller with nothing derived from the
  * secret, so a stranger who connects cannot collect an HMAC to guess the
  * secret from offline; the challenge is the same whatever name the caller
@@ -40,7 +41,7 @@ export function makeNonce(): string {
 /**
  * The proof one side sends of knowing the secret.
  *
- * @param secret - the cluster's shared secret
+ * @param secret - the HMAC key: the stretched secret (`stretchSecret`) in the handshake
  * @param role - whose proof: the dialer's or the acceptor's
  * @param transcript - both names and both nonces
  * @returns hex HMAC-SHA256
@@ -70,6 +71,21 @@ export function verifyProof(
   const expected = Buffer.from(handshakeProof(secret, role, transcript), 'hex');
   const got = Buffer.from(received, 'hex');
   return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+/**
+ * The key among `keys` that `received` was made with, or undefined: how an
+ * acceptor checks a dialer's proof, and a dialer the acceptor's, while a
+ * secret is rotated (every key is tried, none skipped once one matched).
+ *
+ * @param keys - stretched handshake keys, primary first
+ */
+export function matchingKey(keys: readonly Buffer[], role: HandshakeRole, transcript: HandshakeTranscript, received: string): Buffer | undefined {
+  let found: Buffer | undefined;
+  for (const key of keys) {
+    if (verifyProof(key, role, transcript, received)) found ??= key;
+  }
+  return found;
 }
 
 /**

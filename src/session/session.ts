@@ -23,10 +23,11 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { CLOSE_GRACE, CODES, PROTOCOL_VERSION, type Code } from '../limits.js';
+import { CLOSE_GRACE, CODES, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, type Code } from '../limits.js';
 import { ClusterError, HandshakeTimeoutError, ReadTimeoutError } from '../errors.js';
 import { decodeBinary, decodeFrame, encodeFrame, type Frame, type PayloadFrame } from '../protocol/frames.js';
-import { handshakeProof, makeNonce, verifyProof, type HandshakeTranscript } from '../protocol/handshake.js';
+import { handshakeProof, makeNonce, matchingKey, type HandshakeTranscript } from '../protocol/handshake.js';
+import type { HandshakeKeys } from '../protocol/keyring.js';
 import { handshakeDeadline } from '../operators/handshakeDeadline.js';
 import { heartbeat } from '../operators/heartbeat.js';
 import { joinDelay } from '../operators/joinDelay.js';
@@ -66,7 +67,8 @@ export interface SessionContext {
   readonly instance: string;
   /** When this manager started, on its scheduler's clock. */
   readonly incarnation: number;
-  readonly secret: string | Buffer;
+  /** The stretched handshake keys in force now (a keyring may change while the manager runs). */
+  keys(): HandshakeKeys;
   readonly settings$: Observable<Settings>;
   readonly scheduler: SchedulerLike;
   readonly sendBufferBytes: number;
@@ -136,6 +138,10 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       map((event) => {
         if (event.type === 'close') throw new ClosedError(event);
         size = event.data.length;
+        // before the peer proved the secret, a frame is small or refused unparsed
+        if (link === undefined && size > HANDSHAKE_MAX_FRAME / 4 && byteLength(event.data) > HANDSHAKE_MAX_FRAME) {
+          throw new SessionError(CODES.FRAME_TOO_BIG, `handshake frame over ${HANDSHAKE_MAX_FRAME} bytes from ${peer ?? conn.remote}`, 'too-big');
+        }
         // a binary frame carries bytes behind a JSON header; only an authenticated peer may send one
         const decoded = typeof event.data === 'string' || link === undefined ? decodeFrame(event.data) : decodeBinary(event.data);
         if (isLeft(decoded)) throw new SessionError(CODES.BAD_FRAME, `bad frame: ${decoded.left}`, 'protocol');
@@ -164,13 +170,14 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             checkVersion(frame.version);
             transcript = { dialer: ctx.self, acceptor: target, dialerNonce, acceptorNonce: frame.nonce };
             proved = true;
-            send({ type: 'auth', proof: handshakeProof(ctx.secret, 'dialer', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
+            send({ type: 'auth', proof: handshakeProof(ctx.keys().primary, 'dialer', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
             return undefined;
           }
           if (frame.type !== 'welcome') throw outOfStage(frame, 'welcome');
-          if (!verifyProof(ctx.secret, 'acceptor', transcript, frame.proof)) {
+          if (matchingKey(ctx.keys().all, 'acceptor', transcript, frame.proof) === undefined) {
             throw new SessionError(CODES.AUTH, `authentication failed: ${target} at ${conn.remote} does not know the cluster secret`, 'policy');
           }
+          checkCertificate(conn, target);
           return new Link(target, frame.instance, frame.incarnation, ctx.self, conn.id, conn, ctx.sendBufferBytes, frame.meta);
         }),
         filter((l): l is Link => l !== undefined),
@@ -196,7 +203,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             return undefined;
           }
           if (frame.type !== 'auth') throw outOfStage(frame, 'auth');
-          if (!verifyProof(ctx.secret, 'dialer', transcript, frame.proof)) {
+          const key = matchingKey(ctx.keys().all, 'dialer', transcript, frame.proof);
+          if (key === undefined) {
             throw new SessionError(CODES.AUTH, `authentication failed: a caller at ${conn.remote} does not know the cluster secret`, 'policy');
           }
           proved = true;
@@ -205,7 +213,9 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           if (to !== ctx.self) throw new SessionError(CODES.PEER_REFUSED, `${claimed} expected to reach ${to}, but this is ${ctx.self}`, 'policy');
           if (claimed === ctx.self) throw new SessionError(CODES.PEER_REFUSED, `a peer at ${conn.remote} claims this node's own name`, 'policy');
           if (!ctx.isConfigured(claimed)) throw new SessionError(CODES.PEER_REFUSED, `${claimed} is not a configured node`, 'policy');
-          send({ type: 'welcome', proof: handshakeProof(ctx.secret, 'acceptor', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
+          checkCertificate(conn, claimed);
+          // proven with the key the dialer used, which both sides hold
+          send({ type: 'welcome', proof: handshakeProof(key, 'acceptor', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
           return new Link(claimed, frame.instance, frame.incarnation, claimed, conn.id, conn, ctx.sendBufferBytes, frame.meta);
         }),
         filter((l): l is Link => l !== undefined),
@@ -270,6 +280,7 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       take(1),
       mergeMap((authenticated) => {
         link = authenticated;
+        conn.authenticated?.();
         return live$(authenticated);
       }),
     );
@@ -333,7 +344,7 @@ function onError(
     const said = reason === '' ? '' : `: ${sanitize(reason)}`;
     if (link?.endReason !== undefined) return link.endReason;
     if (local && cause === 'too-big') {
-      out.push(log('warn', `frame from ${who} exceeds maxPayload; connection closed`, peer, CODES.FRAME_TOO_BIG));
+      out.push(log('warn', `${authed ? 'frame' : `handshake frame (limit ${HANDSHAKE_MAX_FRAME} bytes)`} from ${who} exceeds ${authed ? 'maxPayload' : 'its limit'}; connection closed`, peer, CODES.FRAME_TOO_BIG));
       return 'refused';
     }
     if (local && cause === 'protocol') {
@@ -383,6 +394,23 @@ function onError(
   out.push(log('error', `unexpected fault on the connection to ${who}: ${String(error)}`, peer, CODES.SOCKET));
   conn.terminate();
   return 'lost';
+}
+
+/** Bytes of a frame as received. */
+function byteLength(data: string | Buffer): number {
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+}
+
+/**
+ * With mutual TLS, the peer's verified certificate must name the node it
+ * proved to be (a SAN DNS name or the CN): a certificate of one node cannot
+ * pass for another.
+ */
+function checkCertificate(conn: Connection, name: string): void {
+  const names = conn.peerNames;
+  if (names === undefined || names.includes(name)) return;
+  const shown = names.length === 0 ? 'no verified certificate' : `a certificate for ${names.slice(0, 4).map((n) => sanitize(n)).join(', ')}`;
+  throw new SessionError(CODES.TLS, `${name} at ${conn.remote} presented ${shown}, not one naming ${name}`, 'policy');
 }
 
 function checkVersion(version: number): void {

@@ -91,6 +91,19 @@ export interface Connection {
    * count as reads for readTimeout. Absent or false: the session pings.
    */
   readonly presence?: boolean;
+  /**
+   * Called once by the session when the peer has proved the secret: the
+   * transport lifts its pre-authentication limits (the frame size cap, the
+   * count of pending handshakes). Optional: a transport without such limits omits it.
+   */
+  authenticated?(): void;
+  /**
+   * The names the peer's verified TLS certificate carries (SAN DNS names and
+   * the subject CN), set by the ws transport on TLS connections when mutual
+   * TLS (`requestCert`) is on; the session refuses a peer whose name is not
+   * among them. Undefined otherwise.
+   */
+  readonly peerNames?: readonly string[];
 }
 
 /** A Node request handler, as `http.createServer` or express take. */
@@ -116,6 +129,13 @@ export interface ListenOptions {
   readonly tls?: TlsOptions;
   /** Serve this HTTP handler on the same port, where the transport has one (ws). */
   readonly requestHandler?: RequestHandler;
+  /**
+   * Accepted connections not yet authenticated, at most; past it a new one is
+   * closed at once (and logged once per interval). Default 64.
+   */
+  readonly maxPendingHandshakes?: number;
+  /** Ms an accepted connection may take from its accept to its upgrade (ws), read at each accept: connectTimeout. */
+  readonly handshakeTimeout?: () => number;
   /** This node's name, for transports that route by name (NATS). */
   readonly self?: string;
   /** The cluster secret, for transports that seal every frame themselves (NATS: frame MACs). */
@@ -140,8 +160,12 @@ export interface TransportLogEntry {
 export interface Refusal {
   readonly remote: string;
   readonly reason: string;
-  /** `tls`: a certificate or TLS fault (logged as RXC_ERR_TLS); `other` otherwise. */
-  readonly kind: 'tls' | 'other';
+  /**
+   * `tls`: a certificate or TLS fault (logged as RXC_ERR_TLS); `overload`:
+   * refused for maxPendingHandshakes (logged as RXC_ERR_HANDSHAKE_LIMIT);
+   * `other` otherwise (debug).
+   */
+  readonly kind: 'tls' | 'overload' | 'other';
 }
 
 /** A dial that could not open a connection; `tls` when the fault was a certificate or TLS one. */
@@ -199,6 +223,13 @@ export interface Transport {
    * the manager sends to each connection.
    */
   broadcast?(data: Buffer, connections: readonly Connection[]): void;
+  /**
+   * Optional: serve new connections and dial with a new key and certificate,
+   * keeping every open connection (ws with TLS).
+   *
+   * @throws Error when the transport does not listen with TLS
+   */
+  updateTls?(tls: Pick<TlsOptions, 'key' | 'cert' | 'ca'>): void;
   /** Optional: what the transport has to say on its own (hot); the manager logs it. */
   readonly log$?: Observable<TransportLogEntry>;
   /** Stops accepting and closes every connection. Idempotent. */

@@ -21,7 +21,7 @@ export interface Node {
 }
 
 /** Creates a manager on 127.0.0.1:0 and records its logs. */
-export async function startNode(name: string, options: ManagerOptions = fastOptions(), secret = SECRET): Promise<Node> {
+export async function startNode(name: string, options: ManagerOptions = fastOptions(), secret: ConstructorParameters<typeof Manager>[1] = SECRET): Promise<Node> {
   const manager = new Manager(name, secret, options);
   const logs: LogEntry[] = [];
   manager.log$.subscribe((entry) => logs.push(entry));

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, WS_SUBPROTOCOL } from '../../src/limits.js';
 import { handshakeProof, verifyProof, type HandshakeTranscript } from '../../src/protocol/handshake.js';
+import { stretchSecret } from '../../src/protocol/keyring.js';
 import { MESH_PATH } from '../../src/transport/ws/server.js';
 
 /** Rejects with `what` if `promise` has not settled within `ms`; never leaves a timer behind. */
@@ -302,7 +303,7 @@ export async function rawHello(address: string, name: string, acceptor: string, 
     const challenge = await client.next(ms, `${acceptor}'s challenge to ${name}`);
     if (!isChallenge(challenge)) throw new Error(`expected a challenge, got ${JSON.stringify(challenge)}`);
     const transcript: HandshakeTranscript = { dialer: name, acceptor, dialerNonce: String(hello['nonce']), acceptorNonce: challenge.nonce };
-    return { client, hello, transcript, challenge, proof: handshakeProof(secret, 'dialer', transcript), acceptorProof: handshakeProof(secret, 'acceptor', transcript) };
+    return { client, hello, transcript, challenge, proof: handshakeProof(stretchSecret(secret), 'dialer', transcript), acceptorProof: handshakeProof(stretchSecret(secret), 'acceptor', transcript) };
   } catch (error) {
     client.destroy();
     throw error;
@@ -319,7 +320,7 @@ export async function rawAuth(half: HalfOpen, secret: string, options: RawPeerOp
     half.client.send(authOf(half.proof, options.instance ?? nonce(), options.incarnation ?? Date.now()));
     const welcome = await half.client.next(ms, `${half.transcript.acceptor}'s welcome`);
     if (!isWelcome(welcome)) throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);
-    if (!verifyProof(secret, 'acceptor', half.transcript, welcome.proof)) {
+    if (!verifyProof(stretchSecret(secret), 'acceptor', half.transcript, welcome.proof)) {
       throw new Error(`${half.transcript.acceptor}'s proof in its welcome does not check out`);
     }
     return welcome;

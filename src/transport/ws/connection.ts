@@ -3,23 +3,50 @@ import WebSocket from 'ws';
 import { socketEvents$ } from './socketEvents.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
 import { closeCodeOf } from './codes.js';
+import { HANDSHAKE_MAX_FRAME } from '../../limits.js';
 
 /** Send options of every frame (ws copies them): one object, not one per frame. */
 const TEXT = Object.freeze({ binary: false });
 /** The same for a binary frame. */
 const BINARY = Object.freeze({ binary: true });
 
-/** A ws socket behind the Connection interface. */
+/** What a WsConnection is told besides its socket. */
+export interface WsConnectionOptions {
+  /** Bytes per frame once authenticated; before, at most HANDSHAKE_MAX_FRAME. */
+  readonly maxPayload: number;
+  /** Counts it out of the server's pending handshakes once authenticated (inbound only; a close counts itself out). */
+  readonly release?: () => void;
+  /** The verified certificate's names, with mutual TLS. */
+  readonly peerNames?: readonly string[];
+}
+
+/**
+ * A ws socket behind the Connection interface. Until `authenticated()`, ws
+ * refuses any frame over HANDSHAKE_MAX_FRAME at its header (1009), before
+ * reading it.
+ */
 export class WsConnection implements Connection {
   readonly events$: Observable<SocketEvent>;
+  readonly peerNames?: readonly string[];
+  readonly #options: WsConnectionOptions;
 
   constructor(
     readonly id: number,
     readonly direction: 'inbound' | 'outbound',
     readonly remote: string,
     private readonly ws: WebSocket,
+    options: WsConnectionOptions,
   ) {
+    this.#options = options;
+    if (options.peerNames !== undefined) this.peerNames = options.peerNames;
     this.events$ = socketEvents$(ws);
+    setMaxPayload(ws, Math.min(HANDSHAKE_MAX_FRAME, options.maxPayload));
+  }
+
+  /** The peer proved the secret: frames up to maxPayload from now on, and no longer a pending handshake. */
+  authenticated(): void {
+    setMaxPayload(this.ws, this.#options.maxPayload);
+    this.#options.release?.();
   }
 
   /** Calls `listener` once the socket has closed (at once if it has). */
@@ -49,6 +76,17 @@ export class WsConnection implements Connection {
   terminate(): void {
     this.ws.terminate();
   }
+}
+
+/**
+ * Sets the largest frame ws reads on this socket. ws has no public setter;
+ * its receiver checks `_maxPayload` at each frame header, so a lower value
+ * stops an oversized frame before it is buffered. Where the field is absent
+ * the limit stays as opened (the session still refuses big handshake frames).
+ */
+function setMaxPayload(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (receiver !== undefined && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
 }
 
 /** A close frame's reason may hold at most 123 bytes of UTF-8. */

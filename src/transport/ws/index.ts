@@ -1,4 +1,5 @@
 import { Subject, catchError, map, throwError, type Observable } from 'rxjs';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import { formatAddress, parseAddress } from '../../address.js';
 import { DialError, type Connection, type ListenOptions, type Refusal, type TlsOptions, type Transport } from '../types.js';
 import { isTlsError } from './codes.js';
@@ -43,6 +44,8 @@ class WsTransport implements Transport {
   readonly incoming$: Observable<Connection> = this.#incoming.asObservable();
   readonly refused$: Observable<Refusal> = this.#refused.asObservable();
   #server: MeshServer | undefined;
+  /** Mutual TLS: connections carry their peer's certificate names. */
+  #mutual = false;
   #dial: Omit<DialOptions, 'timeout'> | undefined;
   /** Every open connection, both directions, so close() cuts them all. */
   readonly #open = new Set<WsConnection>();
@@ -60,16 +63,25 @@ class WsTransport implements Transport {
     if (this.#server !== undefined || this.#closing !== undefined) throw new Error('this ws transport listens already; use one transport per manager');
     const tls = options.tls === undefined ? undefined : tlsOptions(options.tls);
     const dialTls = tls?.client ?? (this.options.dialTls === undefined ? undefined : tlsOptions(this.options.dialTls).client);
+    const mutual = tls?.server.requestCert === true;
     const server = new MeshServer({
       maxPayload: options.maxPayload,
+      ...(options.maxPendingHandshakes === undefined ? {} : { maxPendingHandshakes: options.maxPendingHandshakes }),
+      ...(options.handshakeTimeout === undefined ? {} : { handshakeTimeout: options.handshakeTimeout }),
+      // with mutual TLS a connection without a verified certificate names nobody: the session refuses it
+      ...(mutual ? { peerNamesOf: (socket: TLSSocket) => certificateNames(socket) ?? [] } : {}),
       ...(options.requestHandler === undefined ? {} : { requestHandler: options.requestHandler }),
       ...(tls === undefined ? {} : { tls: tls.server }),
-      onRefused: (remote, reason, kind) => this.#refused.next({ remote, reason, kind: kind === 'tls' ? 'tls' : 'other' }),
+      onRefused: (remote, reason, kind) => this.#refused.next({ remote, reason, kind: kind ?? 'other' }),
     });
     this.#server = server;
+    this.#mutual = mutual;
     this.#dial = { maxPayload: options.maxPayload, ...(dialTls === undefined ? {} : { tls: dialTls }) };
+    const maxPayload = options.maxPayload;
     // the server's accepted$ completes when it closes: this subscription ends with it
-    server.accepted$.subscribe(({ ws, remote }) => this.#incoming.next(this.#track(new WsConnection(this.#nextId++, 'inbound', remote, ws))));
+    server.accepted$.subscribe(({ ws, remote, release, peerNames }) =>
+      this.#incoming.next(this.#track(new WsConnection(this.#nextId++, 'inbound', remote, ws, { maxPayload, release, ...(peerNames === undefined ? {} : { peerNames }) }))),
+    );
     try {
       return formatAddress(await server.listen(parseAddress(address, true)));
     } catch (error) {
@@ -85,12 +97,28 @@ class WsTransport implements Transport {
     const dial = this.#dial;
     if (dial === undefined) return throwError(() => new DialError('the ws transport is not listening', false));
     return dialSocket$(parseAddress(address, false), { ...dial, timeout }).pipe(
-      map((ws) => this.#track(new WsConnection(this.#nextId++, 'outbound', address, ws))),
+      map((ws) => {
+        const peerNames = this.#mutual ? (certificateNames((ws as unknown as { _socket?: TLSSocket })._socket) ?? []) : undefined;
+        return this.#track(new WsConnection(this.#nextId++, 'outbound', address, ws, { maxPayload: dial.maxPayload, ...(peerNames === undefined ? {} : { peerNames }) }));
+      }),
       catchError((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         return throwError(() => new DialError(isTlsError(error) ? `its certificate does not verify (${message})` : message, isTlsError(error), { cause: error }));
       }),
     );
+  }
+
+  updateTls(tls: Pick<TlsOptions, 'key' | 'cert' | 'ca'>): void {
+    const server = this.#server;
+    const dial = this.#dial;
+    if (server === undefined || dial?.tls === undefined) throw new Error('updateTls: the ws transport does not listen with TLS (use listenTls)');
+    const ca = tls.ca === undefined ? {} : { ca: (Array.isArray(tls.ca) ? [...(tls.ca as ReadonlyArray<string | Buffer>)] : tls.ca) as string | Buffer | Array<string | Buffer> };
+    if (tls.key === undefined || tls.cert === undefined) throw new TypeError('Invalid TLS options: expected { key, cert, ca? }');
+    // check the material before anything is swapped: a bad key throws here and changes nothing
+    createSecureContext({ key: tls.key, cert: tls.cert, ...ca });
+    server.updateTls({ key: tls.key, cert: tls.cert, ...ca });
+    // new dials present the new certificate and verify against the new CAs; open connections keep theirs
+    this.#dial = { ...dial, tls: { ...dial.tls, key: tls.key, cert: tls.cert, ...ca } };
   }
 
   #track(conn: WsConnection): WsConnection {
@@ -113,6 +141,24 @@ class WsTransport implements Transport {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * The names a verified peer certificate carries: its SAN DNS names and its
+ * subject CN; undefined when the socket has no verified certificate.
+ */
+export function certificateNames(socket: TLSSocket | undefined): readonly string[] | undefined {
+  if (socket === undefined || typeof socket.getPeerCertificate !== 'function' || socket.authorized !== true) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (cert === null || typeof cert !== 'object' || Object.keys(cert).length === 0) return undefined;
+  const names = new Set<string>();
+  for (const part of (cert.subjectaltname ?? '').split(',')) {
+    const match = /^\s*DNS:(.+?)\s*$/.exec(part);
+    if (match?.[1] !== undefined) names.add(match[1]);
+  }
+  const cn = cert.subject?.CN as unknown;
+  for (const name of Array.isArray(cn) ? cn : [cn]) if (typeof name === 'string') names.add(name);
+  return [...names];
 }
 
 /** The server and client TLS options of the ws transport for one node's key, certificate and CA. */
