@@ -22,7 +22,7 @@ const SIGNING_KEY = 'api-test-signing-key';
 const PASSWORD = 'admin-password-not-the-secret';
 const ADMIN_HASH = hashAdminPassword(PASSWORD);
 const ADMINS = { alice: ADMIN_HASH, bob: ADMIN_HASH, carol: ADMIN_HASH, mallory: hashAdminPassword('mallory-own-password') };
-const OPTIONS = fastOptions({ api: { signingKey: SIGNING_KEY, admins: ADMINS } });
+const OPTIONS = fastOptions({ api: { signingKey: SIGNING_KEY, admins: ADMINS }, metadata: { role: 'api-test' } });
 
 interface Answer {
   readonly status: number;
@@ -236,8 +236,10 @@ describe('HTTP API', () => {
       const data = body.data as { nodes: Record<string, Record<string, unknown>>; quorum: boolean };
       assert.deepEqual(Object.keys(data.nodes).sort(), ['b', 'ghost']);
       const node = data.nodes['b'] ?? {};
-      assert.deepEqual(Object.keys(node).sort(), ['addr', 'error', 'jointime', 'lag', 'name', 'packets', 'status']);
+      assert.deepEqual(Object.keys(node).sort(), ['addr', 'error', 'jointime', 'lag', 'leaveReason', 'leavetime', 'metadata', 'name', 'packets', 'status']);
       assert.equal(node['name'], 'b');
+      assert.deepEqual(node['metadata'], { role: 'api-test' }, 'the metadata b sent in its handshake');
+      assert.equal(node['leaveReason'], null);
       assert.equal(node['addr'], nodes[1]?.address);
       assert.equal(node['status'], 'Online');
       assert.equal(node['error'], '');
@@ -558,7 +560,7 @@ describe('HTTP API', () => {
     const [event] = dataEvents(stream.text);
     assert.equal(event?.quorum, true);
     assert.equal(event?.nodes['b']?.status, 'Online');
-    assert.deepEqual(Object.keys(event?.nodes['b'] ?? {}).sort(), ['addr', 'error', 'jointime', 'lag', 'name', 'packets', 'status']);
+    assert.deepEqual(Object.keys(event?.nodes['b'] ?? {}).sort(), ['addr', 'error', 'jointime', 'lag', 'leaveReason', 'leavetime', 'metadata', 'name', 'packets', 'status']);
   });
 
   it('serves every route when manager.requestHandler is mounted in a server of our own', { timeout: 15_000 }, async () => {

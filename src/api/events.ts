@@ -24,9 +24,15 @@ export interface NodeView {
   readonly error: string;
   /** ISO 8601, or null before the first join. */
   readonly jointime: string | null;
-  /** Ping round trip, in ms. */
+  /** Ping round trip, in ms (0 while not Online). */
   readonly lag: number;
   readonly packets: number;
+  /** ISO 8601 of the last leave, or null. */
+  readonly leavetime: string | null;
+  /** Why it last left (`shutdown`, `timeout`, `lost`, …), or null. */
+  readonly leaveReason: string | null;
+  /** The node's metadata (tags and roles). */
+  readonly metadata: Readonly<Record<string, unknown>>;
 }
 
 /** The nodes of a members snapshot, by name, as the API shows them. */
@@ -41,6 +47,9 @@ export function nodesView(members: ReadonlyMap<string, ApiClusterNode>): Record<
       jointime: n.jointime === null ? null : n.jointime.toISOString(),
       lag: n.lag,
       packets: n.packets,
+      leavetime: n.leavetime === null ? null : n.leavetime.toISOString(),
+      leaveReason: n.leaveReason,
+      metadata: n.metadata,
     };
   }
   return nodes;
