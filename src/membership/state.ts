@@ -1,7 +1,6 @@
-import type { Code } from '../limits.js';
+import type { CloseCause, Code } from '../limits.js';
 import type { LogLevel } from '../log.js';
 import type { LeaveReason, PeerIdentity } from '../session/link.js';
-import type { CloseCause } from '../transport/types.js';
 
 /** The seed's node status strings. */
 export const STATUS = Object.freeze({

@@ -1,37 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
-import type { Code } from '../limits.js';
+import type { CloseCause, Code } from '../limits.js';
 
-/**
- * Why a connection closed, in words every transport shares. Each transport
- * maps these to and from its own codes (ws: the WebSocket close codes of
- * `limits.ts`; NATS: control frames; memory: the cause itself), so the core
- * never reads a transport's codes.
- *
- * - `normal`: an orderly close with no more to say.
- * - `shutdown`: the closing node leaves the cluster (it shuts down).
- * - `protocol`: an undecodable, unexpected or transport-invalid frame.
- * - `too-big`: a frame over the size limit.
- * - `policy`: authentication failed or the peer was refused.
- * - `timeout`: the peer was silent past readTimeout.
- * - `handshake-timeout`: the handshake did not finish within connectTimeout.
- * - `duplicate`: another connection between the same two nodes was kept.
- * - `removed`: the node was removed from the closer's configuration.
- * - `slow`: the peer's unsent data passed sendBufferBytes.
- * - `reset`: the connection broke with no close at all (network, crash).
- */
-export type CloseCause =
-  | 'normal'
-  | 'shutdown'
-  | 'protocol'
-  | 'too-big'
-  | 'policy'
-  | 'timeout'
-  | 'handshake-timeout'
-  | 'duplicate'
-  | 'removed'
-  | 'slow'
-  | 'reset';
+/** Why a connection closed, in the words every transport shares: see `CloseCause` in limits.ts. */
+export type { CloseCause } from '../limits.js';
 
 /**
  * What a transport reports about one connection. `close` is always the last
