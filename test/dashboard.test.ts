@@ -128,6 +128,12 @@ describe('status page', () => {
       assert.deepEqual(navigations, [], 'no reload');
       assert.equal(await statusOf(page, 'beta'), 'Online');
       assert.equal(await page.locator('#quorum').textContent(), 'true', 'two of three is still a quorum');
+      // its row says why and when it left
+      await page.waitForFunction(
+        (sel) => (globalThis as unknown as PageGlobals).document.querySelector(sel)?.textContent?.startsWith('shutdown, ') === true,
+        'tr[data-node="gamma"] td.left',
+        { timeout: 3000, polling: 10 },
+      );
 
       // log in through the form
       await page.fill('#username', 'alice');
@@ -145,6 +151,7 @@ describe('status page', () => {
       // reconnect the remaining peer with its button
       const button = page.locator('tr[data-node="beta"] button.reconnect');
       assert.equal(await button.isVisible(), true, 'admin buttons after login');
+      assert.equal(await page.locator('tr[data-node="gamma"] button.reconnect').isVisible(), false, 'no reconnect offered for a node that is not online');
       const received = first(alpha.manager.fromClusterApi$, (r) => r.action === 'reconnect', 5000, 'the reconnect from the page');
       await button.click();
       assert.deepEqual(await received, { action: 'reconnect', node: 'beta', manager: 'alpha', data: '' });

@@ -48,7 +48,7 @@ const SCRIPT = `
     const tr = document.createElement('tr');
     tr.setAttribute('data-node', name);
     row = { tr };
-    for (const key of ['name', 'addr', 'status', 'lag', 'packets', 'jointime', 'error']) row[key] = addCell(tr, key);
+    for (const key of ['name', 'addr', 'status', 'lag', 'packets', 'jointime', 'left', 'metadata', 'error']) row[key] = addCell(tr, key);
     const actions = addCell(tr, 'admin');
     row.name.textContent = name;
     const button = document.createElement('button');
@@ -57,6 +57,7 @@ const SCRIPT = `
     button.textContent = 'reconnect';
     button.addEventListener('click', () => act(name, 'reconnect', button));
     actions.appendChild(button);
+    row.button = button;
     rows.set(name, row);
     return row;
   };
@@ -81,7 +82,11 @@ const SCRIPT = `
       row.lag.textContent = String(node.lag);
       row.packets.textContent = String(node.packets);
       row.jointime.textContent = node.jointime === null ? '-' : new Date(node.jointime).toLocaleString();
+      row.left.textContent = node.leavetime === null || node.leavetime === undefined ? '-' : String(node.leaveReason) + ', ' + new Date(node.leavetime).toLocaleString();
+      row.metadata.textContent = node.metadata === undefined || Object.keys(node.metadata).length === 0 ? '-' : JSON.stringify(node.metadata);
       row.error.textContent = String(node.error);
+      // a reconnect acts only on a live connection: offered for an Online node alone
+      row.button.hidden = node.status !== 'Online';
       if (tbody.children[i] !== row.tr) tbody.insertBefore(row.tr, tbody.children[i] || null);
     });
     byId('empty').hidden = names.length > 0;
@@ -194,7 +199,7 @@ export function dashboardHtml(manager: string): string {
 <h1>rxcluster: <span id="manager"></span></h1>
 <p>quorum: <span id="quorum" class="muted">unknown</span> · events: <span id="live" class="muted">connecting</span> · <span id="who" class="muted"></span></p>
 <table>
-<thead><tr><th>node</th><th>address</th><th>status</th><th>lag (ms)</th><th>packets</th><th>joined</th><th>error</th><th class="admin">admin</th></tr></thead>
+<thead><tr><th>node</th><th>address</th><th>status</th><th>lag (ms)</th><th>packets</th><th>joined</th><th>left</th><th>metadata</th><th>error</th><th class="admin">admin</th></tr></thead>
 <tbody id="nodes"></tbody>
 </table>
 <p id="empty" class="muted">no nodes configured or connected</p>
