@@ -3,7 +3,7 @@
  * headless build shipped inside the `@sparticuz/chromium` npm package (so
  * `npm install` is all a machine needs), unpacked once into the temp folder
  * with the few shared libraries it needs beside it; `CHROMIUM_PATH` names
- * another executable instead (e.g. /usr/bin/chromium, or a Chrome on macOS).
+ * another executable instead (e.g. the chromium of a Linux distribution, or a Chrome on macOS).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

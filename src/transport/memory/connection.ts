@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
+import { ConnectionEvents } from '../events.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
 import type { Fabric, Held } from './fabric.js';
 
@@ -89,9 +90,7 @@ export class MemoryConnection implements Connection {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private ended = false;
   private dead = false;
-  private subscribed = false;
-  private subscriber: Subscriber<SocketEvent> | undefined;
-  private buffer: SocketEvent[] = [];
+  private readonly events: ConnectionEvents;
   private pendingClose: Subscription | undefined;
   private readonly endListeners: Array<() => void> = [];
 
@@ -103,7 +102,8 @@ export class MemoryConnection implements Connection {
     private readonly local: string,
     private readonly maxPayload: number,
   ) {
-    this.events$ = new Observable<SocketEvent>((subscriber) => this.attach(subscriber));
+    this.events = new ConnectionEvents(`memory connection ${id}`, () => this.ended, () => this.terminate());
+    this.events$ = this.events.events$;
   }
 
   /** Bytes held for a frozen receiver; 0 otherwise. */
@@ -155,7 +155,7 @@ export class MemoryConnection implements Connection {
     this.dead = true;
     this.ended = true;
     this.state = 'closed';
-    this.buffer = [];
+    this.events.clear();
     this.pendingClose?.unsubscribe();
     this.out?.clear();
     this.toPeer({ kind: 'reset' });
@@ -211,34 +211,7 @@ export class MemoryConnection implements Connection {
   }
 
   private emit(event: SocketEvent): void {
-    if (this.dead) return;
-    const subscriber = this.subscriber;
-    if (subscriber === undefined) {
-      this.buffer.push(event);
-      return;
-    }
-    subscriber.next(event);
-    if (event.type === 'close') subscriber.complete();
-  }
-
-  private attach(subscriber: Subscriber<SocketEvent>): (() => void) | undefined {
-    if (this.subscribed) {
-      subscriber.error(new Error(`events$ of memory connection ${this.id} takes one subscriber`));
-      return undefined;
-    }
-    this.subscribed = true;
-    const buffered = this.buffer;
-    this.buffer = [];
-    for (const event of buffered) {
-      subscriber.next(event);
-      if (event.type === 'close') subscriber.complete();
-    }
-    if (this.ended) return undefined;
-    this.subscriber = subscriber;
-    return () => {
-      this.subscriber = undefined;
-      if (!this.ended) this.terminate();
-    };
+    if (!this.dead) this.events.emit(event);
   }
 }
 

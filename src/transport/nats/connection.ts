@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { asapScheduler, Observable, type Subscriber } from 'rxjs';
+import { asapScheduler, type Observable } from 'rxjs';
+import { ConnectionEvents } from '../events.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
 
 type CloseEvent = Extract<SocketEvent, { type: 'close' }>;
@@ -40,9 +41,7 @@ export class NatsConnection implements Connection {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private done = false;
   private isEstablished = false;
-  private subscribed = false;
-  private subscriber: Subscriber<SocketEvent> | undefined;
-  private buffer: SocketEvent[] = [];
+  private readonly events: ConnectionEvents;
   private readonly endListeners: Array<() => void> = [];
 
   /**
@@ -67,7 +66,8 @@ export class NatsConnection implements Connection {
     readonly floors: readonly [number, number],
     private readonly maxPayload: number,
   ) {
-    this.events$ = new Observable<SocketEvent>((subscriber) => this.attach(subscriber));
+    this.events = new ConnectionEvents(`NATS connection ${id}`, () => this.done, () => this.terminate());
+    this.events$ = this.events.events$;
   }
 
   /** For logs: `nats:<peer name>`. */
@@ -190,33 +190,7 @@ export class NatsConnection implements Connection {
 
   private emit(event: SocketEvent): void {
     this.lastRead = Date.now();
-    const subscriber = this.subscriber;
-    if (subscriber === undefined) {
-      this.buffer.push(event);
-      return;
-    }
-    subscriber.next(event);
-    if (event.type === 'close') subscriber.complete();
-  }
-
-  private attach(subscriber: Subscriber<SocketEvent>): (() => void) | undefined {
-    if (this.subscribed) {
-      subscriber.error(new Error(`events$ of NATS connection ${this.id} takes one subscriber`));
-      return undefined;
-    }
-    this.subscribed = true;
-    const buffered = this.buffer;
-    this.buffer = [];
-    for (const event of buffered) {
-      subscriber.next(event);
-      if (event.type === 'close') subscriber.complete();
-    }
-    if (this.done) return undefined;
-    this.subscriber = subscriber;
-    return () => {
-      this.subscriber = undefined;
-      if (!this.done) this.terminate();
-    };
+    this.events.emit(event);
   }
 }
 
