@@ -16,11 +16,11 @@ import { checkMetadata } from './metadata.js';
 import type * as t from 'io-ts';
 import { NodeName } from './protocol/frames.js';
 import { makeNonce } from './protocol/handshake.js';
-import { handshakeKeys, parseKeyring, type HandshakeKeys, type Keyring, type Secret } from './protocol/keyring.js';
+import { handshakeKeys, weakSecret, type HandshakeKeys, type Keyring, type Secret } from './protocol/keyring.js';
 import type { SessionEvent } from './session/session.js';
 import { mergeSettings, type Settings } from './settings.js';
 import { describeState } from './stateDump.js';
-import { TrafficStats, type RefusalReason } from './stats.js';
+import { TrafficStats } from './stats.js';
 import type { RequestHandler, TlsOptions, Transport } from './transport/types.js';
 import type { ApiRequest, MembershipEvent, NodeMessage, StateDump } from './types.js';
 
@@ -28,15 +28,6 @@ export type { ManagerOptions } from './options.js';
 export type { TlsOptions } from './transport/types.js';
 export type { Keyring, Secret } from './protocol/keyring.js';
 export type { ApiRequest, MembershipEvent, NodeMessage, StateDump } from './types.js';
-
-/** The refusal a log code counts as, for the traffic statistics. */
-const REFUSAL_OF: Partial<Record<Code, RefusalReason>> = {
-  [CODES.BAD_FRAME]: 'bad-frame', [CODES.FRAME_TOO_BIG]: 'too-big', [CODES.AUTH]: 'auth', [CODES.PEER_REFUSED]: 'peer-refused',
-  [CODES.HANDSHAKE_TIMEOUT]: 'handshake-timeout', [CODES.TLS]: 'tls', [CODES.SEND]: 'send',
-};
-
-/** A shared secret shorter than this is logged as weak. */
-const MIN_SECRET_BYTES = 32;
 
 /**
  * The cluster manager: joins this named process to an authenticated cluster
@@ -55,7 +46,8 @@ export class Manager {
   readonly #o: ResolvedOptions;
   /** The stretched handshake keys; setSecrets swaps them. */
   #keys: HandshakeKeys;
-  #primaryBytes: number;
+  /** Why the primary secret is weak, logged at listen; undefined when it is not. */
+  #weak: string | undefined;
   readonly #transport: Transport;
   /** Random per manager: tells this process apart from another with the same name. */
   readonly #instance = makeNonce();
@@ -118,7 +110,7 @@ export class Manager {
   constructor(readonly name: string, authKey: Secret | Keyring, options: ManagerOptions = {}) {
     const o = (this.#o = resolveOptions(name, authKey, options));
     this.#keys = handshakeKeys(authKey);
-    this.#primaryBytes = Buffer.byteLength(parseKeyring(authKey).primary);
+    this.#weak = weakSecret(authKey);
     this.#transport = o.transport;
     this.#incarnation = Math.max(0, Math.round(o.scheduler.now()));
     this.#settings = new BehaviorSubject(o.settings);
@@ -282,8 +274,7 @@ export class Manager {
     if (!this.#api.register()) this.#emitLog('warn', `another manager named ${this.name} is listed by this process's HTTP API; this one is not`);
     this.#subscription.add(this.#pipelines$().subscribe({ error: (e: unknown) => this.#emitLog('error', `internal fault: ${String(e)}`, undefined, CODES.SOCKET) }));
     this.#emitLog('info', `listening on ${bound}`);
-    const bytes = this.#primaryBytes;
-    if (bytes < MIN_SECRET_BYTES) this.#emitLog('warn', `the shared secret is only ${bytes} bytes: use ${MIN_SECRET_BYTES} or more random bytes, or it can be guessed`);
+    if (this.#weak !== undefined) this.#emitLog('warn', this.#weak);
     return bound;
   }
 
@@ -299,7 +290,7 @@ export class Manager {
   setSecrets(keyring: Secret | Keyring): void {
     const keys = handshakeKeys(keyring, 'keyring');
     this.#keys = keys;
-    this.#primaryBytes = Buffer.byteLength(parseKeyring(keyring).primary);
+    this.#weak = weakSecret(keyring);
     this.#emitLog('info', `secrets updated: ${keys.all.length - 1} accepted besides the primary`);
   }
 
@@ -449,8 +440,7 @@ export class Manager {
   }
 
   #emitLog(level: LogLevel, message: string, node?: string, code?: Code): void {
-    const refusal = code === undefined ? undefined : REFUSAL_OF[code];
-    if (refusal !== undefined) this.#stats.refused(refusal);
+    this.#stats.logged(code);
     if (!this.#log.closed) this.#log.next(new LogEntry(new Date(this.#o.scheduler.now()), level, message, node, code));
   }
 }

@@ -1,3 +1,5 @@
+import { CODES, type Code } from './limits.js';
+
 /** Why a frame or connection was refused, as counted in {@link TrafficStats.refused}. */
 export type RefusalReason = 'bad-frame' | 'too-big' | 'auth' | 'peer-refused' | 'handshake-timeout' | 'tls' | 'send';
 
@@ -19,6 +21,17 @@ export interface TrafficSnapshot {
   readonly refused: Readonly<Record<RefusalReason, number>>;
 }
 
+/** The refusal each log code counts as. */
+const REFUSAL_OF: Partial<Record<Code, RefusalReason>> = {
+  [CODES.BAD_FRAME]: 'bad-frame',
+  [CODES.FRAME_TOO_BIG]: 'too-big',
+  [CODES.AUTH]: 'auth',
+  [CODES.PEER_REFUSED]: 'peer-refused',
+  [CODES.HANDSHAKE_TIMEOUT]: 'handshake-timeout',
+  [CODES.TLS]: 'tls',
+  [CODES.SEND]: 'send',
+};
+
 /**
  * Counters of one manager's traffic, kept beside the fold (statistics, not
  * membership). Cheap to update on the hot path: plain number fields.
@@ -36,6 +49,12 @@ export class TrafficStats {
 
   refused(reason: RefusalReason): void {
     this.#refused[reason]++;
+  }
+
+  /** Counts a log entry's code when it tells of a refusal; other codes count nothing. */
+  logged(code: Code | undefined): void {
+    const reason = code === undefined ? undefined : REFUSAL_OF[code];
+    if (reason !== undefined) this.#refused[reason]++;
   }
 
   /** A measured round trip to `peer`, in ms. */

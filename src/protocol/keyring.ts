@@ -92,3 +92,15 @@ export function handshakeKeys(keyring: unknown, field = 'authKey'): HandshakeKey
   }
   return { primary: first, all };
 }
+
+/** A shared secret shorter than this is logged as weak. */
+export const MIN_SECRET_BYTES = 32;
+
+/**
+ * Why the keyring's primary secret is weak (shorter than MIN_SECRET_BYTES),
+ * or undefined when it is not.
+ */
+export function weakSecret(keyring: unknown): string | undefined {
+  const bytes = Buffer.byteLength(parseKeyring(keyring).primary);
+  return bytes < MIN_SECRET_BYTES ? `the shared secret is only ${bytes} bytes: use ${MIN_SECRET_BYTES} or more random bytes, or it can be guessed` : undefined;
+}
