@@ -135,7 +135,7 @@ export class Manager {
     );
     const listening = (): boolean => this.#phase === 'listening';
     this.#messaging = new Messaging({
-      outbox: this.#outbox, settings$: this.#settings.asObservable(), scheduler: o.scheduler, membership$: this.membership$, state: () => this.#members.state,
+      outbox: this.#outbox, settings$: this.#settings.asObservable(), scheduler: o.scheduler, membership$: this.membership$, state: () => this.#members.state, onlineLinks: () => this.#members.onlineLinks(),
       listening, log, lateReply: () => this.#stats.lateReplies++,
     });
     this.requests$ = this.#messaging.requests$;

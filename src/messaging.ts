@@ -37,6 +37,8 @@ export interface MessagingContext {
   readonly scheduler: SchedulerLike;
   readonly membership$: Observable<MembershipEvent>;
   state(): MembershipState<Link>;
+  /** The active link of every joined peer: where a channel broadcast goes. */
+  onlineLinks(): Link[];
   listening(): boolean;
   log(level: LogLevel, message: string, node?: string, code?: Code): void;
   /** A late or unknown reply was dropped. */
@@ -136,7 +138,7 @@ export class Messaging {
     return {
       messages$,
       next: (value) => {
-        if (this.ctx.listening()) this.ctx.outbox.broadcast({ type: 'chan', ch: name }, value, onlineLinks(this.ctx.state()), `channel ${name}`);
+        if (this.ctx.listening()) this.ctx.outbox.broadcast({ type: 'chan', ch: name }, value, this.ctx.onlineLinks(), `channel ${name}`);
       },
       toNode: (node, value) => {
         if (this.ctx.listening()) this.ctx.outbox.sendTo({ type: 'chan', ch: name }, node, value, this.ctx.state(), `channel ${name}`);
@@ -153,11 +155,3 @@ export class Messaging {
 function key(node: string, id: number): string {
   return `${id}:${node}`;
 }
-
-/** The active link of every joined peer. */
-export function onlineLinks(state: MembershipState<Link>): Link[] {
-  const out: Link[] = [];
-  for (const peer of state.peers.values()) if (peer.joined && peer.active !== undefined) out.push(peer.active);
-  return out;
-}
-
