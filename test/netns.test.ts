@@ -30,21 +30,7 @@ import {
   type Line,
   type Timed,
 } from './netns/harness.js';
-
-interface Profile {
-  readonly label: string;
-  /** --setting flags. */
-  readonly settings: Readonly<Record<string, number>>;
-  readonly readTimeout: number;
-  readonly pingInterval: number;
-  readonly joinDelay: number;
-}
-
-/** The defaults, and the short timings of issue 10 (joinDelay scaled by the CLI from readTimeout: 3000 × 500 / 11000). */
-const PROFILES: readonly Profile[] = [
-  { label: 'defaults', settings: {}, readTimeout: 11_000, pingInterval: 5000, joinDelay: 500 },
-  { label: 'ping 1000 / read 3000', settings: { pingInterval: 1000, readTimeout: 3000 }, readTimeout: 3000, pingInterval: 1000, joinDelay: 136 },
-];
+import { PROFILES, type Profile } from './netns/scenarios.js';
 
 /** How much later than readTimeout a silent peer may be reported (timer granularity, a loaded 2-core machine). */
 const TOLERANCE = 1500;

@@ -492,7 +492,30 @@ export class Lab {
   }
 
   private dropRule(from: string, to: string): string {
-    return `ip saddr ${this.ip(from)} ip daddr ${this.ip(to)} drop`;
+    return `ip saddr ${this.ip(from)} ip daddr ${this.ip(to)} counter drop comment "${from}>${to}"`;
+  }
+
+  /** Packets each drop rule now in place has dropped, by `from>to` (proof that a fault really bit). */
+  async dropped(): Promise<Record<string, number>> {
+    const out = await this.nftBridge(['-j', 'list', 'chain', 'bridge', 'lab', 'forward']);
+    const counts: Record<string, number> = {};
+    for (const item of (JSON.parse(out) as { nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[] }).nftables) {
+      const rule = item.rule;
+      if (rule?.comment === undefined) continue;
+      const counter = rule.expr.find((expr) => expr.counter !== undefined)?.counter;
+      counts[rule.comment] = (counts[rule.comment] ?? 0) + (counter?.packets ?? 0);
+    }
+    return counts;
+  }
+
+  /** Packets a node's loss rule dropped and its delay rule queued so far (iptables counters). */
+  async impaired(name: string): Promise<{ lost: number; delayed: number }> {
+    const count = async (chain: string, target: string): Promise<number> =>
+      (await this.iptables(name, ['-L', chain, '-v', '-x', '-n']))
+        .split('\n')
+        .filter((line) => line.includes(target))
+        .reduce((sum, line) => sum + Number(line.trim().split(/\s+/)[0] ?? 0), 0);
+    return { lost: await count('INPUT', 'DROP'), delayed: await count('OUTPUT', 'NFQUEUE') };
   }
 
   /** `from`'s IP packets to `to` vanish on the bridge (silent: the sender sees no error); the other way still works. */
@@ -515,7 +538,7 @@ export class Lab {
 
   /** Everything to and from a node dropped on the bridge (its link stays up). */
   async isolate(name: string): Promise<void> {
-    await this.bridgeRules([`ip saddr ${this.ip(name)} drop`, `ip daddr ${this.ip(name)} drop`]);
+    await this.bridgeRules([`ip saddr ${this.ip(name)} counter drop comment "${name}>*"`, `ip daddr ${this.ip(name)} counter drop comment "*>${name}"`]);
     this.mark(`isolate ${name}`);
   }
 
