@@ -451,15 +451,18 @@ describe('netns lab', { concurrency: true }, () => {
       it('restart under the same name beside the frozen old process: the new one replaces it at once', { timeout: 60_000 }, async (t) => {
         const old = node('n1');
         const observers = live().filter((n) => n !== old);
+        // the new instance is loaded first and held at a gate: loading takes longer than the
+        // short readTimeout, and the old one must still be a live link when the new one comes.
+        // Its port is still held by the old process: the new one listens on the next port of the same address
+        const fresh = await lab.start('n1', { settings: profile.settings, port: PORT + 1, gated: true });
+        current.set('n1', fresh);
         await sleep(300);
         const frozenAt = performance.now();
         assert.equal(old.signal('SIGSTOP'), true);
         await sleep(50);
         assert.equal(procState(old.pid), 'T', 'the old process is stopped');
-        // its port is still held by the frozen process: the new one listens on the next port of the same address
-        const fresh = await lab.start('n1', { settings: profile.settings, port: PORT + 1 });
-        current.set('n1', fresh);
-        const listenedAt = fresh.listeningAt() ?? NaN;
+        const listenedAt = (await fresh.openGate()).at;
+        for (const n of observers) assert.deepEqual(n.events('leave', frozenAt, 'n1').filter(({ at }) => at < listenedAt), [], `${n.name} did not drop the frozen n1 before the new one listened: ${n.story()}`);
         assert.ok(!old.hasExited() && procState(old.pid) === 'T', 'the old process is still there, frozen');
         const bound = joinDelay + 1000;
         const leaves = await Promise.all(observers.map((n) => n.wait(leaveOf('n1', frozenAt), bound + 10_000, `${n.name} to see the old n1 leave`)));

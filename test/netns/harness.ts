@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
 const DELAYQ = fileURLToPath(new URL('./delayq.py', import.meta.url));
+const GATED_CLI = fileURLToPath(new URL('./gated-cli.ts', import.meta.url));
 
 /** The port every node listens on (each node has an address of its own). */
 export const PORT = 7946;
@@ -295,6 +296,13 @@ export class LabNode extends Recorded {
     super(child);
   }
 
+  /** A gated node (StartOptions.gated): starts it now; resolves once it printed its listening line. */
+  async openGate(ms = 30_000): Promise<Timed> {
+    if (!this.lines.some(({ line }) => line.type === 'gate')) throw new Error(`${this.name} (pid ${this.pid}) is not held at a gate`);
+    this.signal('SIGUSR2');
+    return this.wait((line) => line.type === 'listening', ms, `${this.name} to print its listening line after its gate opened`);
+  }
+
   /** When it printed its listening line, or undefined. */
   listeningAt(): number | undefined {
     return this.lines.find(({ line }) => line.type === 'listening')?.at;
@@ -344,6 +352,11 @@ export interface StartOptions {
   /** ms to wait for the listening line (default 60 s: tsx on a busy 2-core machine). */
   readonly ms?: number;
   readonly logStdout?: boolean;
+  /**
+   * Load the CLI but hold it at a gate (test/netns/gated-cli.ts): `start`
+   * resolves once it is loaded, and the node starts on `node.openGate()`.
+   */
+  readonly gated?: boolean;
 }
 
 /** One entry of a lab's fault timeline. */
@@ -639,7 +652,8 @@ export class Lab {
     delete env['npm_command'];
     delete env['npm_lifecycle_event'];
     const spawnedAt = performance.now();
-    const child = spawn('ip', ['netns', 'exec', this.ns(name), process.execPath, '--import', 'tsx', 'src/cli.ts', ...args], {
+    const script = options.gated === true ? GATED_CLI : 'src/cli.ts';
+    const child = spawn('ip', ['netns', 'exec', this.ns(name), process.execPath, '--import', 'tsx', script, ...args], {
       cwd: ROOT,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -647,7 +661,8 @@ export class Lab {
     const node = new LabNode(child, name, this.ns(name), `${this.ip(name)}:${port}`, spawnedAt);
     this.processes.push(node);
     if (this.destroyed) killPid(node.pid);
-    await node.wait((line) => line.type === 'listening', options.ms ?? 60_000, `${name} of ${this.id} to print its listening line`);
+    const ready = options.gated === true ? 'gate' : 'listening';
+    await node.wait((line) => line.type === ready, options.ms ?? 60_000, `${name} of ${this.id} to print its ${ready} line`);
     return node;
   }
 
