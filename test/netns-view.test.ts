@@ -43,7 +43,7 @@ function report(t: TestContext, record: ScenarioRecord): void {
     return `${name} ${leaves} leaves, ${joins} joins, ${quorum} quorum changes, ${views} views, ${suspects} suspicions`;
   });
   t.diagnostic(`${record.scenario} (${record.profile.label}), ${((record.faultTo - record.faultFrom) / 1000).toFixed(0)} s in lab ${record.labId}: ${counts.join('; ')}`);
-  t.diagnostic(`evidence: ${JSON.stringify(record.evidence)}`);
+  t.diagnostic(`five nodes up and fully joined ${((record.meshAt - record.createdAt) / 1000).toFixed(1)} s after the lab was asked for; evidence: ${JSON.stringify(record.evidence)}`);
   t.diagnostic(`stories: ${stories(record)}`);
 }
 

@@ -116,7 +116,11 @@ function installExitHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   process.on('exit', cleanupAllSync);
-  process.on('uncaughtExceptionMonitor', cleanupAllSync);
+  // an uncaught error kills the process (and 'exit' cleans up) unless someone handles it:
+  // node:test does, reporting it as a test failure while other labs run on, so then not here
+  process.on('uncaughtExceptionMonitor', () => {
+    if (process.listenerCount('uncaughtException') === 0) cleanupAllSync();
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
       cleanupAllSync();

@@ -35,6 +35,8 @@ export interface ScenarioRecord {
   readonly events: Readonly<Record<string, readonly Timed[]>>;
   /** The faults applied and removed, with their times (performance.now()). */
   readonly timeline: readonly FaultEvent[];
+  /** When the lab was asked for (performance.now()): meshAt - createdAt is the start-up cost. */
+  readonly createdAt: number;
   /** When the mesh was whole (every node joined every other) and the fault began / ended. */
   readonly meshAt: number;
   readonly faultFrom: number;
@@ -61,6 +63,7 @@ async function scenario(
   profile: Profile,
   fault: (lab: Lab, nodes: readonly LabNode[]) => Promise<Record<string, unknown>>,
 ): Promise<ScenarioRecord> {
+  const createdAt = performance.now();
   const lab = await createLab();
   try {
     const nodes = await lab.startAll({ settings: profile.settings });
@@ -79,6 +82,7 @@ async function scenario(
       labId: lab.id,
       events: Object.fromEntries(nodes.map((node) => [node.name, [...node.lines]])),
       timeline: [...lab.timeline],
+      createdAt,
       meshAt,
       faultFrom,
       faultTo,
