@@ -403,9 +403,9 @@ async function scenario(scheduler: VirtualTimeScheduler, seed: number, t?: TestC
     await phase('a one-way cut n1→n2: n2 suspects n1, every node agrees on a view without n1, nobody leaves; the heal clears it', () => {
       // n2 stops hearing n1 and suspects it after readTimeout; n1 still hears
       // n2, and n3-n5 hear both, so nobody confirms the suspicion: no leave.
-      // n2's report no longer names n1: the largest fully connected set is
-      // {n2..n5} on every node (n1 is the one not seen), so n1, outside it,
-      // gives up quorum and n2 leads. The heal lets n1's frames through: the
+      // Suspected for readTimeout more, n1 is reported lost by n2: the largest
+      // fully connected set is {n2..n5} on every node (n1 is the one not
+      // seen), so n1, outside it, gives up quorum and n2 leads. The heal lets n1's frames through: the
       // suspicion clears and the view is whole again.
       assert.equal(sim.now(), cutAt);
       const before = NAMES.map((n) => sim.viewOf(n)?.id);
@@ -415,6 +415,9 @@ async function scenario(scheduler: VirtualTimeScheduler, seed: number, t?: TestC
       assert.deepEqual(sim.suspicions(cutAt), [], 'no suspicion before readTimeout of silence');
       sim.advanceTo(cutAt + readTimeout);
       assert.deepEqual(sim.suspicions(cutAt), [`n2?n1@${cutAt + readTimeout}`], 'n2 suspects n1 after readTimeout; nobody else suspects anyone');
+      assert.deepEqual(sim.quorumChanges(cutAt), [], 'a suspicion alone moves no view: it may be cleared by the next frame');
+      // suspected for readTimeout more: n2 reports n1 lost
+      sim.advanceTo(cutAt + 2 * readTimeout);
       const agreed = NAMES.map((n) => sim.viewOf(n));
       for (const [i, view] of agreed.entries()) {
         assert.deepEqual(view?.members, ['n2', 'n3', 'n4', 'n5'], `${NAMES[i]}: the view is the fully connected set without n1`);
@@ -424,13 +427,13 @@ async function scenario(scheduler: VirtualTimeScheduler, seed: number, t?: TestC
       assert.notEqual(agreed[0]?.id, before[0], 'a new view id');
       assert.deepEqual(
         sim.quorumChanges(cutAt).map((e) => `${e.node}:${e.value}@${e.t}`),
-        [`n1:false@${cutAt + readTimeout}`],
+        [`n1:false@${cutAt + 2 * readTimeout}`],
         'only n1, outside the view, gives up quorum',
       );
       sim.advanceTo(cutHealAt);
       assert.deepEqual(sim.membership(cutAt), [], 'nobody leaves: the others refute the suspicion');
       assert.equal(sim.membersOf('n2').get('n1')?.status, STATUS.SUSPECT, 'n2 shows n1 Suspect');
-      const viewChanges = sim.signals.filter((s) => s.type === 'view' && s.t > cutAt + readTimeout);
+      const viewChanges = sim.signals.filter((s) => s.type === 'view' && s.t > cutAt + 2 * readTimeout);
       assert.deepEqual(viewChanges, [], 'no view changes while the cut lasts: no oscillation');
 
       sim.network.heal();

@@ -62,8 +62,8 @@ import {
  * - `reach`: reports of whom each node sees. Newer ones are kept and
  *   relayed to the peers that cannot hear their author directly.
  * - After every step that may change them, this node's own report (whom it
- *   sees: every peer on a live, unsuspected link; whom it lost: a suspect
- *   at once, a peer this process had a link to once unseen for readTimeout;
+ *   sees: every peer on a live, unsuspected link; whom it lost: a peer this
+ *   process had a link to, once unseen (suspected or gone) for readTimeout;
  *   its view id) and the
  *   agreed view (`view.ts`: the largest fully connected set, of which only
  *   joined peers and this node are members) are recomputed; a changed
@@ -455,9 +455,10 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
   // whom this node sees: every peer on a live, unsuspected link, joined or still waiting out joinDelay,
   // so that by the time a join is announced on either side, the other side's report already names it;
   // whom it lost: a peer it had a link to (or dialed in vain) and does not see now
-  // whom it lost: a suspect at once; a peer this process had a link to, once unseen for readTimeout
-  // (a node coming back from a pause, whose links were all closed, accuses nobody while it reconnects;
-  // a node that has just started accuses nobody it has not reached yet)
+  // whom it lost: a peer this process had a link to, once unseen (suspected, or its link gone) for readTimeout
+  // (a suspicion that the next frame clears, under loss, moves no view; a node coming back from a pause,
+  // whose links were all closed, accuses nobody while it reconnects; a node that has just started accuses
+  // nobody it has not reached yet)
   const sees: string[] = [];
   const lost: string[] = [];
   const joined: string[] = [];
@@ -469,7 +470,6 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
     if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince });
     if (peer.joined) joined.push(peer.name);
     if (seen) sees.push(peer.name);
-    else if (peer.suspect || peer.dropping) lost.push(peer.name);
     else if (peer.everLinked) {
       const due = (unseenSince ?? state.clock) + state.readTimeout;
       if (due <= state.clock) lost.push(peer.name);
@@ -484,8 +484,9 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
   lost.sort(byName);
   joined.sort(byName);
   const fullyConnected = agreedMembers(state.self, { sees, down: lost, joined }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
-  // the view holds only members: peers still waiting out joinDelay enter it with their join
-  const members = fullyConnected.filter((n) => n === state.self || state.peers.get(n)?.joined === true);
+  // the view holds only members: peers still waiting out joinDelay enter it with their join;
+  // a node outside the set reports the set as it is, the others' view
+  const members = fullyConnected.includes(state.self) ? fullyConnected.filter((n) => n === state.self || state.peers.get(n)?.joined === true) : fullyConnected;
   const id = viewId(members);
   const own = state.own;
   if (!sameList(members, state.view)) state = { ...state, view: members };

@@ -1,4 +1,4 @@
-import { map, merge, type Observable } from 'rxjs';
+import { EMPTY, map, merge, type Observable } from 'rxjs';
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import type { Counter, Gauge, Metric } from 'prom-client';
@@ -34,6 +34,9 @@ export interface MetricsSource {
   /** The most unsent bytes queued for any one peer. */
   readonly bufferedAmount: number;
   readonly stats: Pick<TrafficStats, 'snapshot' | 'onRtt'>;
+  /** The agreed view and its leader (a Manager has them); without them, the view is this node and its Online peers. */
+  readonly view$?: Observable<{ readonly members: readonly string[] }>;
+  readonly leader$?: Observable<string | null>;
 }
 
 /** The metrics of one manager, registered in `registry`. */
@@ -53,8 +56,8 @@ export interface ClusterMetrics {
  *
  * - `rxcluster_members{status}` gauge: peers (self not counted) by status, every status present
  * - `rxcluster_quorum` gauge: 1 while this node has quorum, else 0
- * - `rxcluster_leader` gauge: 1 while this node leads its view (lowest-named member, quorum held), else 0
- * - `rxcluster_view_changes_total` counter: changes of the view (self plus the Online peers)
+ * - `rxcluster_leader` gauge: 1 while this node is `leader$` (the agreed view's lowest-named member, quorum held), else 0
+ * - `rxcluster_view_changes_total` counter: changes of the agreed view's members (`view$`)
  * - `rxcluster_peer_rtt_seconds` histogram: ping round trips to peers, all peers together
  * - `rxcluster_reconnects_total` counter: redials of configured peers
  * - `rxcluster_messages_{sent,received}_total`, `rxcluster_bytes_{sent,received}_total` counters: application traffic
@@ -82,6 +85,7 @@ export function clusterMetrics(manager: MetricsSource, options: MetricsOptions =
   /** The view as first seen is the baseline: only later changes count. */
   let view: readonly string[] | undefined;
   let viewChanges = 0;
+  let leader: string | null = null;
 
   const counter = (suffix: string, help: string, read: () => number): Counter =>
     new Counter({ name: name(suffix), help, registers: [], collect() { this.reset(); this.inc(read()); } });
@@ -99,8 +103,8 @@ export function clusterMetrics(manager: MetricsSource, options: MetricsOptions =
       },
     })],
     [name('quorum'), gauge('quorum', '1 while this node has quorum, else 0.', () => (quorum ? 1 : 0))],
-    [name('leader'), gauge('leader', '1 while this node is the leader of its view (its lowest-named member, quorum held), else 0.', () => (leaderOf(view ?? [manager.name], quorum) === manager.name ? 1 : 0))],
-    [name('view_changes_total'), counter('view_changes_total', 'Changes of the view (this node and its Online peers).', () => viewChanges)],
+    [name('leader'), gauge('leader', '1 while this node is the leader of its view (its lowest-named member, quorum held), else 0.', () => (leader === manager.name ? 1 : 0))],
+    [name('view_changes_total'), counter('view_changes_total', 'Changes of the agreed view (its members).', () => viewChanges)],
     [name('peer_rtt_seconds'), rtt],
     [name('reconnects_total'), counter('reconnects_total', 'Redials of configured peers after the first dial.', () => snapshot().reconnects)],
     [name('messages_sent_total'), counter('messages_sent_total', 'Application messages queued for peers (a broadcast to n peers counts n).', () => snapshot().messagesSent)],
@@ -125,14 +129,25 @@ export function clusterMetrics(manager: MetricsSource, options: MetricsOptions =
   metrics.set(eventLoopName, eventLoop as unknown as Metric);
   for (const metric of metrics.values()) registry.registerMetric(metric);
   const stopRtt = manager.stats.onRtt((seconds) => rtt.observe(seconds));
+  const seen = (next: readonly string[]): void => {
+    if (view !== undefined && !sameView(view, next)) viewChanges++;
+    view = next;
+  };
+  const agreed = manager.view$ !== undefined && manager.leader$ !== undefined;
   const subscription = merge(
     manager.members$.pipe(map((m) => () => {
       members = m;
-      const next = viewOf(manager.name, m);
-      if (view !== undefined && !sameView(view, next)) viewChanges++;
-      view = next;
+      if (!agreed) {
+        seen(viewOf(manager.name, m));
+        leader = leaderOf(view ?? [manager.name], quorum);
+      }
     })),
-    manager.quorum$.pipe(map((q) => () => (quorum = q))),
+    manager.quorum$.pipe(map((q) => () => {
+      quorum = q;
+      if (!agreed) leader = leaderOf(view ?? [manager.name], quorum);
+    })),
+    (manager.view$ ?? EMPTY).pipe(map((v) => () => seen(v.members))),
+    (manager.leader$ ?? EMPTY).pipe(map((l) => () => (leader = l))),
   ).subscribe((apply) => apply());
 
   let open = true;

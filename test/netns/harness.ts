@@ -651,6 +651,8 @@ export class Lab {
     for (const peer of options.peers ?? this.names.filter((other) => other !== name)) args.push('--peer', `${peer}=${this.ip(peer)}:${PORT}`);
     for (const [key, ms] of Object.entries(options.settings ?? {})) args.push('--setting', `${key}=${ms}`);
     if (options.logStdout !== false) args.push('--log-stdout');
+    // the agreed view and the leader at each change: the view scenarios read them
+    args.push('--views');
     const env: Record<string, string | undefined> = { ...process.env, RXCLUSTER_SECRET: SECRET };
     // not started through npm: the CLI must not watch its parent (ip netns exec execs it; the parent is this process)
     delete env['npm_command'];

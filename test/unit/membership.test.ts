@@ -308,18 +308,21 @@ function gossip(effects: readonly MembershipEffect[]): string[] {
 }
 
 describe('reduceMembership: suspicion, reachability and the view', () => {
-  it('should suspect a silent joined peer, keep it joined, drop it from its report and the view, and clear it when it speaks', () => {
+  it('should suspect a silent joined peer, keep it joined, drop it from its report, report it lost and out of the view after readTimeout more, and clear it when it speaks', () => {
     const { state, effects } = run([...threeJoined, { type: 'suspect', link: B, suspect: true, time: 11_510 }]);
     assert.deepEqual(told(effects).slice(-1), ['suspect b@11510']);
     const b = state.peers.get('b');
     assert.equal(b?.status, 'Suspect');
     assert.equal(b?.joined, true, 'still a member: c still sees it');
     assert.deepEqual(state.own.sees, ['c'], 'not in this node\'s report');
-    assert.deepEqual(state.own.down, ['b'], 'reported lost at once');
-    assert.deepEqual(state.view, ['c', 'self'], 'out of the view');
+    assert.deepEqual(state.own.down, [], 'not reported lost yet: a suspicion the next frame clears moves no view');
+    assert.deepEqual(state.view, ['b', 'c', 'self']);
     assert.ok(!effects.some((e) => e.type === 'close'), 'c refutes: no close');
-    const cleared = reduceMembership(state, { type: 'suspect', link: B, suspect: false, time: 12_000 });
-    assert.deepEqual(told(cleared.effects), ['alive b@12000']);
+    const accused = reduceMembership(state, { type: 'tick', time: 22_510 });
+    assert.deepEqual(accused.state.own.down, ['b'], 'suspected for readTimeout: reported lost');
+    assert.deepEqual(accused.state.view, ['c', 'self'], 'out of the view');
+    const cleared = reduceMembership(accused.state, { type: 'suspect', link: B, suspect: false, time: 23_000 });
+    assert.deepEqual(told(cleared.effects), ['alive b@23000']);
     assert.equal(cleared.state.peers.get('b')?.status, 'Online');
     assert.deepEqual(cleared.state.view, ['b', 'c', 'self']);
   });
