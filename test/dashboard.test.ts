@@ -15,11 +15,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstValueFrom, type Observable } from 'rxjs';
+import { BehaviorSubject, firstValueFrom, Subject, type Observable } from 'rxjs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { findChromium } from './support/browser.js';
 import { hashAdminPassword, type Manager } from '../src/index.js';
-import type { ApiManagerView } from '../src/api/adapter.js';
+import { ManagerApi, type ApiManagerView } from '../src/api/adapter.js';
+import type { ApiClusterNode } from '../src/membership/snapshot.js';
+import type { MembershipEventLike } from '../src/api/overview.js';
 import { fastOptions, first, joinedAll, shutdownAll, startMesh, startNode, type Node, tokenUser } from './support/cluster.js';
 
 /** The admin's password for the login form: never the cluster secret. */
@@ -151,7 +153,7 @@ function matrixShown(page: Page): Promise<Record<string, string[]> | null> {
     for (const cell of cells) {
       const from = cell.getAttribute('data-from') ?? '';
       out[from] ??= [];
-      if (cell.textContent === '✓') out[from].push(cell.getAttribute('data-to') ?? '');
+      if (cell.textContent === 'yes') out[from].push(cell.getAttribute('data-to') ?? '');
     }
     for (const key of Object.keys(out)) out[key]?.sort();
     return out;
@@ -404,6 +406,56 @@ describe('status page', () => {
     } finally {
       await browser?.close();
       await shutdownAll(lone === undefined ? nodes : [...nodes, lone]);
+    }
+  });
+
+  it('shows a split view, no leader, a partial matrix and a suspect from a manager\'s streams', { timeout: 30_000 }, async (t) => {
+    // a stand-in manager whose streams the test sets: the states a healthy mesh of real managers never shows
+    const node = (name: string, status: string, lag: number): ApiClusterNode => ({
+      name, addr: `10.0.0.${name.length}:9000`, status: status as ApiClusterNode['status'], error: '', jointime: new Date(), leavetime: null,
+      lag, packets: 0, configured: true, leaveReason: null, metadata: {},
+    });
+    const membership$ = new Subject<MembershipEventLike>();
+    const stub: ApiManagerView = {
+      name: 'north',
+      members$: new BehaviorSubject<ReadonlyMap<string, ApiClusterNode>>(new Map([['east', node('east', 'Online', 3)], ['west', node('west', 'Suspect', 40)]])),
+      quorum$: new BehaviorSubject(true),
+      view$: new BehaviorSubject({ id: '5ca1ab1e', members: ['east', 'north', 'west'], converged: false }),
+      leader$: new BehaviorSubject<string | null>(null),
+      reachability$: new BehaviorSubject<ReadonlyMap<string, readonly string[]>>(new Map([['north', ['north', 'east', 'west']], ['east', ['east', 'north']]])),
+      membership$,
+    };
+    const api = new ManagerApi(stub, { enabled: true, signingKey: 'x'.repeat(32), tokenDuration: 3600, admins: {}, listen: '127.0.0.1:0' }, () => undefined);
+    let browser: Browser | undefined;
+    try {
+      const address = await api.listen();
+      assert.ok(address !== null);
+      api.register();
+      membership$.next({ type: 'join', node: 'west', time: new Date() });
+      membership$.next({ type: 'suspect', node: 'west', time: new Date() });
+      browser = (await launch()).browser;
+      const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+      const problems: string[] = [];
+      const page = await watchedPage(context, problems);
+      await page.goto(`http://${address}/`, { waitUntil: 'domcontentloaded' });
+      await waitForStatus(page, 'west', 'Suspect', true, 5000);
+      assert.deepEqual(await overviewShown(page), { quorum: 'yes', leader: 'none', view: '5ca1ab1e', converged: 'no' });
+      assert.deepEqual(await matrixShown(page), { east: ['east', 'north'], north: ['east', 'north', 'west'], west: [] });
+      assert.equal(await textOf(page, '#connectivity td[data-from="east"][data-to="west"]'), 'no', 'east does not see west');
+      assert.equal(await textOf(page, '#connectivity td[data-from="west"][data-to="east"]'), '?', 'no report from west');
+      assert.equal(await page.locator('#events li[data-type="suspect"][data-node="west"]').count(), 1, 'the suspicion is listed');
+      assert.equal(await textOf(page, 'tr[data-node="west"] td.lag .lag-now'), '40', 'a suspect node still shows its lag');
+      // a change on a stream reaches the open page
+      (stub.leader$ as BehaviorSubject<string | null>).next('east');
+      await waitForText(page, '#leader', 'east', 5000);
+      const shot = join(await mkdtemp(join(tmpdir(), 'rxcluster-dashboard-')), 'status-page-split.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      t.diagnostic(`screenshot (split view): ${shot}`);
+      assert.deepEqual(problems, [], 'no script errors or CSP violations on the page');
+    } finally {
+      await browser?.close();
+      api.unregister();
+      await api.close();
     }
   });
 });

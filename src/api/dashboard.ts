@@ -44,6 +44,7 @@ svg.chart.offline polyline { stroke: #999; }
 .s-offline, .s-stopping, .bad, .no { color: #b3261e; font-weight: 600; }
 .s-authenticating, .s-leaving, .s-suspect { color: #8a5a00; font-weight: 600; }
 .muted, .unknown { color: #666; }
+.session #who:not(:empty) { margin-left: 1rem; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table.matrix th, table.matrix td { text-align: center; border: 1px solid #ddd; padding: .2rem .5rem; }
 table.matrix th { max-width: 9rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-weight: 600; }
@@ -169,7 +170,7 @@ const SCRIPT = `
     const flush = () => {
       if (points.length === 0) return;
       // a single sample still shows: a short flat line
-      if (points.length === 1) points.push((Number(points[0].split(',')[0]) + 1).toFixed(1) + ',' + points[0].split(',')[1]);
+      if (points.length === 1) points.unshift((Number(points[0].split(',')[0]) - 2).toFixed(1) + ',' + points[0].split(',')[1]);
       const line = document.createElementNS(SVG, 'polyline');
       line.setAttribute('points', points.join(' '));
       row.chart.appendChild(line);
@@ -268,7 +269,7 @@ const SCRIPT = `
     for (const r of reports) for (const n of r.sees) all.add(n);
     const names = [...all].sort();
     const head = el('tr');
-    head.appendChild(el('th', 'corner', 'sees →'));
+    head.appendChild(el('th', 'corner', 'sees'));
     for (const n of names) {
       const th = el('th', '', n);
       th.scope = 'col';
@@ -288,7 +289,7 @@ const SCRIPT = `
       const sees = seen.get(from);
       for (const to of names) {
         const yes = sees !== undefined && sees.includes(to);
-        const td = el('td', sees === undefined ? 'unknown' : yes ? 'yes' : 'no', sees === undefined ? '?' : yes ? '✓' : '✗');
+        const td = el('td', sees === undefined ? 'unknown' : yes ? 'yes' : 'no', sees === undefined ? '?' : yes ? 'yes' : 'no');
         if (from === to) td.classList.add('self');
         td.setAttribute('data-from', from);
         td.setAttribute('data-to', to);
@@ -463,7 +464,7 @@ export function dashboardHtml(manager: string, loginEnabled: boolean): string {
 </head>
 <body>
 <h1>rxcluster: <span id="manager"></span></h1>
-<p>events: <span id="live" class="muted">connecting</span> · <span id="who" class="muted"></span> <button id="logout" class="admin" type="button">log out</button></p>
+<p class="session">events: <span id="live" class="muted">connecting</span> <span id="who" class="muted"></span> <button id="logout" class="admin" type="button">log out</button></p>
 <dl class="overview" id="overview">
 <div><dt>quorum</dt><dd id="quorum" class="muted">-</dd></div>
 <div><dt>leader</dt><dd id="leader" class="muted">-</dd></div>
