@@ -173,7 +173,8 @@ async function matrixWanted(manager: Manager): Promise<Record<string, string[]> 
   }
   const view$ = streamsOf(manager).view$;
   if (view$ !== undefined) for (const member of (await now(view$)).members) all.add(member);
-  for (const from of all) out[from] = [...(reports.get(from) ?? [])].sort();
+  // the diagonal shows 'self', never a link
+  for (const from of all) out[from] = [...(reports.get(from) ?? [])].filter((to) => to !== from).sort();
   return out;
 }
 
@@ -440,7 +441,8 @@ describe('status page', () => {
       await page.goto(`http://${address}/`, { waitUntil: 'domcontentloaded' });
       await waitForStatus(page, 'west', 'Suspect', true, 5000);
       assert.deepEqual(await overviewShown(page), { quorum: 'yes', leader: 'none', view: '5ca1ab1e', converged: 'no' });
-      assert.deepEqual(await matrixShown(page), { east: ['east', 'north'], north: ['east', 'north', 'west'], west: [] });
+      assert.deepEqual(await matrixShown(page), { east: ['north'], north: ['east', 'west'], west: [] });
+      assert.equal(await textOf(page, '#connectivity td[data-from="east"][data-to="east"]'), 'self');
       assert.equal(await textOf(page, '#connectivity td[data-from="east"][data-to="west"]'), 'no', 'east does not see west');
       assert.equal(await textOf(page, '#connectivity td[data-from="west"][data-to="east"]'), '?', 'no report from west');
       assert.equal(await page.locator('#events li[data-type="suspect"][data-node="west"]').count(), 1, 'the suspicion is listed');

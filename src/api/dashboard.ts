@@ -48,7 +48,8 @@ svg.chart.offline polyline { stroke: #999; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table.matrix th, table.matrix td { text-align: center; border: 1px solid #ddd; padding: .2rem .5rem; }
 table.matrix th { max-width: 9rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-weight: 600; }
-table.matrix td.self { background: #f3f3f3; }
+table.matrix td.self { background: #f3f3f3; color: #999; }
+table.matrix tr.stale td, table.matrix tr.stale th { opacity: .45; }
 ol.events { list-style: none; padding: 0; margin: 0; max-height: 22rem; overflow-y: auto; }
 ol.events li { padding: .2rem 0; border-bottom: 1px solid #eee; overflow-wrap: anywhere; }
 ol.events time { color: #666; font-variant-numeric: tabular-nums; margin-right: .5rem; }
@@ -257,7 +258,8 @@ const SCRIPT = `
 
   let connectivityShown = null;
   const renderConnectivity = (reports, view) => {
-    const json = JSON.stringify(reports === undefined ? null : [reports, view ? view.members : []]);
+    const away = Object.keys(nodes).filter((n) => !isLive(nodes[n].status));
+    const json = JSON.stringify(reports === undefined ? null : [reports, view ? view.members : [], away]);
     if (json === connectivityShown) return;
     connectivityShown = json;
     const table = byId('connectivity');
@@ -287,13 +289,19 @@ const SCRIPT = `
       th.title = from;
       tr.appendChild(th);
       const sees = seen.get(from);
+      // the last report of a node that is away now: shown, but marked as old
+      const away = from !== manager && sees !== undefined && nodes[from] !== undefined && !isLive(nodes[from].status);
+      if (away) {
+        tr.className = 'stale';
+        th.title = from + ' is ' + nodes[from].status + ': its last report';
+      }
       for (const to of names) {
         const yes = sees !== undefined && sees.includes(to);
-        const td = el('td', sees === undefined ? 'unknown' : yes ? 'yes' : 'no', sees === undefined ? '?' : yes ? 'yes' : 'no');
-        if (from === to) td.classList.add('self');
+        // the diagonal is no link: a node need not list itself
+        const td = from === to ? el('td', 'self', 'self') : el('td', sees === undefined ? 'unknown' : yes ? 'yes' : 'no', sees === undefined ? '?' : yes ? 'yes' : 'no');
         td.setAttribute('data-from', from);
         td.setAttribute('data-to', to);
-        td.title = sees === undefined ? 'no report from ' + from : from + (yes ? ' sees ' : ' does not see ') + to;
+        if (from !== to) td.title = sees === undefined ? 'no report from ' + from : from + (yes ? ' sees ' : ' does not see ') + to;
         tr.appendChild(td);
       }
       tbody.appendChild(tr);
