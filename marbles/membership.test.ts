@@ -21,8 +21,20 @@ const membership$ = (inputs$: Observable<MembershipInput>): Observable<string> =
   inputs$.pipe(
     scan((step: MembershipStep, input) => reduceMembership(step.state, input), { state: initialMembership('self'), effects: [] }),
     mergeMap((step) => from(step.effects)),
-    filter((e: MembershipEffect) => e.type !== 'log'),
-    map((e) => (e.type === 'join' ? `+${e.node}` : e.type === 'leave' ? `-${e.node}:${e.reason}` : e.type === 'update' ? `~${e.node}` : `x${e.link.peer}${e.link.seq}:${e.reason}`)),
+    filter((e: MembershipEffect) => e.type !== 'log' && e.type !== 'gossip' && e.type !== 'recheck'),
+    map((e) =>
+      e.type === 'join'
+        ? `+${e.node}`
+        : e.type === 'leave'
+          ? `-${e.node}:${e.reason}`
+          : e.type === 'update'
+            ? `~${e.node}`
+            : e.type === 'suspect'
+              ? `?${e.node}:${e.suspect}`
+              : e.type === 'holdJoin'
+                ? `h${e.link.peer}${e.link.seq}`
+                : `x${e.link.peer}${e.link.seq}:${e.reason}`,
+    ),
   );
 
 const link = (peer: string, seq: number, opts: { instance?: string; incarnation?: number; dialer?: string } = {}): LinkRef => ({

@@ -18,7 +18,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { asapScheduler, observeOn, skip, take } from 'rxjs';
+import { asapScheduler, skip, take } from 'rxjs';
 import { formatAddress, parseAddress } from './address.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { Manager, type TlsOptions } from './manager.js';
@@ -43,6 +43,8 @@ export interface CliConfig {
   readonly logLevel: LogLevel;
   /** Log entries as `{"type":"log",…}` lines on stdout among the events, instead of text lines on stderr. */
   readonly logStdout: boolean;
+  /** Print the agreed view and the leader (`view` and `leader` lines) at each change. */
+  readonly views: boolean;
 }
 
 /** What `parseConfig` decided: run, print the help, or refuse with one line. */
@@ -80,14 +82,17 @@ Options:
   --log-level LEVEL        debug, info (default), warn or error
   --log-stdout             log entries as {"type":"log",...} JSON lines on stdout among
                            the events (default: readable lines on stderr)
+  --views                  also print the agreed view and the leader at each change
   --help                   this text
 
 The shared secret comes from the ${SECRET_ENV} environment variable or from a
 secret file, never from a flag: the command line is visible to every user.
 
 Output lines on stdout, one JSON object each: listening (with the quorum at
-start), join, leave (with reason), quorum (each change, after the join or leave
-that caused it), message, stopped. Log entries go to stderr (see --log-stdout).
+start), join, leave (with reason), suspect and alive (a peer silent for
+readTimeout, and spoken again), quorum (each change, after the join or leave
+that caused it), with --views view (id, members, converged) and leader (each
+change, after quorum), message, stopped. Log entries go to stderr (see --log-stdout).
 Started through npx or an npm script, the node also stops cleanly when npm is
 signalled (npm passes the signal to a shell, not to the node: the node stops
 when that shell, its parent, goes away).
@@ -110,6 +115,7 @@ const OPTIONS = {
   'tls-request-cert': { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-stdout': { type: 'boolean' },
+  views: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
@@ -266,7 +272,7 @@ function buildConfig(flags: Flags, env: Readonly<Record<string, string | undefin
   const secretPath = secretFlag ?? (file.secretFile === undefined ? undefined : fromFile(file.secretFile));
   const secret = readSecret(env[SECRET_ENV], secretPath, readFile);
 
-  return { name, listen, peers, settings, tls, secret, logLevel, logStdout: flags.switches.has('--log-stdout') };
+  return { name, listen, peers, settings, tls, secret, logLevel, logStdout: flags.switches.has('--log-stdout'), views: flags.switches.has('--views') };
 }
 
 /**
@@ -463,15 +469,19 @@ async function run(config: CliConfig): Promise<void> {
     });
   };
   manager.log$.subscribe(printLog);
-  manager.membership$.subscribe((event) =>
-    out(
-      event.type === 'join'
-        ? { type: 'join', node: event.node, time: event.time.toISOString() }
-        : event.type === 'leave'
-          ? { type: 'leave', node: event.node, reason: event.reason, time: event.time.toISOString() }
-          : { type: 'update', node: event.node, metadata: event.metadata, time: event.time.toISOString() },
-    ),
-  );
+  manager.membership$.subscribe((event) => {
+    const time = event.time.toISOString();
+    switch (event.type) {
+      case 'join':
+      case 'suspect':
+      case 'alive':
+        return out({ type: event.type, node: event.node, time });
+      case 'leave':
+        return out({ type: 'leave', node: event.node, reason: event.reason, time });
+      case 'update':
+        return out({ type: 'update', node: event.node, metadata: event.metadata, time });
+    }
+  });
   manager.fromCluster$.subscribe((packet) => out({ type: 'message', from: packet.name, data: packet.message(), time: packet.time.toISOString() }));
   for (const [peer, addr] of Object.entries(config.peers)) manager.addNode(peer, addr);
 
@@ -545,7 +555,24 @@ async function run(config: CliConfig): Promise<void> {
   let quorumAtStart: boolean | undefined;
   manager.quorum$.pipe(take(1)).subscribe((quorum) => (quorumAtStart = quorum));
   out({ type: 'listening', address: bound, ...(quorumAtStart === undefined ? {} : { quorum: quorumAtStart }) });
-  manager.quorum$.pipe(skip(1), observeOn(asapScheduler)).subscribe((quorum) => out({ type: 'quorum', quorum }));
+  // quorum, the agreed view and the leader: each change from here on, after the
+  // join or leave that caused it, and in that order when one event changes several
+  const changes = new Map<'quorum' | 'view' | 'leader', Record<string, unknown>[]>([['quorum', []], ['view', []], ['leader', []]]);
+  let flushing = false;
+  const later = (kind: 'quorum' | 'view' | 'leader', line: Record<string, unknown>): void => {
+    changes.get(kind)?.push(line);
+    if (flushing) return;
+    flushing = true;
+    asapScheduler.schedule(() => {
+      flushing = false;
+      for (const lines of changes.values()) for (const l of lines.splice(0)) out(l);
+    });
+  };
+  manager.quorum$.pipe(skip(1)).subscribe((quorum) => later('quorum', { type: 'quorum', quorum }));
+  if (config.views) {
+    manager.view$.pipe(skip(1)).subscribe((view) => later('view', { type: 'view', id: view.id, members: view.members, converged: view.converged, time: new Date().toISOString() }));
+    manager.leader$.pipe(skip(1)).subscribe((leader) => later('leader', { type: 'leader', leader, time: new Date().toISOString() }));
+  }
   if (startedByNpm()) watchParent(stop);
 
   reader = createInterface({ input: process.stdin, terminal: false, crlfDelay: Infinity });

@@ -91,6 +91,10 @@ export const CODES = Object.freeze({
   HANDSHAKE_LIMIT: 'RXC_ERR_HANDSHAKE_LIMIT',
   /** The peer was silent past readTimeout. */
   READ_TIMEOUT: 'RXC_ERR_READ_TIMEOUT',
+  /** A joined peer has been silent for readTimeout: suspected, not yet dropped. */
+  SUSPECT: 'RXC_ERR_SUSPECT',
+  /** A peer's link keeps failing (flap damping): its join is held. */
+  FLAPPING: 'RXC_ERR_FLAPPING',
   /** A second connection to an already connected peer was closed. */
   DUPLICATE: 'RXC_ERR_DUPLICATE',
   /** A peer's send buffer passed sendBufferBytes; it was disconnected. */

@@ -1,4 +1,4 @@
-import { BehaviorSubject, filter, firstValueFrom, map, race, Subject, Subscription, tap, timer, type Observable, type Observer } from 'rxjs';
+import { BehaviorSubject, defaultIfEmpty, distinctUntilChanged, filter, forkJoin, firstValueFrom, map, race, Subject, Subscription, tap, timer, type Observable, type Observer } from 'rxjs';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { ManagerApi } from './api/adapter.js';
 import { connections$ } from './connections.js';
@@ -6,6 +6,7 @@ import { CLOSE_GRACE, CODES, type Code } from './limits.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { countsOf, type ApiClusterNode } from './membership/index.js';
 import { LiveMembership } from './membership/live.js';
+import type { View } from './membership/view.js';
 import { clusterMetrics, type AnyRegistry, type ClusterMetrics } from './metrics/index.js';
 import { backpressure } from './operators/backpressure.js';
 import { resolveOptions, type ManagerOptions, type ResolvedOptions } from './options.js';
@@ -28,6 +29,8 @@ export type { ManagerOptions } from './options.js';
 export type { TlsOptions } from './transport/types.js';
 export type { Keyring, Secret } from './protocol/keyring.js';
 export type { ApiRequest, MembershipEvent, NodeMessage, StateDump } from './types.js';
+export type { View } from './membership/view.js';
+export type { QuorumStrategy } from './protocol/quorum.js';
 
 /**
  * The cluster manager: joins this named process to an authenticated cluster
@@ -86,6 +89,18 @@ export class Manager {
   /** Every configured or connected peer (never self), replayed. */
   readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
   /**
+   * The agreed view, replayed: `{ id, members, converged }`. members: the
+   * cluster's largest fully connected set as this node computes it from the
+   * reachability reports (itself included unless it is outside that set);
+   * id: a hash of them, equal on every node with the same members;
+   * converged: every peer this node sees reports the same id.
+   */
+  readonly view$: Observable<View>;
+  /** The view's lowest-named member while this node has quorum, else null; replayed. */
+  readonly leader$: Observable<string | null>;
+  /** Whom each node reports it sees (this node's own report included), replayed: the connectivity matrix. */
+  readonly reachability$: Observable<ReadonlyMap<string, readonly string[]>>;
+  /**
    * Back-pressure for producers: `true` while every peer's send buffer has
    * room, `false` once one peer has a quarter of `sendBufferBytes` unsent
    * (at once, if so already when subscribed), `true` again once all are down
@@ -116,12 +131,27 @@ export class Manager {
     this.#settings = new BehaviorSubject(o.settings);
     const log = (level: LogLevel, message: string, node?: string, code?: Code): void => this.#emitLog(level, message, node, code);
     this.#outbox = new Outbox(name, o, (level, message, node) => log(level, message, node, CODES.SEND), () => this.#pressure.next(), this.#stats);
-    this.#members = new LiveMembership(name, { leave: (link) => this.#outbox.leave(link), log });
+    this.#members = new LiveMembership(
+      name,
+      {
+        leave: (link) => this.#outbox.leave(link),
+        log,
+        gossip: (reports, to) => this.#outbox.reach(reports, to),
+        holdJoin: (link, delay) => this.#subscription.add(o.scheduler.schedule(() => this.#members.input({ type: 'joinDue', link, time: o.scheduler.now() }), delay)),
+        recheck: (delay) => this.#subscription.add(o.scheduler.schedule(() => this.#members.input({ type: 'tick', time: o.scheduler.now() }), delay)),
+      },
+      { inc: this.#incarnation, quorum: o.quorum, scheduler: o.scheduler },
+    );
+    // the fold's own timings (losses reported, flap damping) follow readTimeout
+    this.#subscription.add(this.#settings.pipe(map((s) => s.readTimeout), distinctUntilChanged()).subscribe((readTimeout) => this.#members.input({ type: 'tune', readTimeout })));
     this.membership$ = this.#members.events$;
     this.nodeJoin$ = this.membership$.pipe(filter((e) => e.type === 'join'), map((e) => e.node));
     this.nodeLeave$ = this.membership$.pipe(filter((e) => e.type === 'leave'), map((e) => e.node));
     this.members$ = this.#members.members$;
     this.quorum$ = this.#members.quorum$;
+    this.view$ = this.#members.view$;
+    this.leader$ = this.#members.leader$;
+    this.reachability$ = this.#members.reachability$;
     const metrics = (this.#metrics = o.metrics === undefined ? undefined : clusterMetrics(this, o.metrics));
     this.#api = new ManagerApi(this, { enabled: o.apiEnabled, signingKey: o.signingKey, tokenDuration: o.tokenDuration, admins: o.admins, listen: o.apiListen, ...(metrics === undefined ? {} : { metrics: () => metrics.scrape() }) }, (action, node, data) => {
       if (this.#fromClusterApi.closed) return;
@@ -367,9 +397,10 @@ export class Manager {
       const links = this.#members.links();
       for (const link of links) this.#outbox.leave(link);
       if (links.length > 0) {
-        // the close handshakes get a moment, bounded, so peers see an orderly leave
-        const allDown$ = this.#members.state$.pipe(filter((s) => [...s.peers.values()].every((p) => p.links.length === 0)));
-        await firstValueFrom(race(allDown$, timer(Math.min(this.#settings.value.connectTimeout, CLOSE_GRACE), this.#o.scheduler)), { defaultValue: undefined });
+        // the close handshakes get a moment, bounded, so the leave notices are
+        // delivered before the sockets go and peers see an orderly leave
+        const allClosed$ = forkJoin(links.map((link) => link.closed$.pipe(defaultIfEmpty(undefined))));
+        await firstValueFrom(race(allClosed$, timer(Math.min(this.#settings.value.connectTimeout, CLOSE_GRACE), this.#o.scheduler)), { defaultValue: undefined });
       }
     }
     this.#subscription.unsubscribe();

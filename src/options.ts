@@ -11,6 +11,7 @@ import { resolveMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions
 import type { Transport } from './transport/types.js';
 import { wsTransport } from './transport/ws/index.js';
 import { checkMetadata, type Metadata } from './metadata.js';
+import type { QuorumStrategy } from './protocol/quorum.js';
 
 /** Default lifetime of an API token: one hour, in ms (the seed's APITokenDuration). */
 export const DEFAULT_TOKEN_DURATION = 60 * 60 * 1000;
@@ -61,6 +62,13 @@ export interface ManagerOptions {
    * transport per manager.
    */
   readonly transport?: Transport;
+  /**
+   * How quorum is decided from the agreed view: `{ strategy: 'majority' }` (the
+   * default: the seed's rule), `{ strategy: 'static', size }`, `{ strategy:
+   * 'keep-oldest' }` or `{ strategy: 'referee', node }`, each with an optional
+   * `stableAfter` (ms). See the README's "Quorum and the agreed view".
+   */
+  readonly quorum?: QuorumStrategy;
   /** This node's tags and roles: a JSON object of at most 4 KiB, sent to peers in the handshake. Default `{}`. */
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** Drives every timing pipeline and log$ timestamps. Default asyncScheduler. */
@@ -88,6 +96,7 @@ export interface ResolvedOptions {
   readonly transport: Transport;
   readonly metadata: Metadata;
   readonly metrics: ResolvedMetricsOptions | undefined;
+  readonly quorum: QuorumStrategy;
 }
 
 /**
@@ -138,7 +147,35 @@ export function resolveOptions(name: string, authKey: Secret | Keyring, options:
     metrics: resolveMetricsOptions(options.metrics),
     transport: transport ?? wsTransport(),
     metadata: options.metadata === undefined ? Object.freeze({}) : checkMetadata(options.metadata, 'metadata'),
+    quorum: checkQuorum(options.quorum),
   };
+}
+
+/** The quorum option, validated; the default is the majority rule. */
+function checkQuorum(value: unknown): QuorumStrategy {
+  if (value === undefined) return { strategy: 'majority' };
+  const bad = (why: string): never => {
+    throw new TypeError(`Invalid quorum: ${why}`);
+  };
+  if (typeof value !== 'object' || value === null) return bad(`expected { strategy: 'majority' | 'static' | 'keep-oldest' | 'referee', ... }`);
+  const q = value as Record<string, unknown>;
+  const stableAfter = q.stableAfter;
+  if (stableAfter !== undefined && (typeof stableAfter !== 'number' || !Number.isSafeInteger(stableAfter) || stableAfter < 0)) bad('stableAfter must be a whole number of ms, 0 or more');
+  const extra: { stableAfter?: number } = typeof stableAfter === 'number' ? { stableAfter } : {};
+  switch (q.strategy) {
+    case 'majority':
+      return { strategy: 'majority', ...extra };
+    case 'keep-oldest':
+      return { strategy: 'keep-oldest', ...extra };
+    case 'static':
+      if (typeof q.size !== 'number' || !Number.isSafeInteger(q.size) || q.size < 1) bad('static needs size, a whole number of nodes, 1 or more');
+      return { strategy: 'static', size: q.size as number, ...extra };
+    case 'referee':
+      if (isLeft(NodeName.decode(q.node))) bad('referee needs node, a node name');
+      return { strategy: 'referee', node: q.node as string, ...extra };
+    default:
+      return bad(`unknown strategy ${JSON.stringify(q.strategy)}; expected 'majority', 'static', 'keep-oldest' or 'referee'`);
+  }
 }
 
 export type { TlsOptions } from './transport/types.js';

@@ -1,7 +1,8 @@
 import type { SchedulerLike } from 'rxjs';
 import type { LogLevel } from './log.js';
 import type { MembershipState } from './membership/state.js';
-import { encodeBinary, encodeFrame, encodePayload, outgoingProblem, payloadHead, type PayloadKind } from './protocol/frames.js';
+import type { Report } from './membership/view.js';
+import { encodeBinary, encodeFrame, encodePayload, outgoingProblem, payloadHead, type Frame, type PayloadKind } from './protocol/frames.js';
 import type { Link } from './session/link.js';
 import type { TrafficStats } from './stats.js';
 import type { Transport } from './transport/types.js';
@@ -105,6 +106,19 @@ export class Outbox {
   metadata(metadata: Readonly<Record<string, unknown>>, to: readonly Link[]): void {
     const frame = encodeFrame({ type: 'meta', data: metadata });
     for (const link of to) link.send(frame);
+  }
+
+  /**
+   * Reachability reports to each of `to`. Not over a transport with presence
+   * of its own (NATS: every node reaches every other through the servers, and
+   * liveness comes from the shared heartbeats): there a node's view is what it
+   * sees itself.
+   */
+  reach(reports: readonly Report[], to: readonly Link[]): void {
+    const over = to.filter((link) => link.conn.presence !== true);
+    if (over.length === 0) return;
+    const frame = encodeFrame({ type: 'reach', rows: reports } as Frame);
+    for (const link of over) link.send(frame);
   }
 
   /** Tells `link`'s peer this node leaves, and closes the link. */

@@ -20,7 +20,11 @@ export interface ApiRequest {
 export type MembershipEvent =
   | { readonly type: 'join'; readonly node: string; readonly time: Date }
   | { readonly type: 'leave'; readonly node: string; readonly reason: LeaveReason; readonly time: Date }
-  | { readonly type: 'update'; readonly node: string; readonly metadata: Readonly<Record<string, unknown>>; readonly time: Date };
+  | { readonly type: 'update'; readonly node: string; readonly metadata: Readonly<Record<string, unknown>>; readonly time: Date }
+  /** A joined peer has been silent for readTimeout; it stays a member until its peers confirm or it speaks again. */
+  | { readonly type: 'suspect'; readonly node: string; readonly time: Date }
+  /** A suspected peer spoke again: the suspicion is cleared. */
+  | { readonly type: 'alive'; readonly node: string; readonly time: Date };
 
 /** The state dump of `stateDump()`. */
 export interface StateDump {

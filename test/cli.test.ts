@@ -49,7 +49,7 @@ describe('parseConfig', () => {
     const c = config(
       parseConfig(
         ['--name', 'node1', '--listen=0.0.0.0:9654', '--peer', 'node2=10.0.0.2:9654', '--peer=node3=[::1]:9655',
-          '--setting', 'readTimeout=6000', '--setting=joinDelay=200', '--log-level', 'debug'],
+          '--setting', 'readTimeout=6000', '--setting=joinDelay=200', '--log-level', 'debug', '--views'],
         ENV,
         noFiles,
       ),
@@ -64,6 +64,7 @@ describe('parseConfig', () => {
       secret: 'from-env',
       logLevel: 'debug',
       logStdout: false,
+      views: true,
     });
   });
 
@@ -102,6 +103,7 @@ describe('parseConfig', () => {
       secret: 'from-file',
       logLevel: 'warn',
       logStdout: false,
+      views: false,
     });
 
     const overridden = config(
@@ -330,7 +332,7 @@ describe('rxcluster processes', () => {
     const defer = scope(t);
     const [portA = 0, portB = 0, portC = 0] = await freePorts(3);
     // a counts on b and c; c never comes: b's join makes the quorum, b's leave breaks it
-    const a = await startCli('a', { listen: `127.0.0.1:${portA}`, peers: { b: `127.0.0.1:${portB}`, c: `127.0.0.1:${portC}` }, settings: FAST, logStdout: false });
+    const a = await startCli('a', { listen: `127.0.0.1:${portA}`, peers: { b: `127.0.0.1:${portB}`, c: `127.0.0.1:${portC}` }, settings: FAST, logStdout: false, extraArgs: ['--views'] });
     defer(() => a.stop());
     const b = await startCli('b', { listen: `127.0.0.1:${portB}`, peers: { a: `127.0.0.1:${portA}` }, settings: FAST, logStdout: false });
     defer(() => b.stop());
@@ -342,7 +344,8 @@ describe('rxcluster processes', () => {
     await sleep(50);
 
     const shown = a.lines.map(({ line }) => ('time' in line ? { ...line, time: 'T' } : line));
-    assert.deepEqual(shown, [
+    // view and leader lines are checked on their own below: the view's `converged` may take one more line
+    assert.deepEqual(shown.filter((l) => l.type !== 'view' && l.type !== 'leader'), [
       { type: 'listening', address: `127.0.0.1:${portA}`, quorum: false },
       { type: 'join', node: 'b', time: 'T' },
       { type: 'quorum', quorum: true },
@@ -350,6 +353,11 @@ describe('rxcluster processes', () => {
       { type: 'quorum', quorum: false },
       { type: 'stopped' },
     ]);
+    const kinds = shown.map((l) => (l.type === 'view' ? `view ${JSON.stringify(l.members)}` : l.type === 'leader' ? `leader ${String(l.leader)}` : l.type));
+    const joinAt = kinds.indexOf('join');
+    const leaveAt = kinds.indexOf('leave');
+    assert.deepEqual(kinds.slice(joinAt + 1, joinAt + 4), ['quorum', 'view ["a","b"]', 'leader a'], `after the join: quorum, then the view with b, then a leads: ${kinds.join(', ')}`);
+    assert.deepEqual(kinds.slice(leaveAt + 1, leaveAt + 4), ['quorum', 'view ["a"]', 'leader null'], `after the leave: quorum, the view without b, no leader: ${kinds.join(', ')}`);
     const stderr = a.stderr();
     assert.match(stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO listening on 127\.0\.0\.1:\d+$/m, 'log entries are readable lines on stderr');
     assert.match(stderr, /^\S+ INFO \[b\] node b joined$/m);

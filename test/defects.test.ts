@@ -8,6 +8,8 @@ import { Observable, Subject, BehaviorSubject, VirtualTimeScheduler, type Subscr
 import { Manager, type MembershipEvent } from '../src/index.js';
 import { dialAll$, type ConfigChange } from '../src/dialer.js';
 import { MemoryNetwork } from '../src/testing.js';
+import { initialMembership } from '../src/membership/state.js';
+import type { Link } from '../src/session/link.js';
 import { FAST_SETTINGS, type Settings } from '../src/settings.js';
 import { fastOptions, first, joinedAll, logText, membersNow, SECRET, shutdownAll, sleep, startMesh, startNode } from './support/cluster.js';
 import { rawJoin } from './support/raw.js';
@@ -60,7 +62,7 @@ describe('review findings, fixed', () => {
         inner.unsubscribe();
       };
     });
-    const state$ = new BehaviorSubject({ self: 'self', stopping: false, peers: new Map() });
+    const state$ = new BehaviorSubject(initialMembership<Link>('self'));
     const changes$ = new Subject<ConfigChange>();
     const sub = dialAll$(() => [], changes$, {
       transport, settings$, state$, joined$: new Subject<string>(), scheduler, random: () => 0.5,

@@ -1,4 +1,6 @@
 import {
+  asyncScheduler,
+  combineLatest,
   distinctUntilChanged,
   map,
   observeOn,
@@ -9,21 +11,38 @@ import {
   Subject,
   Subscription,
   type Observable,
+  type SchedulerLike,
 } from 'rxjs';
 import type { Code } from '../limits.js';
 import type { LogLevel } from '../log.js';
-import { quorum } from '../operators/quorum.js';
+import { stableQuorum } from '../operators/stableQuorum.js';
+import { quorumBy, type QuorumStrategy } from '../protocol/quorum.js';
 import type { Link } from '../session/link.js';
 import type { MembershipEvent } from '../types.js';
 import { reduceMembership } from './reduce.js';
 import { membersView, type ApiClusterNode } from './snapshot.js';
 import { countsOf, initialMembership, type MembershipInput, type MembershipState, type MembershipStep } from './state.js';
+import { byName, viewId, type Report, type View } from './view.js';
 
 /** What the running fold does to the world: close links, tell peers this node leaves, log. */
 export interface MembershipEffects {
   /** Tell the link's peer this node leaves, then close it. */
   leave(link: Link): void;
   log(level: LogLevel, message: string, node?: string, code?: Code): void;
+  /** Send reachability reports to these links. */
+  gossip(reports: readonly Report[], to: readonly Link[]): void;
+  /** Feed the fold `joinDue` for this link again after `delay` ms (flap damping). */
+  holdJoin(link: Link, delay: number): void;
+  /** Feed the fold a `tick` after `delay` ms. */
+  recheck(delay: number): void;
+}
+
+/** How the fold's quorum is decided, and on which clock. */
+export interface LiveMembershipOptions {
+  /** This process's incarnation. */
+  readonly inc: number;
+  readonly quorum: QuorumStrategy;
+  readonly scheduler?: SchedulerLike;
 }
 
 /**
@@ -49,12 +68,19 @@ export class LiveMembership {
   readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
   /** Quorum, replayed, one value per change. */
   readonly quorum$: Observable<boolean>;
+  /** The agreed view, replayed, one value per change. */
+  readonly view$: Observable<View>;
+  /** The view's lowest-named member while quorum holds, else null; replayed. */
+  readonly leader$: Observable<string | null>;
+  /** Whom each node reports it sees (this one included), replayed. */
+  readonly reachability$: Observable<ReadonlyMap<string, readonly string[]>>;
 
   constructor(
     self: string,
     private readonly effects: MembershipEffects,
+    options: LiveMembershipOptions = { inc: 0, quorum: { strategy: 'majority' } },
   ) {
-    this.#state = initialMembership<Link>(self);
+    this.#state = initialMembership<Link>(self, options.inc);
     this.state$ = this.#inputs.pipe(
       observeOn(queueScheduler),
       scan((step: MembershipStep<Link>, input) => reduceMembership(step.state, input), { state: this.#state, effects: [] }),
@@ -65,10 +91,30 @@ export class LiveMembership {
     );
     const replay = { bufferSize: 1, refCount: false } as const;
     this.members$ = this.state$.pipe(map((s) => membersView(s, (n) => this.#packets.get(n) ?? 0)), shareReplay(replay));
-    this.quorum$ = this.state$.pipe(map(countsOf), quorum(), shareReplay(replay));
+    const strategy = options.quorum;
+    this.quorum$ = this.state$.pipe(
+      map((s) => ({ quorum: quorumBy(strategy, { self, configured: countsOf(s).configured, members: s.view, oldest: oldestOf(s) }), view: viewId(s.view) })),
+      stableQuorum(strategy.stableAfter ?? 0, options.scheduler ?? asyncScheduler),
+      shareReplay(replay),
+    );
+    this.view$ = this.state$.pipe(
+      map((s): View => ({ id: viewId(s.view), members: s.view, converged: converged(s) })),
+      distinctUntilChanged((a, b) => a.id === b.id && a.converged === b.converged),
+      shareReplay(replay),
+    );
+    this.leader$ = combineLatest([this.view$, this.quorum$]).pipe(
+      map(([view, q]) => (q ? (view.members[0] ?? null) : null)),
+      distinctUntilChanged(),
+      shareReplay(replay),
+    );
+    this.reachability$ = this.state$.pipe(
+      map((s) => reachabilityOf(s)),
+      distinctUntilChanged(sameReachability),
+      shareReplay(replay),
+    );
     // hot from the start: configuration before listen is seen at once
-    this.#subscription.add(this.members$.subscribe());
-    this.#subscription.add(this.quorum$.subscribe());
+    const hot: Observable<unknown>[] = [this.members$, this.quorum$, this.view$, this.leader$, this.reachability$];
+    for (const stream$ of hot) this.#subscription.add(stream$.subscribe());
   }
 
   /** The state now. */
@@ -138,9 +184,61 @@ export class LiveMembership {
           this.effects.log('debug', `node ${effect.node} updated its metadata`, effect.node);
           this.#events.next({ type: 'update', node: effect.node, metadata: effect.metadata, time: new Date(effect.time) });
           break;
+        case 'suspect':
+          this.#events.next({ type: effect.suspect ? 'suspect' : 'alive', node: effect.node, time: new Date(effect.time) });
+          break;
+        case 'gossip':
+          this.effects.gossip(effect.reports, effect.to);
+          break;
+        case 'holdJoin':
+          this.effects.holdJoin(effect.link, effect.delay);
+          break;
+        case 'recheck':
+          this.effects.recheck(effect.delay);
+          break;
       }
     }
     for (const name of this.#packets.keys()) if (!step.state.peers.has(name)) this.#packets.delete(name);
     return step.state;
   }
+}
+
+/** The oldest running node this node knows of (earliest incarnation, then name), itself included. */
+function oldestOf(state: MembershipState<Link>): string {
+  let name = state.self;
+  let inc = state.inc;
+  for (const peer of state.peers.values()) {
+    if (!peer.configured || peer.incarnation === null) continue;
+    if (peer.incarnation < inc || (peer.incarnation === inc && peer.name < name)) {
+      name = peer.name;
+      inc = peer.incarnation;
+    }
+  }
+  return name;
+}
+
+/** Whether every other member of the view reports the view id this node computed. */
+function converged(state: MembershipState<Link>): boolean {
+  for (const name of state.view) if (name !== state.self && state.reports.get(name)?.view !== state.own.view) return false;
+  return true;
+}
+
+/** Whom each node reports it sees: this node's own report and every report held of a configured node. */
+function reachabilityOf(state: MembershipState<Link>): ReadonlyMap<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>([[state.self, state.own.sees]]);
+  const names = [...state.reports.keys()].sort(byName);
+  for (const name of names) {
+    const report = state.reports.get(name) as Report;
+    if (state.peers.get(name)?.configured === true) out.set(name, report.sees);
+  }
+  return out;
+}
+
+function sameReachability(a: ReadonlyMap<string, readonly string[]>, b: ReadonlyMap<string, readonly string[]>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, sees] of a) {
+    const other = b.get(name);
+    if (other === undefined || other.length !== sees.length || !sees.every((n, i) => n === other[i])) return false;
+  }
+  return true;
 }

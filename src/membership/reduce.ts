@@ -1,6 +1,7 @@
 import { CODES } from '../limits.js';
 import { preferConnection } from '../protocol/handshake.js';
 import type { LeaveReason } from '../session/link.js';
+import { agreedMembers, byName, newerReport, viewId, type Report } from './view.js';
 import {
   STATUS,
   type LinkRef,
@@ -51,12 +52,41 @@ import {
  * - `dialFailed`: the last fault, shown in `error`.
  * - `stop`: this node shuts down: every peer shows Stopping; from now on no
  *   join or leave is announced.
+ * - `suspect`: the active link of a joined peer has been silent for
+ *   readTimeout: the peer is Suspect (announced), and this node no longer
+ *   reports seeing it. It is dropped (leave `timeout`) once no other peer
+ *   this node sees reports seeing it (confirmed); it is cleared (announced)
+ *   when it speaks again (refuted). A link that is silent before its join
+ *   is closed at once. The session drops a refuted but still silent link
+ *   after 4 × readTimeout.
+ * - `reach`: reports of whom each node sees. Newer ones are kept and
+ *   relayed to the peers that cannot hear their author directly.
+ * - After every step that may change them, this node's own report (whom it
+ *   sees: every peer on a live, unsuspected link; whom it lost: a suspect
+ *   at once, a peer this process had a link to once unseen for readTimeout;
+ *   its view id) and the
+ *   agreed view (`view.ts`: the largest fully connected set, of which only
+ *   joined peers and this node are members) are recomputed; a changed
+ *   report is sent to every peer.
+ * - Flap damping: each fault that ends a link of the same process adds 1 to
+ *   the peer's penalty, which halves every `halfLife` (5 × readTimeout). At
+ *   1.5 the peer is suppressed: its joins are held until the penalty decays
+ *   below 0.5. A new process under the name starts with no penalty.
  *
  * @param state - the current membership
  * @param input - what happened
  * @returns the next membership (the same object when nothing changed) and the effects
  */
 export function reduceMembership<L extends LinkRef>(state: MembershipState<L>, input: MembershipInput<L>): MembershipStep<L> {
+  const time = 'time' in input ? input.time : state.clock;
+  const step = reduceOne(time > state.clock ? { ...state, clock: time } : state, input);
+  return QUIET.has(input.type) || (step.state === state && input.type !== 'tick') ? step : settle(step);
+}
+
+/** Inputs that never change whom this node sees. */
+const QUIET: ReadonlySet<MembershipInput['type']> = new Set(['lag', 'meta', 'tune', 'configure', 'dialFailed']);
+
+function reduceOne<L extends LinkRef>(state: MembershipState<L>, input: MembershipInput<L>): MembershipStep<L> {
   switch (input.type) {
     case 'configure':
       return configure(state, input.name, input.addr);
@@ -76,6 +106,14 @@ export function reduceMembership<L extends LinkRef>(state: MembershipState<L>, i
       return update(state, input.link.peer, (p) => (p.active === input.link && p.lag !== input.ms ? { ...p, lag: input.ms } : p));
     case 'dialFailed':
       return update(state, input.name, (p) => (p.error === input.error ? p : { ...p, error: input.error }));
+    case 'suspect':
+      return suspect(state, input.link, input.suspect, input.time);
+    case 'reach':
+      return reach(state, input.link, input.reports);
+    case 'tune':
+      return input.readTimeout === state.readTimeout ? unchanged(state) : { state: { ...state, readTimeout: input.readTimeout }, effects: [] };
+    case 'tick':
+      return { state: state.recheckAt !== null && state.recheckAt <= input.time ? { ...state, recheckAt: null } : state, effects: [] };
     case 'stop':
       return stop(state);
   }
@@ -99,6 +137,14 @@ function freshPeer<L extends LinkRef>(name: string): PeerState<L> {
     lag: 0,
     leaveReason: null,
     metadata: {},
+    suspect: false,
+    dropping: false,
+    incarnation: null,
+    penalty: 0,
+    penaltyAt: 0,
+    suppressed: false,
+    everLinked: false,
+    unseenSince: null,
   };
 }
 
@@ -133,7 +179,9 @@ function unconfigure<L extends LinkRef>(state: MembershipState<L>, name: string)
   const peer = state.peers.get(name);
   if (peer === undefined || !peer.configured) return unchanged(state);
   const effects = peer.links.map((link): MembershipEffect<L> => ({ type: 'close', link, reason: 'removed', cause: 'removed', text: 'removed from configuration' }));
-  return { state: withPeer(state, name, keepOrDrop({ ...peer, configured: false })), effects };
+  const reports = new Map(state.reports);
+  reports.delete(name);
+  return { state: withPeer({ ...state, reports }, name, keepOrDrop({ ...peer, configured: false, incarnation: null })), effects };
 }
 
 function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number): MembershipStep<L> {
@@ -147,8 +195,9 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
   }
   const active = peer.active;
   if (active === undefined) {
-    const next: PeerState<L> = { ...peer, links: [...peer.links, link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, metadata: link.metadata };
-    return { state: withPeer(state, name, next), effects: [] };
+    const fresh = peer.incarnation !== link.incarnation ? { penalty: 0, penaltyAt: time, suppressed: false } : {};
+    const next: PeerState<L> = { ...peer, ...fresh, links: [...peer.links, link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, metadata: link.metadata, incarnation: link.incarnation, everLinked: true };
+    return { state: withPeer(state, name, next), effects: [tellAll(link)] };
   }
   if (active.instance === link.instance) {
     // both nodes dialed each other: keep the link both ends choose alike
@@ -175,7 +224,23 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
   // a newer process under this name proved the secret: it replaces the old one at once
   const effects: MembershipEffect<L>[] = peer.links.map((old) => ({ type: 'close', link: old, reason: 'restarted', cause: 'duplicate', text: 'replaced by a newer instance' }));
   effects.push({ type: 'log', level: 'info', message: `${name} restarted: a new instance replaces the old one`, node: name });
-  let next: PeerState<L> = { ...peer, links: [link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, lag: 0, metadata: link.metadata };
+  effects.push(tellAll(link));
+  let next: PeerState<L> = {
+    ...peer,
+    links: [link],
+    active: link,
+    activeSince: time,
+    status: STATUS.AUTHENTICATING,
+    lag: 0,
+    metadata: link.metadata,
+    incarnation: link.incarnation,
+    suspect: false,
+    dropping: false,
+    penalty: 0,
+    penaltyAt: time,
+    suppressed: false,
+    everLinked: true,
+  };
   if (peer.joined) {
     next = { ...next, joined: false, leaveReason: 'restarted', leavetime: time };
     effects.push({ type: 'leave', node: name, reason: 'restarted', time });
@@ -195,7 +260,20 @@ function joinDue<L extends LinkRef>(state: MembershipState<L>, link: L, time: nu
   }
   // a duplicate that took over inherits the join: the process has been connected since activeSince
   if (!peer.links.includes(link)) return unchanged(state);
-  const next: PeerState<L> = { ...peer, joined: true, status: STATUS.ONLINE, jointime: time, error: '', leaveReason: null };
+  if (peer.suppressed) {
+    const penalty = penaltyNow(peer, time, halfLife(state));
+    if (penalty >= REUSE) {
+      const delay = Math.ceil(halfLife(state) * Math.log2(penalty / REUSE)) + 1;
+      return {
+        state,
+        effects: [
+          { type: 'holdJoin', link, delay },
+          { type: 'log', level: 'info', message: `${link.peer} is flapping: its join is held for ${delay} ms (penalty ${penalty.toFixed(2)}, released below ${REUSE})`, node: link.peer, code: CODES.FLAPPING },
+        ],
+      };
+    }
+  }
+  const next: PeerState<L> = { ...peer, joined: true, status: STATUS.ONLINE, jointime: time, error: '', leaveReason: null, suppressed: false };
   return { state: withPeer(state, link.peer, next), effects: [{ type: 'join', node: link.peer, time }] };
 }
 
@@ -207,7 +285,31 @@ function down<L extends LinkRef>(state: MembershipState<L>, link: L, reason: Lea
   // another link of the same process takes over, with no leave
   const heir = links.find((l) => l.instance === link.instance);
   if (heir !== undefined) return { state: withPeer(state, peer.name, { ...peer, links, active: heir }), effects: [] };
-  return leaveOf(state, { ...peer, links }, reason, time);
+  let next: PeerState<L> = { ...peer, links, suspect: false, dropping: false };
+  if (reason === 'timeout' || reason === 'lost') {
+    // a fault ended this process's link: flap damping counts it
+    const penalty = Math.min(MAX_PENALTY, penaltyNow(peer, time, halfLife(state)) + 1);
+    next = { ...next, penalty, penaltyAt: time, suppressed: peer.suppressed || penalty >= SUPPRESS };
+  } else if (reason === 'shutdown' || peer.status === STATUS.LEAVING) {
+    // it left in order: no process of it runs any more (keep-oldest forgets it)
+    next = { ...next, incarnation: null };
+  }
+  return leaveOf(state, next, reason, time);
+}
+
+/** Flap damping: the level at which joins are held, the level below which they are released, and the cap. */
+const SUPPRESS = 1.5;
+const REUSE = 0.5;
+const MAX_PENALTY = 4;
+
+/** Flap damping halves a penalty every 5 × readTimeout. */
+function halfLife(state: MembershipState): number {
+  return 5 * state.readTimeout;
+}
+
+/** A peer's flap penalty at `time`: halved every `halfLife` ms since it was last raised. */
+function penaltyNow(peer: PeerState, time: number, halfLife: number): number {
+  return peer.penalty === 0 ? 0 : peer.penalty * 2 ** (-Math.max(0, time - peer.penaltyAt) / halfLife);
 }
 
 /** The peer's last link went down for `reason`. */
@@ -227,6 +329,8 @@ function leaveOf<L extends LinkRef>(
     joined: false,
     lag: 0,
     status: STATUS.OFFLINE,
+    suspect: false,
+    dropping: false,
   };
   if (!peer.joined) return { state: withPeer(state, peer.name, keepOrDrop(base)), effects: [] };
   const next = { ...base, leaveReason: announced, leavetime: time };
@@ -246,4 +350,170 @@ function stop<L extends LinkRef>(state: MembershipState<L>): MembershipStep<L> {
   const peers = new Map<string, PeerState<L>>();
   for (const [name, peer] of state.peers) peers.set(name, { ...peer, status: STATUS.STOPPING });
   return { state: { ...state, stopping: true, peers }, effects: [] };
+}
+
+/** The active link of a peer spoke again, or fell silent for readTimeout. */
+function suspect<L extends LinkRef>(state: MembershipState<L>, link: L, silent: boolean, time: number): MembershipStep<L> {
+  const peer = state.peers.get(link.peer);
+  if (state.stopping || peer === undefined || peer.active !== link || peer.dropping) return unchanged(state);
+  if (silent) {
+    if (peer.suspect) return unchanged(state);
+    // not a member yet: nothing to confirm, the link goes as before
+    if (!peer.joined) return { state, effects: [{ type: 'close', link, reason: 'timeout', cause: 'timeout', text: 'read timeout' }, { type: 'log', level: 'warn', message: `${link.peer} silent for readTimeout before its join; dropped`, node: link.peer, code: CODES.READ_TIMEOUT }] };
+    const next: PeerState<L> = { ...peer, suspect: true, status: peer.status === STATUS.ONLINE ? STATUS.SUSPECT : peer.status };
+    return {
+      state: withPeer(state, link.peer, next),
+      effects: [
+        { type: 'suspect', node: link.peer, suspect: true, time },
+        { type: 'log', level: 'warn', message: `${link.peer} silent for readTimeout: suspected`, node: link.peer, code: CODES.SUSPECT },
+      ],
+    };
+  }
+  if (!peer.suspect) return unchanged(state);
+  const next: PeerState<L> = { ...peer, suspect: false, status: peer.status === STATUS.SUSPECT ? STATUS.ONLINE : peer.status };
+  return {
+    state: withPeer(state, link.peer, next),
+    effects: [
+      { type: 'suspect', node: link.peer, suspect: false, time },
+      { type: 'log', level: 'info', message: `${link.peer} spoke again: suspicion cleared`, node: link.peer },
+    ],
+  };
+}
+
+/** The report held for `node`, unless it comes from a process older than the one connected now. */
+function reportOf<L extends LinkRef>(state: MembershipState<L>, node: string): Report | undefined {
+  const report = state.reports.get(node);
+  const active = state.peers.get(node)?.active;
+  return report === undefined || (active !== undefined && report.inc < active.incarnation) ? undefined : report;
+}
+
+/** Whether `from` hears `node` directly: each reports seeing the other. */
+function hears<L extends LinkRef>(state: MembershipState<L>, from: string, node: string): boolean {
+  return reportOf(state, from)?.sees.includes(node) === true && reportOf(state, node)?.sees.includes(from) === true;
+}
+
+/** Every link in use (peers joined or waiting for their join). */
+function activeLinks<L extends LinkRef>(state: MembershipState<L>): L[] {
+  const out: L[] = [];
+  for (const peer of state.peers.values()) if (peer.active !== undefined && !peer.dropping) out.push(peer.active);
+  return out;
+}
+
+/** A new link gets every report this node holds, its own first: filled in once the step has settled, so its own is current. */
+function tellAll<L extends LinkRef>(link: L): MembershipEffect<L> {
+  return { type: 'gossip', reports: [], to: [link], welcome: true };
+}
+
+/** Reports from a peer's active link: keep the newer ones, relay them to peers that cannot hear their author. */
+function reach<L extends LinkRef>(state: MembershipState<L>, link: L, reports: readonly Report[]): MembershipStep<L> {
+  const sender = state.peers.get(link.peer);
+  if (state.stopping || sender === undefined || sender.active !== link) return unchanged(state);
+  const held = new Map(state.reports);
+  const fresh: Report[] = [];
+  for (const report of reports) {
+    if (report.node === state.self || state.peers.get(report.node)?.configured !== true) continue;
+    if (!newerReport(report, held.get(report.node))) continue;
+    held.set(report.node, report);
+    fresh.push(report);
+  }
+  if (fresh.length === 0) return unchanged(state);
+  const next: MembershipState<L> = { ...state, reports: held };
+  const effects: MembershipEffect<L>[] = [];
+  for (const peer of next.peers.values()) {
+    const to = peer.active;
+    if (to === undefined || peer.dropping || peer.name === link.peer) continue;
+    const relay = fresh.filter((r) => r.node !== peer.name && !hears(next, peer.name, r.node));
+    if (relay.length > 0) effects.push({ type: 'gossip', reports: relay, to: [to] });
+  }
+  // the sender's own report says whom it cannot hear: it gets their reports from here
+  const own = fresh.find((r) => r.node === link.peer);
+  if (own !== undefined) {
+    const missing = [...held.values()].filter((r) => r.node !== link.peer && !own.sees.includes(r.node) && reportOf(next, r.node) !== undefined);
+    if (missing.length > 0) effects.push({ type: 'gossip', reports: missing, to: [link] });
+  }
+  return { state: next, effects };
+}
+
+/**
+ * After a step: confirm suspicions no peer refutes any more, then
+ * recompute this node's report and the agreed view; a changed report goes
+ * to every peer.
+ */
+function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
+  let state = step.state;
+  if (state.stopping) return step;
+  const effects = [...step.effects];
+  for (const peer of state.peers.values()) {
+    if (!peer.suspect || peer.dropping || peer.active === undefined) continue;
+    if (refuted(state, peer.name)) continue;
+    state = withPeer(state, peer.name, { ...peer, dropping: true });
+    effects.push(
+      { type: 'close', link: peer.active, reason: 'timeout', cause: 'timeout', text: 'read timeout' },
+      { type: 'log', level: 'warn', message: `${peer.name} silent for readTimeout and seen by no peer of this node; dropped`, node: peer.name, code: CODES.READ_TIMEOUT },
+    );
+  }
+  // whom this node sees: every peer on a live, unsuspected link, joined or still waiting out joinDelay,
+  // so that by the time a join is announced on either side, the other side's report already names it;
+  // whom it lost: a peer it had a link to (or dialed in vain) and does not see now
+  // whom it lost: a suspect at once; a peer this process had a link to, once unseen for readTimeout
+  // (a node coming back from a pause, whose links were all closed, accuses nobody while it reconnects;
+  // a node that has just started accuses nobody it has not reached yet)
+  const sees: string[] = [];
+  const lost: string[] = [];
+  const joined: string[] = [];
+  let pending = Infinity;
+  for (const peer of state.peers.values()) {
+    if (!peer.configured) continue;
+    const seen = peer.active !== undefined && !peer.suspect && !peer.dropping;
+    const unseenSince = seen ? null : (peer.unseenSince ?? state.clock);
+    if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince });
+    if (peer.joined) joined.push(peer.name);
+    if (seen) sees.push(peer.name);
+    else if (peer.suspect || peer.dropping) lost.push(peer.name);
+    else if (peer.everLinked) {
+      const due = (unseenSince ?? state.clock) + state.readTimeout;
+      if (due <= state.clock) lost.push(peer.name);
+      else pending = Math.min(pending, due);
+    }
+  }
+  if (Number.isFinite(pending) && state.recheckAt !== pending) {
+    state = { ...state, recheckAt: pending };
+    effects.push({ type: 'recheck', delay: pending - state.clock });
+  }
+  sees.sort(byName);
+  lost.sort(byName);
+  joined.sort(byName);
+  const fullyConnected = agreedMembers(state.self, { sees, down: lost, joined }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
+  // the view holds only members: peers still waiting out joinDelay enter it with their join
+  const members = fullyConnected.filter((n) => n === state.self || state.peers.get(n)?.joined === true);
+  const id = viewId(members);
+  const own = state.own;
+  if (!sameList(members, state.view)) state = { ...state, view: members };
+  if (id !== own.view || !sameList(sees, own.sees) || !sameList(lost, own.down) || !sameList(joined, own.joined)) {
+    state = { ...state, own: { ...own, v: own.v + 1, sees, down: lost, joined, view: id } };
+    // a new link gets it with every other report, below
+    const welcomed = new Set(effects.flatMap((e) => (e.type === 'gossip' && e.welcome === true ? e.to : [])));
+    const to = activeLinks(state).filter((l) => !welcomed.has(l));
+    if (to.length > 0) effects.push({ type: 'gossip', reports: [state.own], to });
+  }
+  // new links get every report as of now
+  for (const [i, effect] of effects.entries()) {
+    if (effect.type !== 'gossip' || effect.welcome !== true) continue;
+    const peer = effect.to[0]?.peer;
+    effects[i] = { type: 'gossip', reports: [state.own, ...[...state.reports.values()].filter((r) => r.node !== peer)], to: effect.to };
+  }
+  return state === step.state && effects.length === step.effects.length && !effects.some((e, i) => e !== step.effects[i]) ? step : { state, effects };
+}
+
+/** Whether a peer this node sees (joined, unsuspected) still reports seeing `node`. */
+function refuted<L extends LinkRef>(state: MembershipState<L>, node: string): boolean {
+  for (const peer of state.peers.values()) {
+    if (peer.name === node || !peer.joined || peer.suspect || peer.dropping) continue;
+    if (reportOf(state, peer.name)?.sees.includes(node) === true) return true;
+  }
+  return false;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

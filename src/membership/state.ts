@@ -1,6 +1,7 @@
 import type { CloseCause, Code } from '../limits.js';
 import type { LogLevel } from '../log.js';
 import type { LeaveReason, PeerIdentity } from '../session/link.js';
+import { viewId, type Report } from './view.js';
 
 /** The seed's node status strings. */
 export const STATUS = Object.freeze({
@@ -10,6 +11,8 @@ export const STATUS = Object.freeze({
   AUTHENTICATING: 'Authenticating',
   /** Joined (StatusOnline). */
   ONLINE: 'Online',
+  /** Joined, but silent for readTimeout: suspected until it speaks again or its peers confirm. */
+  SUSPECT: 'Suspect',
   /** The node announced its shutdown (StatusLeaving). */
   LEAVING: 'Leaving',
   /** This manager is shutting down (StatusShutdown). */
@@ -58,6 +61,21 @@ export interface PeerState<L extends LinkRef = LinkRef> {
   readonly leaveReason: LeaveReason | null;
   /** The peer's metadata: from its handshake, then its updates; `{}` before it ever connected. */
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** Joined, but its active link has been silent for readTimeout. */
+  readonly suspect: boolean;
+  /** The suspicion was confirmed (no peer this node sees still sees it): its link is being closed. */
+  readonly dropping: boolean;
+  /** The incarnation of its last process, while that one may still run (keep-oldest); null once it left in order or was replaced. */
+  readonly incarnation: number | null;
+  /** Flap damping: the penalty at `penaltyAt` (one per fault that ended a link of the same process; halves every half-life). */
+  readonly penalty: number;
+  readonly penaltyAt: number;
+  /** Flap damping: joins are held until the penalty decays below the reuse level. */
+  readonly suppressed: boolean;
+  /** This process has had a link to it: unseen for readTimeout, it is reported lost. */
+  readonly everLinked: boolean;
+  /** Since when this node has not seen it (ms), or null while it does. */
+  readonly unseenSince: number | null;
 }
 
 /** The whole membership: every configured or connected peer, never self. */
@@ -67,6 +85,20 @@ export interface MembershipState<L extends LinkRef = LinkRef> {
   /** This node is shutting down: no more joins or leaves are announced. */
   readonly stopping: boolean;
   readonly peers: ReadonlyMap<string, PeerState<L>>;
+  /** This process's incarnation (its reports carry it). */
+  readonly inc: number;
+  /** What this node reports now: whom it sees, its view id, and the report's version. */
+  readonly own: Report;
+  /** The latest report held from each other node (direct or relayed). */
+  readonly reports: ReadonlyMap<string, Report>;
+  /** The agreed view's members (sorted), from `own.sees` and `reports`. */
+  readonly view: readonly string[];
+  /** readTimeout in ms: a peer lost (not suspected) is reported lost once it has been unseen this long; flap damping halves penalties every 5 × readTimeout. */
+  readonly readTimeout: number;
+  /** The latest time an input carried (ms, scheduler clock). */
+  readonly clock: number;
+  /** When a `tick` is asked for, to report a loss that has lasted readTimeout; null when none is pending. */
+  readonly recheckAt: number | null;
 }
 
 /** What the fold is told: configuration, each session's events, and shutdown. `time` is ms on the scheduler clock. */
@@ -80,6 +112,14 @@ export type MembershipInput<L extends LinkRef = LinkRef> =
   | { readonly type: 'meta'; readonly link: L; readonly metadata: Readonly<Record<string, unknown>>; readonly time: number }
   | { readonly type: 'down'; readonly link: L; readonly reason: LeaveReason; readonly time: number }
   | { readonly type: 'dialFailed'; readonly name: string; readonly error: string }
+  /** The active link has been silent for readTimeout (`suspect: true`), or spoke again (`false`). */
+  | { readonly type: 'suspect'; readonly link: L; readonly suspect: boolean; readonly time: number }
+  /** Reachability reports a peer sent (its own, or relayed). */
+  | { readonly type: 'reach'; readonly link: L; readonly reports: readonly Report[]; readonly time: number }
+  /** readTimeout changed. */
+  | { readonly type: 'tune'; readonly readTimeout: number }
+  /** The time asked for with a `recheck` effect has come. */
+  | { readonly type: 'tick'; readonly time: number }
   | { readonly type: 'stop' };
 
 /** What the manager must do after a step of the fold. */
@@ -96,6 +136,13 @@ export type MembershipEffect<L extends LinkRef = LinkRef> =
   | { readonly type: 'join'; readonly node: string; readonly time: number }
   | { readonly type: 'leave'; readonly node: string; readonly reason: LeaveReason; readonly time: number }
   | { readonly type: 'update'; readonly node: string; readonly metadata: Readonly<Record<string, unknown>>; readonly time: number }
+  | { readonly type: 'suspect'; readonly node: string; readonly suspect: boolean; readonly time: number }
+  /** Send these reachability reports to these links (`welcome`: a new link, to get every report once the step settled). */
+  | { readonly type: 'gossip'; readonly reports: readonly Report[]; readonly to: readonly L[]; readonly welcome?: true }
+  /** Flap damping holds this link's join: feed its `joinDue` again after `delay` ms. */
+  | { readonly type: 'holdJoin'; readonly link: L; readonly delay: number }
+  /** Feed a `tick` after `delay` ms. */
+  | { readonly type: 'recheck'; readonly delay: number }
   | { readonly type: 'log'; readonly level: LogLevel; readonly message: string; readonly node: string; readonly code?: Code };
 
 /** One step of the fold: the new state and what to do about it. */
@@ -104,9 +151,18 @@ export interface MembershipStep<L extends LinkRef = LinkRef> {
   readonly effects: readonly MembershipEffect<L>[];
 }
 
-/** The membership of a node that knows no peer yet. */
-export function initialMembership<L extends LinkRef = LinkRef>(self: string): MembershipState<L> {
-  return { self, stopping: false, peers: new Map() };
+/** readTimeout until the manager tunes it: the default setting. */
+const DEFAULT_READ_TIMEOUT = 11_000;
+
+/**
+ * The membership of a node that knows no peer yet.
+ *
+ * @param self - this node's name
+ * @param inc - this process's incarnation (when it started)
+ */
+export function initialMembership<L extends LinkRef = LinkRef>(self: string, inc = 0): MembershipState<L> {
+  const view = [self];
+  return { self, stopping: false, peers: new Map(), inc, own: { node: self, inc, v: 0, sees: [], down: [], joined: [], view: viewId(view) }, reports: new Map(), view, readTimeout: DEFAULT_READ_TIMEOUT, clock: 0, recheckAt: null };
 }
 
 /** Configured peers, and how many of them are joined: what quorum is computed from. */

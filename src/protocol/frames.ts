@@ -105,9 +105,19 @@ export const ChanFrame = t.type({ type: t.literal('chan'), ch: ChannelName, from
 /** The sender's metadata changed: its whole new value. */
 export const MetaFrame = t.type({ type: t.literal('meta'), data: t.UnknownRecord }, 'MetaFrame');
 
+export interface ViewIdBrand {
+  readonly ViewId: unique symbol;
+}
+/** A view id: 16 lower-case hex digits. */
+export const ViewId = t.brand(t.string, (s): s is t.Branded<string, ViewIdBrand> => /^[0-9a-f]{16}$/.test(s), 'ViewId');
+/** One node's reachability report: whom it sees and the view id it computed, versioned per process. */
+export const ReachReport = t.type({ node: NodeName, inc: Millis, v: Millis, sees: t.array(NodeName), down: t.array(NodeName), joined: t.array(NodeName), view: ViewId }, 'ReachReport');
+/** Reachability reports: the sender's own, or others' it relays. */
+export const ReachFrame = t.type({ type: t.literal('reach'), rows: t.array(ReachReport) }, 'ReachFrame');
+
 /** Every frame a peer may send. */
 export const Frame = t.union(
-  [HelloFrame, ChallengeFrame, AuthFrame, WelcomeFrame, PingFrame, PongFrame, MsgFrame, LeaveFrame, ReqFrame, ResFrame, ChanFrame, MetaFrame],
+  [HelloFrame, ChallengeFrame, AuthFrame, WelcomeFrame, PingFrame, PongFrame, MsgFrame, LeaveFrame, ReqFrame, ResFrame, ChanFrame, MetaFrame, ReachFrame],
   'Frame',
 );
 export type Frame = t.TypeOf<typeof Frame>;
@@ -123,6 +133,7 @@ export type ReqFrame = t.TypeOf<typeof ReqFrame>;
 export type ResFrame = t.TypeOf<typeof ResFrame>;
 export type ChanFrame = t.TypeOf<typeof ChanFrame>;
 export type MetaFrame = t.TypeOf<typeof MetaFrame>;
+export type ReachFrame = t.TypeOf<typeof ReachFrame>;
 /** A frame that carries an application payload. */
 export type PayloadFrame = MsgFrame | ReqFrame | ResFrame | ChanFrame;
 

@@ -30,6 +30,7 @@ export interface PeerIdentity {
 export class Link implements PeerIdentity {
   #endReason: LeaveReason | undefined;
   readonly #ended = new AsyncSubject<LeaveReason>();
+  readonly #closed = new AsyncSubject<void>();
   /** Emits once, with the reason, when this side decides to end the link, then completes; late subscribers get the same. */
   readonly ended$: Observable<LeaveReason> = this.#ended.asObservable();
 
@@ -96,6 +97,15 @@ export class Link implements PeerIdentity {
     this.conn.close(cause, text);
     this.#ended.next(reason);
     this.#ended.complete();
+  }
+
+  /** Emits once the connection is closed for good (its close finished, or it was cut), then completes. */
+  readonly closed$: Observable<void> = this.#closed.asObservable();
+
+  /** The session tells: the connection is closed for good. */
+  noteClosed(): void {
+    this.#closed.next();
+    this.#closed.complete();
   }
 
   /** Records why the link ends when the session itself found the fault (the first reason wins). */

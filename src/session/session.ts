@@ -32,6 +32,8 @@ import { handshakeDeadline } from '../operators/handshakeDeadline.js';
 import { heartbeat } from '../operators/heartbeat.js';
 import { joinDelay } from '../operators/joinDelay.js';
 import { readTimeout } from '../operators/readTimeout.js';
+import { suspicion } from '../operators/suspicion.js';
+import type { Report } from '../membership/view.js';
 import { sanitize, type LogLevel } from '../log.js';
 import type { Settings } from '../settings.js';
 import type { CloseCause, Connection, SocketEvent } from '../transport/types.js';
@@ -50,6 +52,8 @@ export type SessionEvent =
   | { readonly type: 'packet'; readonly link: Link; readonly frame: PayloadFrame; readonly bytes: number }
   | { readonly type: 'meta'; readonly link: Link; readonly metadata: Readonly<Record<string, unknown>> }
   | { readonly type: 'lag'; readonly link: Link; readonly ms: number }
+  | { readonly type: 'suspect'; readonly link: Link; readonly suspect: boolean }
+  | { readonly type: 'reach'; readonly link: Link; readonly reports: readonly Report[] }
   | { readonly type: 'leaving'; readonly link: Link }
   | { readonly type: 'down'; readonly link: Link; readonly reason: LeaveReason }
   | {
@@ -125,6 +129,7 @@ const log = (level: LogLevel, message: string, node?: string, code?: Code): Sess
  * @returns the session's events; completes once the connection is closed or cut
  */
 export function session$(conn: Connection, expected: string | undefined, ctx: SessionContext): Observable<SessionEvent> {
+  const hardLimit$ = ctx.settings$.pipe(map((s) => ({ ...s, readTimeout: s.readTimeout * SILENCE_LIMIT })));
   return defer(() => {
     let link: Link | undefined;
     let peer = expected;
@@ -225,7 +230,12 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
     /** The authenticated session: frames in, pings out, silence watched, the join announced after joinDelay. */
     const live$ = (current: Link): Observable<SessionEvent> =>
       defer(() => {
-        const watched$ = frames$.pipe(readTimeout(ctx.settings$, ctx.scheduler), share());
+        // suspected after readTimeout of silence; dropped when the peers confirm it, or after SILENCE_LIMIT × readTimeout
+        const watched$ = frames$.pipe(readTimeout(hardLimit$, ctx.scheduler), share());
+        const suspicion$ = frames$.pipe(
+          suspicion(ctx.settings$, ctx.scheduler),
+          map((suspect): SessionEvent => ({ type: 'suspect', link: current, suspect })),
+        );
         const handled$ = watched$.pipe(
           map((frame): SessionEvent | undefined => {
             switch (frame.type) {
@@ -236,6 +246,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
                 return { type: 'packet', link: current, frame, bytes: size };
               case 'meta':
                 return { type: 'meta', link: current, metadata: frame.data };
+              case 'reach':
+                return { type: 'reach', link: current, reports: frame.rows };
               case 'ping':
                 send({ type: 'pong', id: frame.id });
                 return undefined;
@@ -266,7 +278,7 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
         return concat(
           of<SessionEvent>({ type: 'up', link: current }),
           // this side ended the link (duplicate, removed, slow, shutdown): stop reading, report it down
-          merge(handled$, traffic$, pings$, joinDue$).pipe(takeUntil(current.ended$)),
+          merge(handled$, suspicion$, traffic$, pings$, joinDue$).pipe(takeUntil(current.ended$)),
           defer(() => concat(current.endReason === 'slow' ? of(slowLog(current)) : NO_EVENTS$, ending$(undefined))),
         );
       });
@@ -310,12 +322,25 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       return concat(of(...out), closeGrace$());
     };
 
-    const all$ = session$.pipe(catchError((error: unknown) => ending$(error)));
+    // once this stream ends, the connection is closed or cut: whoever waits for it may go on
+    const all$ = session$.pipe(
+      catchError((error: unknown) => ending$(error)),
+      finalize(() => link?.noteClosed()),
+    );
     return ctx.logTraffic ? merge(sent$, all$.pipe(finalize(() => sent$.complete()))) : all$;
   });
 }
 
 const NO_EVENTS$: Observable<SessionEvent> = EMPTY;
+
+/**
+ * A suspected peer that other peers still see (a fault between two nodes
+ * only) stays suspected, out of this node's report and so out of the
+ * agreed view, until its silence reaches this many readTimeouts: then its
+ * link is closed all the same and redialed, in case only that connection
+ * is wedged.
+ */
+export const SILENCE_LIMIT = 10;
 
 /**
  * Logs why a connection ended and closes it as the fault requires.
@@ -376,7 +401,7 @@ function onError(
     }
   }
   if (error instanceof ReadTimeoutError) {
-    out.push(log('warn', `${who} silent for ${error.silence} ms (readTimeout ${error.readTimeout} ms); dropped`, peer, CODES.READ_TIMEOUT));
+    out.push(log('warn', `${who} silent for ${error.silence} ms (${SILENCE_LIMIT} × readTimeout ${error.readTimeout / SILENCE_LIMIT} ms, while other peers still saw it); dropped`, peer, CODES.READ_TIMEOUT));
     conn.close('timeout', 'read timeout');
     return 'timeout';
   }

@@ -17,6 +17,9 @@ export type CliLine =
   | { readonly type: 'join'; readonly node: string; readonly time: string }
   | { readonly type: 'leave'; readonly node: string; readonly reason: string; readonly time: string }
   | { readonly type: 'quorum'; readonly quorum: boolean }
+  | { readonly type: 'suspect' | 'alive'; readonly node: string; readonly time: string }
+  | { readonly type: 'view'; readonly id: string; readonly members: readonly string[]; readonly converged: boolean; readonly time: string }
+  | { readonly type: 'leader'; readonly leader: string | null; readonly time: string }
   | { readonly type: 'message'; readonly from: string; readonly data: unknown; readonly time: string }
   | { readonly type: 'log'; readonly level: string; readonly message: string; readonly node?: string; readonly code?: string }
   | { readonly type: 'stopped' }

@@ -29,11 +29,13 @@ export interface CloseInfo {
 
 /**
  * A raw WebSocket client on the mesh path. Text frames are parsed as JSON and
- * queued; with `autoPong` a ping is answered at once and not queued, so an
+ * queued (`reach` frames apart, in `reports`); with `autoPong` a ping is answered at once and not queued, so an
  * outside implementation can stay joined past readTimeout.
  */
 export class RawClient {
   readonly #queue: unknown[] = [];
+  /** The `reach` frames received (reachability reports), never queued for `next()`. */
+  readonly reports: unknown[] = [];
   readonly #waiters: ((frame: unknown) => void)[] = [];
   #closeInfo: CloseInfo | undefined;
   /** Settles when the socket has closed, with the code and reason it got. */
@@ -59,6 +61,11 @@ export class RawClient {
       }
       if (autoPong && isPing(frame)) {
         ws.send(JSON.stringify({ type: 'pong', id: frame.id }));
+        return;
+      }
+      // reachability reports (the agreed view's gossip) are kept apart: the tests read the other frames in order
+      if (typeof frame === 'object' && frame !== null && (frame as { type?: unknown }).type === 'reach') {
+        this.reports.push(frame);
         return;
       }
       const waiter = this.#waiters.shift();

@@ -47,7 +47,12 @@ function told(effects: readonly MembershipEffect[]): string[] {
         return [`close ${e.link.peer}#${e.link.seq} ${e.reason}/${e.cause}${e.notify === true ? ' notify' : ''}`];
       case 'update':
         return [`update ${e.node} ${JSON.stringify(e.metadata)}@${e.time}`];
+      case 'suspect':
+        return [`${e.suspect ? 'suspect' : 'alive'} ${e.node}@${e.time}`];
       case 'log':
+      case 'gossip':
+      case 'holdJoin':
+      case 'recheck':
         return [];
     }
   });
@@ -274,5 +279,131 @@ describe('reduceMembership', () => {
       { type: 'down', link: B, reason: 'removed', time: 10 },
     ]);
     assert.equal(state.peers.size, 0);
+  });
+});
+
+/** The reports the fold holds of `b` and `c`, as peers would send them. */
+function reachOf(node: string, sees: string[], down: string[] = [], v = 1): MembershipInput {
+  const from = node === 'b' ? B : C;
+  return { type: 'reach', link: from, reports: [{ node, inc: 1, v, sees, down, joined: sees, view: '0000000000000000' }], time: 0 };
+}
+
+const C = link('c');
+
+/** self joined with b and c, both reporting they see everyone. */
+const threeJoined: MembershipInput[] = [
+  { type: 'configure', name: 'b', addr: 'b:1' },
+  { type: 'configure', name: 'c', addr: 'c:1' },
+  { type: 'up', link: B, time: 10 },
+  { type: 'up', link: C, time: 10 },
+  { type: 'joinDue', link: B, time: 510 },
+  { type: 'joinDue', link: C, time: 510 },
+  reachOf('b', ['c', 'self']),
+  reachOf('c', ['b', 'self']),
+];
+
+/** The gossip effects: 'to: node,node' with the reports' authors and versions. */
+function gossip(effects: readonly MembershipEffect[]): string[] {
+  return effects.flatMap((e) => (e.type === 'gossip' ? [`${e.to.map((l) => l.peer).join(',')}: ${e.reports.map((r) => `${r.node}v${r.v}`).join(',')}`] : []));
+}
+
+describe('reduceMembership: suspicion, reachability and the view', () => {
+  it('should suspect a silent joined peer, keep it joined, drop it from its report and the view, and clear it when it speaks', () => {
+    const { state, effects } = run([...threeJoined, { type: 'suspect', link: B, suspect: true, time: 11_510 }]);
+    assert.deepEqual(told(effects).slice(-1), ['suspect b@11510']);
+    const b = state.peers.get('b');
+    assert.equal(b?.status, 'Suspect');
+    assert.equal(b?.joined, true, 'still a member: c still sees it');
+    assert.deepEqual(state.own.sees, ['c'], 'not in this node\'s report');
+    assert.deepEqual(state.own.down, ['b'], 'reported lost at once');
+    assert.deepEqual(state.view, ['c', 'self'], 'out of the view');
+    assert.ok(!effects.some((e) => e.type === 'close'), 'c refutes: no close');
+    const cleared = reduceMembership(state, { type: 'suspect', link: B, suspect: false, time: 12_000 });
+    assert.deepEqual(told(cleared.effects), ['alive b@12000']);
+    assert.equal(cleared.state.peers.get('b')?.status, 'Online');
+    assert.deepEqual(cleared.state.view, ['b', 'c', 'self']);
+  });
+
+  it('should drop a suspect with leave timeout once no peer it sees reports seeing it (confirmed)', () => {
+    const { state, effects } = run([...threeJoined, { type: 'suspect', link: B, suspect: true, time: 11_510 }, reachOf('c', ['self'], ['b'], 2)]);
+    const closes = effects.filter((e) => e.type === 'close');
+    assert.deepEqual(told(closes), ['close b#1 timeout/timeout'], 'closed once, when c no longer sees b');
+    const after = reduceMembership(state, { type: 'down', link: B, reason: 'timeout', time: 11_600 });
+    assert.deepEqual(told(after.effects), ['leave b timeout@11600']);
+  });
+
+  it('should drop a suspect at once when it has no other peer to refute it', () => {
+    const { effects } = run([
+      { type: 'configure', name: 'b', addr: 'b:1' },
+      { type: 'up', link: B, time: 10 },
+      { type: 'joinDue', link: B, time: 510 },
+      { type: 'suspect', link: B, suspect: true, time: 11_510 },
+    ]);
+    assert.deepEqual(told(effects), ['join b@510', 'suspect b@11510', 'close b#1 timeout/timeout']);
+  });
+
+  it('should close a link silent before its join at once, with no suspicion', () => {
+    const { effects } = run([{ type: 'configure', name: 'b', addr: 'b:1' }, { type: 'up', link: B, time: 10 }, { type: 'suspect', link: B, suspect: true, time: 11_010 }]);
+    assert.deepEqual(told(effects), ['close b#1 timeout/timeout']);
+  });
+
+  it('should send its report to every peer when it changes, a new link every report, and relay what a peer cannot hear', () => {
+    const up = run([
+      { type: 'configure', name: 'b', addr: 'b:1' },
+      { type: 'configure', name: 'c', addr: 'c:1' },
+      { type: 'up', link: B, time: 10 },
+    ]);
+    assert.deepEqual(gossip(up.effects), ['b: selfv1'], 'the new link gets this node\'s report, already naming b');
+    const both = run([...threeJoined]);
+    // c's report says it does not see b: b's reports are relayed to c, c's to b
+    const relay = reduceMembership(both.state, reachOf('c', ['self'], ['b'], 5));
+    assert.ok(gossip(relay.effects).includes('b: cv5'), `c's report goes on to b: ${gossip(relay.effects).join(' | ')}`);
+    assert.ok(gossip(relay.effects).includes('c: bv1'), `b's report goes to c, which cannot hear b: ${gossip(relay.effects).join(' | ')}`);
+    const stale = reduceMembership(relay.state, reachOf('c', ['b', 'self'], [], 4));
+    assert.equal(stale.state, relay.state, 'an older report of c changes nothing');
+  });
+
+  it('should ignore the report of an older process of a peer once a newer one is connected', () => {
+    const { state } = run([...threeJoined, { type: 'up', link: link('b', { instance: 'b-2', incarnation: 2, seq: 2 }), time: 20_000 }]);
+    assert.equal(state.reports.get('b')?.inc, 1, 'the old report is still held');
+    assert.deepEqual(state.view, ['c', 'self'], 'the new b is not joined yet; its old report does not count');
+  });
+
+  it('should report a peer it lost (not suspected) only once it has been unseen for readTimeout, and ask for the tick', () => {
+    const { state, effects } = run([...threeJoined, { type: 'down', link: B, reason: 'lost', time: 20_000 }]);
+    assert.deepEqual(state.own.down, [], 'not yet: it may be back at once');
+    const recheck = effects.filter((e) => e.type === 'recheck');
+    assert.deepEqual(recheck, [{ type: 'recheck', delay: 11_000 }], 'a tick asked for readTimeout later');
+    const later = reduceMembership(state, { type: 'tick', time: 31_000 });
+    assert.deepEqual(later.state.own.down, ['b']);
+  });
+
+  it('should hold the join of a flapping peer (damping) and let it join once the penalty has decayed', () => {
+    const flaps: MembershipInput[] = [{ type: 'configure', name: 'b', addr: 'b:1' }, { type: 'tune', readTimeout: 3000 }];
+    let t = 0;
+    for (let i = 0; i < 2; i++) {
+      flaps.push({ type: 'up', link: B, time: t }, { type: 'joinDue', link: B, time: t + 500 }, { type: 'down', link: B, reason: 'timeout', time: t + 3000 });
+      t += 10_000;
+    }
+    flaps.push({ type: 'up', link: B, time: t }, { type: 'joinDue', link: B, time: t + 500 });
+    const { state, effects } = run(flaps);
+    assert.deepEqual(told(effects), ['join b@500', 'leave b timeout@3000', 'join b@10500', 'leave b timeout@13000'], 'the third join is held');
+    const held = effects.filter((e) => e.type === 'holdJoin');
+    assert.equal(held.length, 1);
+    const delay = held[0]?.type === 'holdJoin' ? held[0].delay : 0;
+    // penalty 1 at 3000, 1 + 2^(-10/15) = 1.63 at 13000; at 20500 it is 1.63 × 2^(-7.5/15) = 1.15: held until 0.5
+    assert.ok(delay > 15_000 && delay < 20_000, `held ${delay} ms`);
+    assert.equal(state.peers.get('b')?.suppressed, true);
+    const released = reduceMembership(state, { type: 'joinDue', link: B, time: t + 500 + delay });
+    assert.deepEqual(told(released.effects), [`join b@${t + 500 + delay}`]);
+  });
+
+  it('should give a restarted peer (new incarnation) a clean damping record', () => {
+    const inputs: MembershipInput[] = [{ type: 'configure', name: 'b', addr: 'b:1' }, { type: 'tune', readTimeout: 3000 }];
+    for (let i = 0; i < 2; i++) inputs.push({ type: 'up', link: B, time: i * 10_000 }, { type: 'joinDue', link: B, time: i * 10_000 + 500 }, { type: 'down', link: B, reason: 'lost', time: i * 10_000 + 3000 });
+    const fresh = link('b', { instance: 'b-2', incarnation: 2, seq: 9 });
+    inputs.push({ type: 'up', link: fresh, time: 20_000 }, { type: 'joinDue', link: fresh, time: 20_500 });
+    const { effects } = run(inputs);
+    assert.deepEqual(told(effects).slice(-1), ['join b@20500']);
   });
 });

@@ -1,0 +1,169 @@
+/**
+ * The agreed view: which nodes form the cluster, computed alike on every
+ * node from the same reachability reports. Pure functions, no clock.
+ *
+ * Each node reports whom it sees (peers on a live, unsuspected link) and
+ * whom it has lost (suspected, or linked once and unseen for readTimeout). From the reports a node holds (its own, its peers', and the ones
+ * relayed to it), the view is the largest set of nodes with no loss
+ * between any two of them (a fully connected set), found greedily and
+ * deterministically:
+ *
+ * 1. Start from every node reachable from this one by following whom the
+ *    reports see (the report of a node nobody reports seeing any more is
+ *    stale, and falls out here).
+ * 2. Two nodes are disconnected when either reports the other lost.
+ * 3. While some are disconnected, drop the node with the highest score:
+ *    2 for each node that reports it lost, 1 for each node it reports lost
+ *    (a report of a loss is fresh; the report of a node that has just
+ *    failed still claims to see everyone). On a tie, the node fewer others
+ *    have joined (a node coming back goes before an established member);
+ *    then the node fewer others see; then the node whose name sorts last.
+ *
+ * Equal reports give equal views on every node. One-way loss between n1
+ * and n2 (each stops seeing the other) gives {n1, n3, n4, n5} everywhere:
+ * n2, outside the view, does not claim quorum.
+ */
+
+/** What one node reports: whom it sees, and the view id it computed. */
+export interface Report {
+  readonly node: string;
+  /** The reporting process's incarnation: a restarted node's reports replace the old process's. */
+  readonly inc: number;
+  /** Grows with each new report of that process. */
+  readonly v: number;
+  /** The nodes it sees, sorted. */
+  readonly sees: readonly string[];
+  /**
+   * The nodes it has lost, sorted: suspected, or linked to this process
+   * once and unseen for readTimeout since. Only a loss breaks a connection
+   * in the view: a node that has just started and not reached everyone yet
+   * accuses nobody.
+   */
+  readonly down: readonly string[];
+  /** The peers it has joined (members to it), sorted. */
+  readonly joined: readonly string[];
+  /** The id of the view it computed. */
+  readonly view: string;
+}
+
+/** The view as this node computes it. */
+export interface View {
+  /** A hash of the members: equal on every node that computes the same members. */
+  readonly id: string;
+  /** The view's node names, sorted (code-unit order); this node's own name is among them unless it is outside the cluster's fully connected set. */
+  readonly members: readonly string[];
+  /** Whether every peer this node sees reports this same view id. */
+  readonly converged: boolean;
+}
+
+/** Whether report `a` is newer than `b` (a later process, or a later report of the same one). */
+export function newerReport(a: Pick<Report, 'inc' | 'v'>, b: Pick<Report, 'inc' | 'v'> | undefined): boolean {
+  return b === undefined || a.inc > b.inc || (a.inc === b.inc && a.v > b.v);
+}
+
+/**
+ * The agreed view's members.
+ *
+ * @param self - this node's name
+ * @param sees - the nodes this node sees now
+ * @param reportOf - the latest report of a node, or undefined when none is held (a node with
+ *   no report yet is taken to see exactly the nodes that see it)
+ * @param known - whether a name is a node of this cluster (configured here): reports of others are ignored
+ * @returns the members, sorted
+ */
+export function agreedMembers(
+  self: string,
+  own: Pick<Report, 'sees' | 'down' | 'joined'>,
+  reportOf: (node: string) => Report | undefined,
+  known: (node: string) => boolean,
+): string[] {
+  const cache = new Map<string, { sees: ReadonlySet<string>; down: ReadonlySet<string>; joined: ReadonlySet<string> }>();
+  const of = (node: string): { sees: ReadonlySet<string>; down: ReadonlySet<string>; joined: ReadonlySet<string> } => {
+    let sets = cache.get(node);
+    if (sets === undefined) {
+      const report = node === self ? own : reportOf(node);
+      sets = { sees: new Set(report?.sees ?? []), down: new Set(report?.down ?? []), joined: new Set(report?.joined ?? []) };
+      cache.set(node, sets);
+    }
+    return sets;
+  };
+  // 1. nodes reachable from this one through the reports
+  const nodes = new Set<string>([self]);
+  const queue = [self];
+  while (queue.length > 0) {
+    const node = queue.pop() as string;
+    for (const next of of(node).sees) {
+      if (!nodes.has(next) && (next === self || known(next))) {
+        nodes.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  const list = [...nodes];
+  const rank = new Map(list.map((node) => [node, { joinedBy: 0, seenBy: 0 }]));
+  for (const a of list) {
+    const { sees, joined } = of(a);
+    for (const b of list) {
+      if (a === b) continue;
+      const r = rank.get(b) as { joinedBy: number; seenBy: number };
+      if (joined.has(b)) r.joinedBy++;
+      if (sees.has(b)) r.seenBy++;
+    }
+  }
+  // 2-3. drop the worst connected node until no loss is left between the rest
+  const members = new Set(list);
+  for (;;) {
+    let worst: string | undefined;
+    let worstScore = 0;
+    for (const a of members) {
+      // broken connections, where being reported lost counts twice and
+      // reporting a loss once: a report of a loss is fresh, while the report
+      // of a node that has just failed still claims to see everyone
+      let score = 0;
+      for (const b of members) {
+        if (a === b) continue;
+        if (of(b).down.has(a)) score += 2;
+        if (of(a).down.has(b)) score += 1;
+      }
+      if (score === 0) continue;
+      if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, rank))) {
+        worst = a;
+        worstScore = score;
+      }
+    }
+    if (worst === undefined) break;
+    members.delete(worst);
+  }
+  return [...members].sort(byName);
+}
+
+/** Of two nodes with equal scores, whether `a` goes before `b`: fewer others have it joined, else fewer see it, else its name sorts last. */
+function worse(a: string, b: string, rank: ReadonlyMap<string, { readonly joinedBy: number; readonly seenBy: number }>): boolean {
+  const ra = rank.get(a) ?? { joinedBy: 0, seenBy: 0 };
+  const rb = rank.get(b) ?? { joinedBy: 0, seenBy: 0 };
+  if (ra.joinedBy !== rb.joinedBy) return ra.joinedBy < rb.joinedBy;
+  return ra.seenBy !== rb.seenBy ? ra.seenBy < rb.seenBy : a > b;
+}
+
+/** Code-unit order: the same on every node whatever its locale. */
+export function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A view's id: 16 hex digits of a hash of its sorted members (two FNV-1a
+ * 32-bit hashes, one over the text and one over it backwards), the same on every node and every
+ * platform.
+ */
+export function viewId(members: readonly string[]): string {
+  const text = members.join('\n');
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const d = text.charCodeAt(text.length - 1 - i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ d, 0x01000193) >>> 0;
+  }
+  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+}
