@@ -241,13 +241,19 @@ describe('status page', () => {
 
       await t.test('the overview shows quorum, leader, view id and converged as the manager streams them', async () => {
         await eventuallyEqual(() => overviewShown(page), () => overviewWanted(alpha.manager), 5000, 'overview on the page against alpha\'s quorum$, leader$ and view$');
+        const s = streamsOf(alpha.manager);
+        assert.ok(s.view$ !== undefined && s.leader$ !== undefined && s.reachability$ !== undefined, 'the manager has view$, leader$ and reachability$');
         const shown = await overviewShown(page);
         assert.equal(shown.quorum, 'yes', 'three of three online is a quorum');
+        assert.match(shown.view ?? '', /^[0-9a-f]{4,}$/, 'a view id, not a dash');
+        assert.equal(shown.converged, 'yes', 'three nodes that all see each other converge');
+        assert.equal(await textOf(page, '#view-members'), '3');
         t.diagnostic(`overview: ${JSON.stringify(shown)}`);
       });
 
       await t.test('the connectivity matrix shows who sees whom as the manager has it reported', async () => {
         await eventuallyEqual(() => matrixShown(page), () => matrixWanted(alpha.manager), 5000, 'matrix on the page against alpha\'s reachability$');
+        assert.deepEqual((await matrixShown(page))?.['alpha'], ['beta', 'gamma'], 'alpha sees both peers');
       });
 
       await t.test('the lag chart draws a line of samples for an online node', async () => {
@@ -308,6 +314,8 @@ describe('status page', () => {
       await t.test('the overview and the matrix follow the leave', async () => {
         await eventuallyEqual(() => overviewShown(page), () => overviewWanted(alpha.manager), 5000, 'overview after gamma left');
         await eventuallyEqual(() => matrixShown(page), () => matrixWanted(alpha.manager), 5000, 'matrix after gamma left');
+        assert.deepEqual((await matrixShown(page))?.['alpha'], ['beta'], 'alpha no longer sees gamma');
+        assert.equal(await textOf(page, '#view-members'), '2', 'the view lost gamma');
       });
 
       await t.test('admin buttons appear only after a login, and only for an Online node', async () => {
