@@ -9,11 +9,12 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
-import { BehaviorSubject, defer, finalize } from 'rxjs';
+import { BehaviorSubject, defer, finalize, of, Subject } from 'rxjs';
 import { hashAdminPassword, Manager, type ApiRequest } from '../src/index.js';
 import type { ApiClusterNode } from '../src/index.js';
 import { createApiHandler } from '../src/api/handler.js';
 import { LoginThrottle } from '../src/api/auth.js';
+import { recentEvents, RECENT_EVENTS, type ApiMembershipEvent, type ApiOverview } from '../src/api/overview.js';
 import { findManager, registerManager, unregisterManager, type ApiTarget, type RequestHandler } from '../src/api/registry.js';
 import { fastOptions, first, joinedAll, shutdownAll, sleep, startMesh, startNode, SECRET, type Node, membersNow, tokenUser } from './support/cluster.js';
 
@@ -249,6 +250,8 @@ describe('HTTP API', () => {
       assert.equal(data.nodes['ghost']?.['status'], 'Offline');
       assert.equal(data.nodes['ghost']?.['jointime'], null);
       assert.equal(data.quorum, true);
+      const events = (body.data as { events?: { type: string; node: string; time: string }[] }).events ?? [];
+      assert.ok(events.some((e) => e.type === 'join' && e.node === 'b' && !Number.isNaN(Date.parse(e.time))), `b's join is among the recent events (${JSON.stringify(events)})`);
       // another manager of the process, through a's port
       const other = envelope(await call(addr(), '/api/v1/cluster/b')).data as { nodes: Record<string, { status: string }> };
       assert.equal(other.nodes['a']?.status, 'Online');
@@ -536,7 +539,9 @@ describe('HTTP API', () => {
     assert.match(csp, /script-src 'sha256-[A-Za-z0-9+/=]+'/);
     assert.doesNotMatch(csp, /unsafe-inline/);
     assert.match(page.text, /<meta name="rxcluster-manager" content="a">/);
-    assert.match(page.text, /api\/v1\/cluster\/' \+ enc\(manager\) \+ '\/events/);
+    assert.match(page.text, /const base = 'api\/v1\/cluster\/' \+ enc\(manager\);/);
+    assert.match(page.text, /new EventSource\(base \+ '\/events'\)/);
+    assert.match(page.text, /<meta name="rxcluster-login" content="on">/, 'a has admins: the page offers a login');
     assert.match((await call(addr(), '/?manager=b')).text, /<meta name="rxcluster-manager" content="b">/);
     assert.equal((await call(addr(), '/', { method: 'HEAD' })).text, '');
     const hostileName = '"><script>alert(1)</script>';
@@ -683,6 +688,8 @@ function fakeTarget(name: string, overrides: Partial<ApiTarget> = {}): { target:
       return members$.pipe(finalize(() => live--));
     }),
     quorum$: new BehaviorSubject(true),
+    overview$: of({}),
+    overviewNow: () => ({}),
     loginEnabled: true,
     checkLogin: (_username, password) => Promise.resolve(password === PASSWORD),
     issueApiToken: () => 'x.y.z',
@@ -716,6 +723,63 @@ describe('HTTP API handler', () => {
       unregisterManager(fake.target);
       await own.close();
     }
+  });
+
+  it('carries view, leader, connectivity and recent events into the JSON and the event stream, and leaves out what the manager lacks', { timeout: 10_000 }, async () => {
+    const overview$ = new BehaviorSubject<ApiOverview>({
+      view: { id: 'abc123', members: ['fake-overview', 'x'], converged: true },
+      leader: 'x',
+      connectivity: [{ node: 'fake-overview', sees: ['fake-overview', 'x'] }, { node: 'x', sees: ['x'] }],
+      events: [{ type: 'join', node: 'x', time: '2026-01-01T00:00:00.000Z' }],
+    });
+    const fake = fakeTarget('fake-overview', { overview$, overviewNow: () => overview$.value });
+    const bare = fakeTarget('fake-bare');
+    registerManager(fake.target);
+    registerManager(bare.target);
+    const own = await ownServer(createApiHandler(fake.target));
+    try {
+      const data = envelope(await call(own.address, '/api/v1/cluster/fake-overview')).data as Record<string, unknown>;
+      assert.deepEqual({ ...data, nodes: undefined, quorum: undefined }, { ...overview$.value, nodes: undefined, quorum: undefined });
+      const plain = envelope(await call(own.address, '/api/v1/cluster/fake-bare')).data as Record<string, unknown>;
+      assert.deepEqual(Object.keys(plain).sort(), ['nodes', 'quorum'], 'no view, leader, connectivity or events without their streams');
+
+      const live = readEvents(own.address, '/api/v1/cluster/fake-overview/events', (text) => text.includes('"leader":"y"') && text.includes('"reason":"timeout"'), 5000);
+      await sleep(200);
+      overview$.next({ ...overview$.value, leader: 'y' });
+      overview$.next({ ...overview$.value, events: [...(overview$.value.events ?? []), { type: 'leave', node: 'y', time: '2026-01-01T00:00:01.000Z', reason: 'timeout' }] });
+      const followed = await live;
+      followed.abort();
+      assert.equal(dataEvents(followed.text).length, 2, 'the state before and after the new leader');
+      // a new client gets the current state and list at once
+      const done = await readEvents(own.address, '/api/v1/cluster/fake-overview/events', (text) => text.includes('"leader":"y"') && text.includes('"reason":"timeout"'), 5000);
+      done.abort();
+      const states = dataEvents(done.text) as unknown as Record<string, unknown>[];
+      assert.equal(states.length, 1);
+      assert.deepEqual(states[0]?.['view'], { id: 'abc123', members: ['fake-overview', 'x'], converged: true });
+      assert.equal(states[0]?.['leader'], 'y');
+      assert.equal(states[0]?.['events'], undefined, 'the recent events travel as their own event, not in every state');
+      const lists = done.text.split('\n\n').filter((block) => block.startsWith('event: events\ndata: '));
+      assert.equal(lists.length, 1);
+      assert.deepEqual((JSON.parse(lists[0]?.slice('event: events\ndata: '.length) ?? '') as { events: unknown[] }).events.length, 2);
+    } finally {
+      unregisterManager(fake.target);
+      unregisterManager(bare.target);
+      await own.close();
+    }
+  });
+
+  it('keeps the last RECENT_EVENTS membership events', async () => {
+    const membership$ = new Subject<{ type: string; node: string; time: Date; reason?: string }>();
+    const lists: (readonly ApiMembershipEvent[])[] = [];
+    recentEvents(membership$, 3).subscribe((list) => lists.push(list));
+    for (let i = 0; i < 5; i++) membership$.next({ type: i % 2 === 0 ? 'join' : 'leave', node: `n${i}`, time: new Date(i * 1000), ...(i % 2 === 0 ? {} : { reason: 'lost' }) });
+    assert.deepEqual(lists[0], []);
+    assert.deepEqual(lists.at(-1), [
+      { type: 'join', node: 'n2', time: '1970-01-01T00:00:02.000Z' },
+      { type: 'leave', node: 'n3', time: '1970-01-01T00:00:03.000Z', reason: 'lost' },
+      { type: 'join', node: 'n4', time: '1970-01-01T00:00:04.000Z' },
+    ]);
+    assert.equal(RECENT_EVENTS, 50);
   });
 
   it('limits open event streams', { timeout: 10_000 }, async () => {

@@ -1,15 +1,28 @@
-import { take, type Observable } from 'rxjs';
+import { BehaviorSubject, take, type Observable, type Subscription } from 'rxjs';
 import type { ApiClusterNode } from '../membership/snapshot.js';
+import { clusterOverview$, recentEvents, type ApiMembershipEvent, type ApiOverview, type ApiView, type MembershipEventLike } from './overview.js';
 import { ApiCredentials } from './credentials.js';
 import { createApiHandler } from './handler.js';
 import { ApiServer, type ApiTls } from './server.js';
 import { registerManager, unregisterManager, type ApiTarget, type RequestHandler } from './registry.js';
 
-/** The part of a Manager's public API the HTTP API reads. */
+/**
+ * The part of a Manager's public API the HTTP API reads. The optional
+ * streams are read when the status page or `GET /api/v1/cluster/:manager`
+ * first asks for them; without one, its field is left out of the answers.
+ */
 export interface ApiManagerView {
   readonly name: string;
   readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
   readonly quorum$: Observable<boolean>;
+  /** The cluster view (replayed). */
+  readonly view$?: Observable<ApiView>;
+  /** The leader's name, null while there is none (replayed). */
+  readonly leader$?: Observable<string | null>;
+  /** For each node this one has a report from (itself included), the names it sees (replayed). */
+  readonly reachability$?: Observable<ReadonlyMap<string, readonly string[]>>;
+  /** Joins, leaves, updates, suspicions (hot): the API keeps the last RECENT_EVENTS while listed. */
+  readonly membership$?: Observable<MembershipEventLike>;
 }
 
 /**
@@ -20,20 +33,30 @@ export interface ApiManagerView {
  * @param enabled - whether other managers' handlers may show it
  * @param credentials - the token key and login check
  * @param submit - hands an admin request to the manager (emitted on fromClusterApi$)
+ * @param events$ - the recent membership events (replayed), when the API keeps them
  */
 export function apiTarget(
   manager: ApiManagerView,
   enabled: boolean,
   credentials: ApiCredentials,
   submit: (action: string, node: string, data: string) => void,
+  events$?: Observable<readonly ApiMembershipEvent[]>,
 ): ApiTarget {
+  const overview$ = clusterOverview$(() => ({
+    view$: manager.view$,
+    leader$: manager.leader$,
+    reachability$: manager.reachability$,
+    events$: manager.membership$ === undefined ? undefined : events$,
+  }));
   return {
     name: manager.name,
     apiEnabled: enabled,
     members$: manager.members$,
     quorum$: manager.quorum$,
+    overview$,
     membersNow: () => current(manager.members$, new Map()),
     quorumNow: () => current(manager.quorum$, false),
+    overviewNow: () => current<ApiOverview>(overview$, {}),
     loginEnabled: credentials.loginEnabled,
     checkLogin: (username, password) => credentials.checkLogin(username, password),
     issueApiToken: (username) => credentials.issue(username, manager.name),
@@ -71,13 +94,18 @@ export class ManagerApi {
   readonly #credentials: ApiCredentials;
   readonly #target: ApiTarget;
   readonly #options: ManagerApiOptions;
+  readonly #manager: ApiManagerView;
+  /** The recent membership events, kept from register() to unregister(). */
+  readonly #events = new BehaviorSubject<readonly ApiMembershipEvent[]>([]);
+  #recording: Subscription | undefined;
   #handler: RequestHandler | undefined;
   #server: ApiServer | undefined;
 
   constructor(manager: ApiManagerView, options: ManagerApiOptions, submit: (action: string, node: string, data: string) => void) {
     this.#options = options;
+    this.#manager = manager;
     this.#credentials = new ApiCredentials(options.signingKey, options.tokenDuration, options.admins);
-    const target = apiTarget(manager, options.enabled, this.#credentials, submit);
+    const target = apiTarget(manager, options.enabled, this.#credentials, submit, this.#events.asObservable());
     this.#target = options.metrics === undefined ? target : { ...target, metrics: options.metrics };
   }
 
@@ -130,12 +158,21 @@ export class ManagerApi {
     return this.#credentials.issue(username, this.#target.name);
   }
 
-  /** Lists the manager for `GET /api/v1/cluster`; false when another manager of this process holds its name. */
+  /**
+   * Lists the manager for `GET /api/v1/cluster` and starts keeping its recent
+   * membership events; false when another manager of this process holds its name.
+   */
   register(): boolean {
+    const membership$ = this.#manager.membership$;
+    if (this.#recording === undefined && membership$ !== undefined) {
+      this.#recording = recentEvents(membership$).subscribe((events) => this.#events.next(events));
+    }
     return registerManager(this.#target);
   }
 
+  /** Unlists the manager and stops keeping its events (those kept stay shown). */
   unregister(): void {
+    this.#recording?.unsubscribe();
     unregisterManager(this.#target);
   }
 }

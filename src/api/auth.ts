@@ -58,6 +58,11 @@ export function sessionCookie(token: string, secure: boolean): string {
   ].join('; ');
 }
 
+/** A Set-Cookie value that makes the browser drop the session cookie. */
+export function clearedSessionCookie(secure: boolean): string {
+  return [`${SESSION_COOKIE}=`, 'HttpOnly', 'SameSite=Strict', 'Path=/', 'Max-Age=0', ...(secure ? ['Secure'] : [])].join('; ');
+}
+
 /**
  * Whether a cookie-authenticated request may act: a browser names the page
  * that sent it in `Origin`, which must be this very host. A request without

@@ -4,6 +4,7 @@ import {
   combineLatest,
   distinctUntilChanged,
   endWith,
+  filter,
   ignoreElements,
   interval,
   map,
@@ -14,6 +15,7 @@ import {
   Subscription,
 } from 'rxjs';
 import type { ApiClusterNode } from '../membership/snapshot.js';
+import type { ApiOverview } from './overview.js';
 import type { ApiTarget } from './registry.js';
 
 /** One node as the API shows it (the seed's APIClusterNode). */
@@ -37,9 +39,8 @@ export interface NodeView {
 
 /** The nodes of a members snapshot, by name, as the API shows them. */
 export function nodesView(members: ReadonlyMap<string, ApiClusterNode>): Record<string, NodeView> {
-  const nodes: Record<string, NodeView> = {};
-  for (const [name, n] of [...members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    nodes[name] = {
+  // fromEntries defines own properties: a node named __proto__ stays a node
+  return Object.fromEntries([...members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, n]): [string, NodeView] => [name, {
       name: n.name,
       addr: n.addr,
       status: n.status,
@@ -50,9 +51,15 @@ export function nodesView(members: ReadonlyMap<string, ApiClusterNode>): Record<
       leavetime: n.leavetime === null ? null : n.leavetime.toISOString(),
       leaveReason: n.leaveReason,
       metadata: n.metadata,
-    };
-  }
-  return nodes;
+    }]));
+}
+
+/**
+ * What `GET /api/v1/cluster/:manager` answers: the nodes, the quorum, and
+ * whichever of view, leader, connectivity and recent events the manager has.
+ */
+export function clusterView(members: ReadonlyMap<string, ApiClusterNode>, quorum: boolean, overview: ApiOverview): Record<string, unknown> {
+  return { quorum, nodes: nodesView(members), ...overview };
 }
 
 /** The default interval of the comment that keeps an idle event stream open, in ms. */
@@ -60,9 +67,13 @@ export const DEFAULT_HEARTBEAT_MS = 15_000;
 
 /**
  * The server-sent events of a manager's status page, as wire text: one
- * `data: {"quorum":…,"nodes":{…}}` event per change of members$ or quorum$
- * (the current state first), a `: heartbeat` comment every `heartbeatMs`,
- * completing when members$ completes (the manager shut down).
+ * `data: {"quorum":…,"nodes":{…},"view":…,"leader":…,"connectivity":…}`
+ * message per change of members$, quorum$ or the overview (the current
+ * state first; view, leader and connectivity only when the manager has
+ * them), one `event: events` with `{"events":[…]}` (the recent membership
+ * events, oldest first) per new event when the manager has membership$,
+ * a `: heartbeat` comment every `heartbeatMs`, completing when members$
+ * completes (the manager shut down).
  *
  * ```
  * members$:  a----b--------|
@@ -70,21 +81,27 @@ export const DEFAULT_HEARTBEAT_MS = 15_000;
  * out:       A----B--C-:---|     (':' a heartbeat comment)
  * ```
  *
- * Events that would repeat the previous one are dropped.
+ * Messages that would repeat the previous one of their kind are dropped.
  *
  * @param target - the manager
  * @param heartbeatMs - ms between heartbeat comments, default 15000
  * @param scheduler - drives the heartbeat, default asyncScheduler
  */
 export function clusterEvents$(target: ApiTarget, heartbeatMs = DEFAULT_HEARTBEAT_MS, scheduler: SchedulerLike = asyncScheduler): Observable<string> {
-  const state$ = combineLatest([target.members$, target.quorum$]).pipe(
-    map(([members, quorum]) => JSON.stringify({ quorum, nodes: nodesView(members) })),
+  const state$ = combineLatest([target.members$, target.quorum$, target.overview$]).pipe(
+    map(([members, quorum, { events: _events, ...overview }]) => JSON.stringify(clusterView(members, quorum, overview))),
     distinctUntilChanged(),
     map((json) => `data: ${json}\n\n`),
   );
+  const events$ = target.overview$.pipe(
+    map((overview) => overview.events),
+    distinctUntilChanged(),
+    filter((events) => events !== undefined),
+    map((events) => `event: events\ndata: ${JSON.stringify({ events })}\n\n`),
+  );
   const heartbeat$ = interval(heartbeatMs, scheduler).pipe(map(() => ': heartbeat\n\n'));
   const stopped$ = target.members$.pipe(ignoreElements(), endWith(true));
-  return merge(state$, heartbeat$).pipe(takeUntil(stopped$));
+  return merge(state$, events$, heartbeat$).pipe(takeUntil(stopped$));
 }
 
 /** Unsent bytes past which an event-stream client is too slow and is dropped. */

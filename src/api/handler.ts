@@ -4,7 +4,7 @@ import { LoginThrottle, type LoginThrottleOptions } from './auth.js';
 import { DEFAULT_HEARTBEAT_MS } from './events.js';
 import { metricsRoute } from './metricsRoute.js';
 import { fail, ok, writeReply, type Reply } from './reply.js';
-import { adminAction, listManagers, login, managerEvents, showManager, statusPage, whoAmI, type Route, type RouteContext } from './routes.js';
+import { adminAction, listManagers, login, logout, managerEvents, showManager, statusPage, whoAmI, type Route, type RouteContext } from './routes.js';
 
 /** Options of `createApiHandler`; every field is optional. */
 export interface ApiHandlerOptions {
@@ -30,6 +30,7 @@ const ROUTES: readonly { readonly path: readonly string[]; readonly methods: Par
   { path: ['api', 'v1', 'cluster', ':manager', 'session'], methods: { GET: whoAmI } },
   { path: ['api', 'v1', 'cluster', ':manager', 'admin', ':node', ':action'], methods: { POST: adminAction } },
   { path: ['api', 'v1', 'login'], methods: { POST: login } },
+  { path: ['api', 'v1', 'logout'], methods: { POST: logout } },
   { path: ['metrics'], methods: { GET: metricsRoute } },
 ];
 
@@ -42,7 +43,8 @@ const ROUTES: readonly { readonly path: readonly string[]; readonly methods: Par
  * Routes: `GET /` (status page, `?manager=`), `GET /api/v1/cluster`,
  * `GET /api/v1/cluster/:manager`, `GET /api/v1/cluster/:manager/events`
  * (server-sent events), `POST /api/v1/cluster/:manager/admin/:node/:action`
- * (token required), `POST /api/v1/login`, `GET /metrics` (Prometheus text,
+ * (token required), `GET /api/v1/cluster/:manager/session`, `POST /api/v1/login`,
+ * `POST /api/v1/logout`, `GET /metrics` (Prometheus text,
  * when the manager has the `metrics` option). Every JSON answer is the envelope
  * `{ success, error, data }`. The handler never throws and answers every
  * request: a fault of its own is a 500 envelope.

@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { ApiClusterNode } from '../membership/snapshot.js';
+import type { ApiOverview } from './overview.js';
 
 /**
  * What the HTTP API needs of a manager, built by `apiTarget` from the
@@ -14,6 +15,10 @@ export interface ApiTarget {
   quorumNow(): boolean;
   readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
   readonly quorum$: Observable<boolean>;
+  /** View, leader, connectivity and recent events, each present when the manager has it: the current value at once, then each change. */
+  readonly overview$: Observable<ApiOverview>;
+  /** The current overview. */
+  overviewNow(): ApiOverview;
   /** Whether any admin is configured (`api.admins`); without one the login route is off. */
   readonly loginEnabled: boolean;
   /** Whether `username` is an admin with `password` (scrypt off the event loop, constant-time compare). Never rejects. */

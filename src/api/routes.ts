@@ -3,8 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { AdminPath, decodeWith, LoginBody, ManagerPath, PageQuery } from './codecs.js';
 import { readBodyJson, readBodyText } from './body.js';
-import { presentedToken, sameOrigin, sessionCookie, type LoginThrottle } from './auth.js';
-import { clusterEvents$, nodesView, serveEventStream } from './events.js';
+import { clearedSessionCookie, presentedToken, sameOrigin, sessionCookie, type LoginThrottle } from './auth.js';
+import { clusterEvents$, clusterView, serveEventStream } from './events.js';
 import { DASHBOARD_CSP, dashboardHtml } from './dashboard.js';
 import { findManager, managerNames, type ApiTarget } from './registry.js';
 import { fail, ok, type Reply } from './reply.js';
@@ -55,20 +55,24 @@ export const statusPage: Route = ({ home, query }) => {
       'content-security-policy': DASHBOARD_CSP,
       'x-frame-options': 'DENY',
     },
-    body: { raw: dashboardHtml(target.name) },
+    body: { raw: dashboardHtml(target.name, target.loginEnabled) },
   };
 };
 
 /** `GET /api/v1/cluster`: the managers of this process. */
 export const listManagers: Route = ({ home }) => ok({ managers: managerNames().filter((name) => reachable(home, name) !== undefined) });
 
-/** `GET /api/v1/cluster/:manager`: every configured or connected node, and the quorum. */
+/**
+ * `GET /api/v1/cluster/:manager`: every configured or connected node, the
+ * quorum, and the view, leader, connectivity and recent events when the
+ * manager has them.
+ */
 export const showManager: Route = ({ home, params }) => {
   const path = decodeWith(ManagerPath, params);
   if (isLeft(path)) return fail(400, path.left);
   const target = reachable(home, path.right.manager);
   if (target === undefined) return unknownManager();
-  return ok({ nodes: nodesView(target.membersNow()), quorum: target.quorumNow() });
+  return ok(clusterView(target.membersNow(), target.quorumNow(), target.overviewNow()));
 };
 
 /** `GET /api/v1/cluster/:manager/events`: the status page's server-sent events. */
@@ -168,6 +172,16 @@ export const login: Route = async ({ req, home, throttle }) => {
   const token = target.issueApiToken(username);
   const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
   return ok({ token, username, manager: target.name }, { 'set-cookie': sessionCookie(token, secure) });
+};
+
+/**
+ * `POST /api/v1/logout`: clears the session cookie of this browser. The
+ * token itself stays valid until it expires (tokens are not revocable);
+ * needs no token, so a page whose token expired can still drop its cookie.
+ */
+export const logout: Route = ({ req }) => {
+  const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
+  return ok({ loggedOut: true }, { 'set-cookie': clearedSessionCookie(secure) });
 };
 
 function delay(ms: number): Promise<void> {
