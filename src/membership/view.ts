@@ -16,8 +16,7 @@
  *    2 for each node that reports it lost, 1 for each node it reports lost
  *    (a report of a loss is fresh; the report of a node that has just
  *    failed still claims to see everyone). On a tie, the node fewer others
- *    have joined (a node coming back goes before an established member);
- *    then the node fewer others see; then the node whose name sorts last.
+ *    see; then the node whose name sorts last.
  *
  * Equal reports give equal views on every node. One-way loss between n1
  * and n2 (each stops seeing the other) gives {n1, n3, n4, n5} everywhere:
@@ -137,11 +136,14 @@ export function agreedMembers(
   return [...members].sort(byName);
 }
 
-/** Of two nodes with equal scores, whether `a` goes before `b`: fewer others have it joined, else fewer see it, else its name sorts last. */
+/**
+ * Of two nodes with equal scores, whether `a` goes before `b`: fewer others
+ * see it, else its name sorts last. (Not who has it joined: a join ends at a
+ * different moment on each side of a one-way fault, and the view would flip.)
+ */
 function worse(a: string, b: string, rank: ReadonlyMap<string, { readonly joinedBy: number; readonly seenBy: number }>): boolean {
   const ra = rank.get(a) ?? { joinedBy: 0, seenBy: 0 };
   const rb = rank.get(b) ?? { joinedBy: 0, seenBy: 0 };
-  if (ra.joinedBy !== rb.joinedBy) return ra.joinedBy < rb.joinedBy;
   return ra.seenBy !== rb.seenBy ? ra.seenBy < rb.seenBy : a > b;
 }
 

@@ -80,16 +80,18 @@ describe('agreed view', () => {
     );
   });
 
-  it('should prefer to drop a node fewer others have joined (one coming back) over an established member', () => {
-    // n3 resumes from a pause: it and n5 each report the other lost; n3 is joined by nobody yet
-    const reports = [
-      full('n1'),
-      full('n2'),
-      { ...report('n3', ['n1', 'n2', 'n4'], ['n5']), joined: [] },
+  it('should not let who has joined whom decide a tie: one side of a one-way fault ends its link first, the view stays', () => {
+    const both = [
+      report('n1', ['n3', 'n4', 'n5'], ['n2']),
+      report('n2', ['n3', 'n4', 'n5'], ['n1']),
+      full('n3'),
       full('n4'),
-      { ...report('n5', ['n1', 'n2', 'n4'], ['n3']), joined: ['n1', 'n2', 'n4'] },
-    ].map((r) => (r.node === 'n3' ? r : { ...r, joined: r.joined.filter((n) => n !== 'n3') }));
-    assert.deepEqual(viewFrom('n1', reports), ['n1', 'n2', 'n4', 'n5']);
+      full('n5'),
+    ];
+    // n2 has dropped its link to n1 (no longer joined); n1 still has n2 joined
+    const dropped = both.map((r) => (r.node === 'n2' ? { ...r, joined: ['n3', 'n4', 'n5'] } : r.node === 'n1' ? { ...r, joined: ['n2', 'n3', 'n4', 'n5'] } : r));
+    assert.deepEqual(viewFrom('n3', both), ['n1', 'n3', 'n4', 'n5']);
+    assert.deepEqual(viewFrom('n3', dropped), ['n1', 'n3', 'n4', 'n5']);
   });
 
   it('should give an id that depends only on the members', () => {
