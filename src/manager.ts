@@ -65,6 +65,8 @@ export class Manager {
   readonly #log = new Subject<LogEntry>();
   readonly #pressure = new Subject<void>();
   readonly #subscription = new Subscription();
+  /** The fold's pending tick (it reports a loss once it has lasted readTimeout). */
+  #recheck = new Subscription();
   readonly #stats = new TrafficStats();
   readonly #messaging: Messaging;
   #metadata: Readonly<Record<string, unknown>>;
@@ -138,7 +140,11 @@ export class Manager {
         log,
         gossip: (reports, to) => this.#outbox.reach(reports, to),
         holdJoin: (link, delay) => this.#subscription.add(o.scheduler.schedule(() => this.#members.input({ type: 'joinDue', link, time: o.scheduler.now() }), delay)),
-        recheck: (delay) => this.#subscription.add(o.scheduler.schedule(() => this.#members.input({ type: 'tick', time: o.scheduler.now() }), delay)),
+        // one pending tick at a time: the fold asks for the earliest time it needs
+        recheck: (delay) => {
+          this.#recheck.unsubscribe();
+          this.#recheck = o.scheduler.schedule(() => this.#members.input({ type: 'tick', time: o.scheduler.now() }), delay);
+        },
       },
       { inc: this.#incarnation, quorum: o.quorum, scheduler: o.scheduler },
     );
@@ -404,6 +410,7 @@ export class Manager {
       }
     }
     this.#subscription.unsubscribe();
+    this.#recheck.unsubscribe();
     this.#metrics?.close();
     this.#api.unregister();
     await this.#transport.close();
