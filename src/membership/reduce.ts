@@ -69,9 +69,10 @@ import {
  *   joined peers and this node are members) are recomputed; a changed
  *   report is sent to every peer.
  * - Flap damping: each fault that ends a link of the same process adds 1 to
- *   the peer's penalty, which halves every `halfLife` (5 × readTimeout). At
- *   1.5 the peer is suppressed: its joins are held until the penalty decays
- *   below 0.5. A new process under the name starts with no penalty.
+ *   the peer's penalty, which halves every 5 × readTimeout. At 1.5 the peer
+ *   is suppressed: it joins only once a link of it has lasted 2 × readTimeout
+ *   (then the suppression ends). A new process under the name starts with no
+ *   penalty.
  *
  * @param state - the current membership
  * @param input - what happened
@@ -261,14 +262,15 @@ function joinDue<L extends LinkRef>(state: MembershipState<L>, link: L, time: nu
   // a duplicate that took over inherits the join: the process has been connected since activeSince
   if (!peer.links.includes(link)) return unchanged(state);
   if (peer.suppressed) {
-    const penalty = penaltyNow(peer, time, halfLife(state));
-    if (penalty >= REUSE) {
-      const delay = Math.ceil(halfLife(state) * Math.log2(penalty / REUSE)) + 1;
+    // a flapping peer joins once a link of it has lasted 2 × readTimeout
+    const stableAt = (peer.activeSince ?? time) + 2 * state.readTimeout;
+    if (time < stableAt) {
+      const delay = stableAt - time;
       return {
         state,
         effects: [
           { type: 'holdJoin', link, delay },
-          { type: 'log', level: 'info', message: `${link.peer} is flapping: its join is held for ${delay} ms (penalty ${penalty.toFixed(2)}, released below ${REUSE})`, node: link.peer, code: CODES.FLAPPING },
+          { type: 'log', level: 'info', message: `${link.peer} is flapping: its join is held for ${delay} ms, until its link has lasted 2 × readTimeout`, node: link.peer, code: CODES.FLAPPING },
         ],
       };
     }
@@ -297,9 +299,8 @@ function down<L extends LinkRef>(state: MembershipState<L>, link: L, reason: Lea
   return leaveOf(state, next, reason, time);
 }
 
-/** Flap damping: the level at which joins are held, the level below which they are released, and the cap. */
+/** Flap damping: the level at which joins are held, and the cap. */
 const SUPPRESS = 1.5;
-const REUSE = 0.5;
 const MAX_PENALTY = 4;
 
 /** Flap damping halves a penalty every 5 × readTimeout. */
