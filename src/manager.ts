@@ -1,4 +1,4 @@
-import { BehaviorSubject, defaultIfEmpty, distinctUntilChanged, filter, forkJoin, firstValueFrom, map, race, Subject, Subscription, tap, timer, type Observable, type Observer } from 'rxjs';
+import { BehaviorSubject, defaultIfEmpty, filter, forkJoin, firstValueFrom, map, race, Subject, Subscription, tap, timer, type Observable, type Observer } from 'rxjs';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { ManagerApi } from './api/adapter.js';
 import { connections$ } from './connections.js';
@@ -65,8 +65,6 @@ export class Manager {
   readonly #log = new Subject<LogEntry>();
   readonly #pressure = new Subject<void>();
   readonly #subscription = new Subscription();
-  /** The fold's pending tick (it reports a loss once it has lasted readTimeout). */
-  #recheck = new Subscription();
   readonly #stats = new TrafficStats();
   readonly #messaging: Messaging;
   #metadata: Readonly<Record<string, unknown>>;
@@ -139,17 +137,9 @@ export class Manager {
         leave: (link) => this.#outbox.leave(link),
         log,
         gossip: (reports, to) => this.#outbox.reach(reports, to),
-        holdJoin: (link, delay) => this.#subscription.add(o.scheduler.schedule(() => this.#members.input({ type: 'joinDue', link, time: o.scheduler.now() }), delay)),
-        // one pending tick at a time: the fold asks for the earliest time it needs
-        recheck: (delay) => {
-          this.#recheck.unsubscribe();
-          this.#recheck = o.scheduler.schedule(() => this.#members.input({ type: 'tick', time: o.scheduler.now() }), delay);
-        },
       },
-      { inc: this.#incarnation, quorum: o.quorum, scheduler: o.scheduler },
+      { inc: this.#incarnation, quorum: o.quorum, scheduler: o.scheduler, readTimeout$: this.#settings.pipe(map((s) => s.readTimeout)) },
     );
-    // the fold's own timings (losses reported, flap damping) follow readTimeout
-    this.#subscription.add(this.#settings.pipe(map((s) => s.readTimeout), distinctUntilChanged()).subscribe((readTimeout) => this.#members.input({ type: 'tune', readTimeout })));
     this.membership$ = this.#members.events$;
     this.nodeJoin$ = this.membership$.pipe(filter((e) => e.type === 'join'), map((e) => e.node));
     this.nodeLeave$ = this.membership$.pipe(filter((e) => e.type === 'leave'), map((e) => e.node));
@@ -410,7 +400,6 @@ export class Manager {
       }
     }
     this.#subscription.unsubscribe();
-    this.#recheck.unsubscribe();
     this.#metrics?.close();
     this.#api.unregister();
     await this.#transport.close();

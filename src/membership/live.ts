@@ -22,7 +22,7 @@ import type { MembershipEvent } from '../types.js';
 import { reduceMembership } from './reduce.js';
 import { membersView, type ApiClusterNode } from './snapshot.js';
 import { countsOf, initialMembership, type MembershipInput, type MembershipState, type MembershipStep } from './state.js';
-import { byName, viewId, type Report, type View } from './view.js';
+import { byName, newerReport, type Report, type View } from './view.js';
 
 /** What the running fold does to the world: close links, tell peers this node leaves, log. */
 export interface MembershipEffects {
@@ -31,10 +31,6 @@ export interface MembershipEffects {
   log(level: LogLevel, message: string, node?: string, code?: Code): void;
   /** Send reachability reports to these links. */
   gossip(reports: readonly Report[], to: readonly Link[]): void;
-  /** Feed the fold `joinDue` for this link again after `delay` ms (flap damping). */
-  holdJoin(link: Link, delay: number): void;
-  /** Feed the fold a `tick` after `delay` ms. */
-  recheck(delay: number): void;
 }
 
 /** How the fold's quorum is decided, and on which clock. */
@@ -42,7 +38,10 @@ export interface LiveMembershipOptions {
   /** This process's incarnation. */
   readonly inc: number;
   readonly quorum: QuorumStrategy;
+  /** Drives the fold's own waits (a held join, the tick that reports a loss) and the quorum's stableAfter. */
   readonly scheduler?: SchedulerLike;
+  /** readTimeout, whose changes the fold follows (losses are reported, flap penalties halve, by it). */
+  readonly readTimeout$?: Observable<number>;
 }
 
 /**
@@ -58,6 +57,12 @@ export class LiveMembership {
   readonly #events = new Subject<MembershipEvent>();
   readonly #packets = new Map<string, number>();
   readonly #subscription = new Subscription();
+  readonly #scheduler: SchedulerLike;
+  /** The fold's pending tick: one at a time, for the earliest time it asked for. */
+  #tick = new Subscription();
+  /** Reports waiting to go, per link: the latest of each author. A burst of changes (a node starting, a partition) sends one frame per link. */
+  readonly #outgoing = new Map<Link, Map<string, Report>>();
+  #flush: Subscription | undefined;
   #state: MembershipState<Link>;
 
   /** Every state the fold reaches, the current one replayed. */
@@ -81,6 +86,7 @@ export class LiveMembership {
     options: LiveMembershipOptions = { inc: 0, quorum: { strategy: 'majority' } },
   ) {
     this.#state = initialMembership<Link>(self, options.inc);
+    this.#scheduler = options.scheduler ?? asyncScheduler;
     this.state$ = this.#inputs.pipe(
       observeOn(queueScheduler),
       scan((step: MembershipStep<Link>, input) => reduceMembership(step.state, input), { state: this.#state, effects: [] }),
@@ -93,12 +99,12 @@ export class LiveMembership {
     this.members$ = this.state$.pipe(map((s) => membersView(s, (n) => this.#packets.get(n) ?? 0)), shareReplay(replay));
     const strategy = options.quorum;
     this.quorum$ = this.state$.pipe(
-      map((s) => ({ quorum: quorumBy(strategy, { self, configured: countsOf(s).configured, members: s.view, oldest: oldestOf(s) }), view: viewId(s.view) })),
-      stableQuorum(strategy.stableAfter ?? 0, options.scheduler ?? asyncScheduler),
+      map((s) => ({ quorum: quorumBy(strategy, { self, configured: countsOf(s).configured, members: s.view, oldest: oldestOf(s) }), view: s.own.view })),
+      stableQuorum(strategy.stableAfter ?? 0, this.#scheduler),
       shareReplay(replay),
     );
     this.view$ = this.state$.pipe(
-      map((s): View => ({ id: viewId(s.view), members: s.view, converged: converged(s) })),
+      map((s): View => ({ id: s.own.view, members: s.view, converged: converged(s) })),
       distinctUntilChanged((a, b) => a.id === b.id && a.converged === b.converged),
       shareReplay(replay),
     );
@@ -115,6 +121,9 @@ export class LiveMembership {
     // hot from the start: configuration before listen is seen at once
     const hot: Observable<unknown>[] = [this.members$, this.quorum$, this.view$, this.leader$, this.reachability$];
     for (const stream$ of hot) this.#subscription.add(stream$.subscribe());
+    if (options.readTimeout$ !== undefined) {
+      this.#subscription.add(options.readTimeout$.pipe(distinctUntilChanged()).subscribe((readTimeout) => this.input({ type: 'tune', readTimeout })));
+    }
   }
 
   /** The state now. */
@@ -157,8 +166,26 @@ export class LiveMembership {
   /** Ends the fold and its streams. */
   complete(): void {
     this.#subscription.unsubscribe();
+    this.#tick.unsubscribe();
+    this.#flush?.unsubscribe();
+    this.#outgoing.clear();
     this.#inputs.complete();
     this.#events.complete();
+  }
+
+  /** Queues reports for links, keeping the newest of each author, to go out together at the end of this turn. */
+  #queueReports(reports: readonly Report[], to: readonly Link[]): void {
+    for (const link of to) {
+      let queued = this.#outgoing.get(link);
+      if (queued === undefined) this.#outgoing.set(link, (queued = new Map()));
+      for (const report of reports) if (newerReport(report, queued.get(report.node))) queued.set(report.node, report);
+    }
+    this.#flush ??= this.#scheduler.schedule(() => {
+      this.#flush = undefined;
+      const batches = [...this.#outgoing];
+      this.#outgoing.clear();
+      for (const [link, queued] of batches) this.effects.gossip([...queued.values()], [link]);
+    });
   }
 
   #perform(step: MembershipStep<Link>): MembershipState<Link> {
@@ -188,13 +215,16 @@ export class LiveMembership {
           this.#events.next({ type: effect.suspect ? 'suspect' : 'alive', node: effect.node, time: new Date(effect.time) });
           break;
         case 'gossip':
-          this.effects.gossip(effect.reports, effect.to);
+          this.#queueReports(effect.reports, effect.to);
           break;
-        case 'holdJoin':
-          this.effects.holdJoin(effect.link, effect.delay);
+        case 'holdJoin': {
+          const link = effect.link;
+          this.#subscription.add(this.#scheduler.schedule(() => this.input({ type: 'joinDue', link, time: this.#scheduler.now() }), effect.delay));
           break;
+        }
         case 'recheck':
-          this.effects.recheck(effect.delay);
+          this.#tick.unsubscribe();
+          this.#tick = this.#scheduler.schedule(() => this.input({ type: 'tick', time: this.#scheduler.now() }), effect.delay);
           break;
       }
     }

@@ -59,8 +59,9 @@ import {
  *   when it speaks again (refuted). A link that is silent before its join
  *   is closed at once. The session drops a refuted but still silent link
  *   after 4 × readTimeout.
- * - `reach`: reports of whom each node sees. Newer ones are kept and
- *   relayed to the peers that cannot hear their author directly.
+ * - `reach`: reports of whom each node sees and has lost. Newer ones are
+ *   kept and relayed to the peers cut off from their author (either reports
+ *   the other lost).
  * - After every step that may change them, this node's own report (whom it
  *   sees: every peer on a live, unsuspected link; whom it lost: a peer this
  *   process had a link to, once unseen (suspected or gone) for readTimeout;
@@ -81,7 +82,15 @@ import {
 export function reduceMembership<L extends LinkRef>(state: MembershipState<L>, input: MembershipInput<L>): MembershipStep<L> {
   const time = 'time' in input ? input.time : state.clock;
   const step = reduceOne(time > state.clock ? { ...state, clock: time } : state, input);
-  return QUIET.has(input.type) || (step.state === state && input.type !== 'tick') ? step : settle(step);
+  if (QUIET.has(input.type) || (step.state === state && input.type !== 'tick')) return step;
+  // reports that only carry a new view id change neither whom anyone sees nor the view: nothing to settle
+  if (input.type === 'reach' && input.reports.every((r) => sameTopology(r, state.reports.get(r.node)))) return step;
+  return settle(step);
+}
+
+/** Whether a report says the same as the one held about whom its author sees and lost. */
+function sameTopology(report: Report, held: Report | undefined): boolean {
+  return held !== undefined && held.inc === report.inc && sameList(report.sees, held.sees) && sameList(report.down, held.down);
 }
 
 /** Inputs that never change whom this node sees. */
@@ -388,9 +397,13 @@ function reportOf<L extends LinkRef>(state: MembershipState<L>, node: string): R
   return report === undefined || (active !== undefined && report.inc < active.incarnation) ? undefined : report;
 }
 
-/** Whether `from` hears `node` directly: each reports seeing the other. */
-function hears<L extends LinkRef>(state: MembershipState<L>, from: string, node: string): boolean {
-  return reportOf(state, from)?.sees.includes(node) === true && reportOf(state, node)?.sees.includes(from) === true;
+/**
+ * Whether `a` and `b` cannot reach each other directly: either reports the
+ * other lost. Reports are relayed only between such nodes; while nodes are
+ * still connecting (nobody lost), each hears the others' reports directly.
+ */
+function cutOff<L extends LinkRef>(state: MembershipState<L>, a: string, b: string): boolean {
+  return reportOf(state, a)?.down.includes(b) === true || reportOf(state, b)?.down.includes(a) === true;
 }
 
 /** Every link in use (peers joined or waiting for their join). */
@@ -423,13 +436,13 @@ function reach<L extends LinkRef>(state: MembershipState<L>, link: L, reports: r
   for (const peer of next.peers.values()) {
     const to = peer.active;
     if (to === undefined || peer.dropping || peer.name === link.peer) continue;
-    const relay = fresh.filter((r) => r.node !== peer.name && !hears(next, peer.name, r.node));
+    const relay = fresh.filter((r) => r.node !== peer.name && cutOff(next, peer.name, r.node));
     if (relay.length > 0) effects.push({ type: 'gossip', reports: relay, to: [to] });
   }
-  // the sender's own report says whom it cannot hear: it gets their reports from here
+  // the sender's own report says whom it lost: it gets their reports from here
   const own = fresh.find((r) => r.node === link.peer);
   if (own !== undefined) {
-    const missing = [...held.values()].filter((r) => r.node !== link.peer && !own.sees.includes(r.node) && reportOf(next, r.node) !== undefined);
+    const missing = [...held.values()].filter((r) => r.node !== link.peer && own.down.includes(r.node) && reportOf(next, r.node) !== undefined);
     if (missing.length > 0) effects.push({ type: 'gossip', reports: missing, to: [link] });
   }
   return { state: next, effects };
@@ -462,14 +475,12 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
   // nobody it has not reached yet)
   const sees: string[] = [];
   const lost: string[] = [];
-  const joined: string[] = [];
   let pending = Infinity;
   for (const peer of state.peers.values()) {
     if (!peer.configured) continue;
     const seen = peer.active !== undefined && !peer.suspect && !peer.dropping;
     const unseenSince = seen ? null : (peer.unseenSince ?? state.clock);
     if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince });
-    if (peer.joined) joined.push(peer.name);
     if (seen) sees.push(peer.name);
     else if (peer.everLinked) {
       const due = (unseenSince ?? state.clock) + state.readTimeout;
@@ -483,16 +494,15 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
   }
   sees.sort(byName);
   lost.sort(byName);
-  joined.sort(byName);
-  const fullyConnected = agreedMembers(state.self, { sees, down: lost, joined }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
+  const fullyConnected = agreedMembers(state.self, { sees, down: lost }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
   // the view holds only members: peers still waiting out joinDelay enter it with their join;
   // a node outside the set reports the set as it is, the others' view
   const members = fullyConnected.includes(state.self) ? fullyConnected.filter((n) => n === state.self || state.peers.get(n)?.joined === true) : fullyConnected;
   const id = viewId(members);
   const own = state.own;
   if (!sameList(members, state.view)) state = { ...state, view: members };
-  if (id !== own.view || !sameList(sees, own.sees) || !sameList(lost, own.down) || !sameList(joined, own.joined)) {
-    state = { ...state, own: { ...own, v: own.v + 1, sees, down: lost, joined, view: id } };
+  if (id !== own.view || !sameList(sees, own.sees) || !sameList(lost, own.down)) {
+    state = { ...state, own: { ...own, v: own.v + 1, sees, down: lost, view: id } };
     // a new link gets it with every other report, below
     const welcomed = new Set(effects.flatMap((e) => (e.type === 'gossip' && e.welcome === true ? e.to : [])));
     const to = activeLinks(state).filter((l) => !welcomed.has(l));

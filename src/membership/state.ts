@@ -162,7 +162,7 @@ const DEFAULT_READ_TIMEOUT = 11_000;
  */
 export function initialMembership<L extends LinkRef = LinkRef>(self: string, inc = 0): MembershipState<L> {
   const view = [self];
-  return { self, stopping: false, peers: new Map(), inc, own: { node: self, inc, v: 0, sees: [], down: [], joined: [], view: viewId(view) }, reports: new Map(), view, readTimeout: DEFAULT_READ_TIMEOUT, clock: 0, recheckAt: null };
+  return { self, stopping: false, peers: new Map(), inc, own: { node: self, inc, v: 0, sees: [], down: [], view: viewId(view) }, reports: new Map(), view, readTimeout: DEFAULT_READ_TIMEOUT, clock: 0, recheckAt: null };
 }
 
 /** Configured peers, and how many of them are joined: what quorum is computed from. */

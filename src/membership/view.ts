@@ -39,8 +39,6 @@ export interface Report {
    * accuses nobody.
    */
   readonly down: readonly string[];
-  /** The peers it has joined (members to it), sorted. */
-  readonly joined: readonly string[];
   /** The id of the view it computed. */
   readonly view: string;
 }
@@ -72,16 +70,16 @@ export function newerReport(a: Pick<Report, 'inc' | 'v'>, b: Pick<Report, 'inc' 
  */
 export function agreedMembers(
   self: string,
-  own: Pick<Report, 'sees' | 'down' | 'joined'>,
+  own: Pick<Report, 'sees' | 'down'>,
   reportOf: (node: string) => Report | undefined,
   known: (node: string) => boolean,
 ): string[] {
-  const cache = new Map<string, { sees: ReadonlySet<string>; down: ReadonlySet<string>; joined: ReadonlySet<string> }>();
-  const of = (node: string): { sees: ReadonlySet<string>; down: ReadonlySet<string>; joined: ReadonlySet<string> } => {
+  const cache = new Map<string, { sees: ReadonlySet<string>; down: ReadonlySet<string> }>();
+  const of = (node: string): { sees: ReadonlySet<string>; down: ReadonlySet<string> } => {
     let sets = cache.get(node);
     if (sets === undefined) {
       const report = node === self ? own : reportOf(node);
-      sets = { sees: new Set(report?.sees ?? []), down: new Set(report?.down ?? []), joined: new Set(report?.joined ?? []) };
+      sets = { sees: new Set(report?.sees ?? []), down: new Set(report?.down ?? []) };
       cache.set(node, sets);
     }
     return sets;
@@ -99,16 +97,8 @@ export function agreedMembers(
     }
   }
   const list = [...nodes];
-  const rank = new Map(list.map((node) => [node, { joinedBy: 0, seenBy: 0 }]));
-  for (const a of list) {
-    const { sees, joined } = of(a);
-    for (const b of list) {
-      if (a === b) continue;
-      const r = rank.get(b) as { joinedBy: number; seenBy: number };
-      if (joined.has(b)) r.joinedBy++;
-      if (sees.has(b)) r.seenBy++;
-    }
-  }
+  const seenBy = new Map(list.map((node) => [node, 0]));
+  for (const a of list) for (const b of of(a).sees) if (b !== a && seenBy.has(b)) seenBy.set(b, (seenBy.get(b) ?? 0) + 1);
   // 2-3. drop the worst connected node until no loss is left between the rest
   const members = new Set(list);
   for (;;) {
@@ -125,7 +115,7 @@ export function agreedMembers(
         if (of(a).down.has(b)) score += 1;
       }
       if (score === 0) continue;
-      if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, rank))) {
+      if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, seenBy))) {
         worst = a;
         worstScore = score;
       }
@@ -141,10 +131,10 @@ export function agreedMembers(
  * see it, else its name sorts last. (Not who has it joined: a join ends at a
  * different moment on each side of a one-way fault, and the view would flip.)
  */
-function worse(a: string, b: string, rank: ReadonlyMap<string, { readonly joinedBy: number; readonly seenBy: number }>): boolean {
-  const ra = rank.get(a) ?? { joinedBy: 0, seenBy: 0 };
-  const rb = rank.get(b) ?? { joinedBy: 0, seenBy: 0 };
-  return ra.seenBy !== rb.seenBy ? ra.seenBy < rb.seenBy : a > b;
+function worse(a: string, b: string, seenBy: ReadonlyMap<string, number>): boolean {
+  const sa = seenBy.get(a) ?? 0;
+  const sb = seenBy.get(b) ?? 0;
+  return sa !== sb ? sa < sb : a > b;
 }
 
 /** Code-unit order: the same on every node whatever its locale. */

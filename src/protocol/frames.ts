@@ -111,7 +111,7 @@ export interface ViewIdBrand {
 /** A view id: 16 lower-case hex digits. */
 export const ViewId = t.brand(t.string, (s): s is t.Branded<string, ViewIdBrand> => /^[0-9a-f]{16}$/.test(s), 'ViewId');
 /** One node's reachability report: whom it sees and the view id it computed, versioned per process. */
-export const ReachReport = t.type({ node: NodeName, inc: Millis, v: Millis, sees: t.array(NodeName), down: t.array(NodeName), joined: t.array(NodeName), view: ViewId }, 'ReachReport');
+export const ReachReport = t.type({ node: NodeName, inc: Millis, v: Millis, sees: t.array(NodeName), down: t.array(NodeName), view: ViewId }, 'ReachReport');
 /** Reachability reports: the sender's own, or others' it relays. */
 export const ReachFrame = t.type({ type: t.literal('reach'), rows: t.array(ReachReport) }, 'ReachFrame');
 

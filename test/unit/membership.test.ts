@@ -285,7 +285,7 @@ describe('reduceMembership', () => {
 /** The reports the fold holds of `b` and `c`, as peers would send them. */
 function reachOf(node: string, sees: string[], down: string[] = [], v = 1): MembershipInput {
   const from = node === 'b' ? B : C;
-  return { type: 'reach', link: from, reports: [{ node, inc: 1, v, sees, down, joined: sees, view: '0000000000000000' }], time: 0 };
+  return { type: 'reach', link: from, reports: [{ node, inc: 1, v, sees, down, view: '0000000000000000' }], time: 0 };
 }
 
 const C = link('c');
@@ -350,7 +350,7 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.deepEqual(told(effects), ['close b#1 timeout/timeout']);
   });
 
-  it('should send its report to every peer when it changes, a new link every report, and relay what a peer cannot hear', () => {
+  it('should send its report to every peer when it changes, a new link every report, and relay reports between nodes cut off from each other', () => {
     const up = run([
       { type: 'configure', name: 'b', addr: 'b:1' },
       { type: 'configure', name: 'c', addr: 'c:1' },
