@@ -317,25 +317,9 @@ export class LabNode extends Recorded {
     return this.lines.filter(({ line, at }) => at >= since && line.type === type && (node === undefined || line['node'] === node));
   }
 
-  /** Its joins, leaves and quorum changes as `+n2 -n2(timeout) q=false`, for assertion messages. */
+  /** Its joins, leaves, quorum changes, suspicions and view changes as `+n2 -n2(timeout) q=false`, for assertion messages. */
   story(since = 0): string {
-    return this.lines
-      .filter(({ at }) => at >= since)
-      .flatMap(({ line }) => {
-        switch (line.type) {
-          case 'join':
-            return [`+${String(line['node'])}`];
-          case 'leave':
-            return [`-${String(line['node'])}(${String(line['reason'])})`];
-          case 'quorum':
-            return [`q=${String(line['quorum'])}`];
-          case 'suspect':
-            return [`?${String(line['node'])}`];
-          default:
-            return [];
-        }
-      })
-      .join(' ');
+    return storyOf(this.lines, since);
   }
 }
 
@@ -771,4 +755,27 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+/** A node's joins, leaves, quorum changes, suspicions and view changes as text, for assertion messages. */
+export function storyOf(lines: readonly Timed[], since = 0): string {
+  return lines
+    .filter(({ at }) => at >= since)
+    .flatMap(({ line }) => {
+      switch (line.type) {
+        case 'join':
+          return [`+${String(line['node'])}`];
+        case 'leave':
+          return [`-${String(line['node'])}(${String(line['reason'])})`];
+        case 'quorum':
+          return [`q=${String(line['quorum'])}`];
+        case 'suspect':
+          return [`?${String(line['node'])}`];
+        case 'view':
+          return [`v=${String(line['id']).slice(0, 8)}${line['converged'] === true ? '' : '~'}`];
+        default:
+          return [];
+      }
+    })
+    .join(' ');
 }

@@ -140,25 +140,4 @@ export function flapping(profile: Profile, options: ScenarioOptions & { readonly
   });
 }
 
-/** A node's joins, leaves, quorum changes, suspicions and view changes as text, for assertion messages. */
-export function storyOf(lines: readonly Timed[], since = 0): string {
-  return lines
-    .filter(({ at }) => at >= since)
-    .flatMap(({ line }) => {
-      switch (line.type) {
-        case 'join':
-          return [`+${String(line['node'])}`];
-        case 'leave':
-          return [`-${String(line['node'])}(${String(line['reason'])})`];
-        case 'quorum':
-          return [`q=${String(line['quorum'])}`];
-        case 'suspect':
-          return [`?${String(line['node'])}`];
-        case 'view':
-          return [`v=${String(line['id']).slice(0, 8)}${line['converged'] === true ? '' : '~'}`];
-        default:
-          return [];
-      }
-    })
-    .join(' ');
-}
+export { storyOf } from './harness.js';
