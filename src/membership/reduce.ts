@@ -71,9 +71,13 @@ import {
  *   report is sent to every peer.
  * - Flap damping: each fault that ends a link of the same process adds 1 to
  *   the peer's penalty, which halves every 5 × readTimeout. At 1.5 the peer
- *   is suppressed: it joins only once a link of it has lasted 2 × readTimeout
- *   (then the suppression ends). A new process under the name starts with no
- *   penalty.
+ *   is suppressed: it joins only once its penalty has decayed below 0.75 and
+ *   a link of it has lasted 2 × readTimeout (then the suppression ends). A
+ *   link the peer closed because it timed this node out does not count (this
+ *   node was the silent one), nor a fault that began within readTimeout of
+ *   another peer's loss (a partition, or this node's own network: a fault
+ *   counted before the second loss is taken back). A new process under the
+ *   name starts with no penalty.
  *
  * @param state - the current membership
  * @param input - what happened
@@ -107,7 +111,7 @@ function reduceOne<L extends LinkRef>(state: MembershipState<L>, input: Membersh
     case 'joinDue':
       return joinDue(state, input.link, input.time);
     case 'down':
-      return down(state, input.link, input.reason, input.time);
+      return down(state, input.link, input.reason, input.time, input.judged === true);
     case 'leaving':
       return update(state, input.link.peer, (p) => (p.active === input.link && !state.stopping ? { ...p, status: STATUS.LEAVING } : p));
     case 'meta':
@@ -153,6 +157,7 @@ function freshPeer<L extends LinkRef>(name: string): PeerState<L> {
     penalty: 0,
     penaltyAt: 0,
     suppressed: false,
+    raised: null,
     everLinked: false,
     unseenSince: null,
   };
@@ -205,7 +210,7 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
   }
   const active = peer.active;
   if (active === undefined) {
-    const fresh = peer.incarnation !== link.incarnation ? { penalty: 0, penaltyAt: time, suppressed: false } : {};
+    const fresh = peer.incarnation !== link.incarnation ? { penalty: 0, penaltyAt: time, suppressed: false, raised: null } : {};
     const next: PeerState<L> = { ...peer, ...fresh, links: [...peer.links, link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, metadata: link.metadata, incarnation: link.incarnation, everLinked: true };
     return { state: withPeer(state, name, next), effects: [tellAll(link)] };
   }
@@ -249,6 +254,7 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
     penalty: 0,
     penaltyAt: time,
     suppressed: false,
+    raised: null,
     everLinked: true,
   };
   if (peer.joined) {
@@ -271,15 +277,18 @@ function joinDue<L extends LinkRef>(state: MembershipState<L>, link: L, time: nu
   // a duplicate that took over inherits the join: the process has been connected since activeSince
   if (!peer.links.includes(link)) return unchanged(state);
   if (peer.suppressed) {
-    // a flapping peer joins once a link of it has lasted 2 × readTimeout
-    const stableAt = (peer.activeSince ?? time) + 2 * state.readTimeout;
+    // a flapping peer joins once a link of it has lasted 2 × readTimeout and its penalty has decayed below REUSE
+    // (the link age alone is not enough: a link that went silent is only found out readTimeout later)
+    const linkStable = (peer.activeSince ?? time) + 2 * state.readTimeout;
+    const decayed = peer.penalty > REUSE ? peer.penaltyAt + Math.ceil(halfLife(state) * Math.log2(peer.penalty / REUSE)) : time;
+    const stableAt = Math.max(linkStable, decayed);
     if (time < stableAt) {
       const delay = stableAt - time;
       return {
         state,
         effects: [
           { type: 'holdJoin', link, delay },
-          { type: 'log', level: 'info', message: `${link.peer} is flapping: its join is held for ${delay} ms, until its link has lasted 2 × readTimeout`, node: link.peer, code: CODES.FLAPPING },
+          { type: 'log', level: 'info', message: `${link.peer} is flapping: its join is held for ${delay} ms (penalty ${penaltyNow(peer, time, halfLife(state)).toFixed(2)}; released below ${REUSE} once its link has lasted 2 × readTimeout)`, node: link.peer, code: CODES.FLAPPING },
         ],
       };
     }
@@ -288,7 +297,7 @@ function joinDue<L extends LinkRef>(state: MembershipState<L>, link: L, time: nu
   return { state: withPeer(state, link.peer, next), effects: [{ type: 'join', node: link.peer, time }] };
 }
 
-function down<L extends LinkRef>(state: MembershipState<L>, link: L, reason: LeaveReason, time: number): MembershipStep<L> {
+function down<L extends LinkRef>(state: MembershipState<L>, link: L, reason: LeaveReason, time: number, judged: boolean): MembershipStep<L> {
   const peer = state.peers.get(link.peer);
   if (peer === undefined || !peer.links.includes(link)) return unchanged(state);
   const links = peer.links.filter((l) => l !== link);
@@ -297,10 +306,22 @@ function down<L extends LinkRef>(state: MembershipState<L>, link: L, reason: Lea
   const heir = links.find((l) => l.instance === link.instance);
   if (heir !== undefined) return { state: withPeer(state, peer.name, { ...peer, links, active: heir }), effects: [] };
   let next: PeerState<L> = { ...peer, links, suspect: false, dropping: false };
-  if (reason === 'timeout' || reason === 'lost') {
-    // a fault ended this process's link: flap damping counts it
-    const penalty = Math.min(MAX_PENALTY, penaltyNow(peer, time, halfLife(state)) + 1);
-    next = { ...next, penalty, penaltyAt: time, suppressed: peer.suppressed || penalty >= SUPPRESS };
+  if ((reason === 'timeout' || reason === 'lost') && !judged) {
+    // a fault ended this process's link: flap damping counts it (not when the peer timed this node out:
+    // a node resuming from a pause would hold every peer's rejoin), unless other peers were lost with it
+    const began = peer.unseenSince ?? time;
+    const others = [...state.peers.values()].filter((q) => q.name !== peer.name && q.everLinked && q.unseenSince !== null && Math.abs(q.unseenSince - began) <= state.readTimeout);
+    if (others.length === 0) {
+      const penalty = Math.min(MAX_PENALTY, penaltyNow(peer, time, halfLife(state)) + 1);
+      next = { ...next, penalty, penaltyAt: time, suppressed: peer.suppressed || penalty >= SUPPRESS, raised: { at: began, penalty: peer.penalty, penaltyAt: peer.penaltyAt, suppressed: peer.suppressed } };
+    } else {
+      // several peers lost at once: a partition, or this node's own network, not one peer flapping;
+      // a fault already counted against one of them is taken back
+      for (const q of others) {
+        if (q.raised === null || Math.abs(q.raised.at - began) > state.readTimeout) continue;
+        state = withPeer(state, q.name, { ...q, penalty: q.raised.penalty, penaltyAt: q.raised.penaltyAt, suppressed: q.raised.suppressed, raised: null });
+      }
+    }
   } else if (reason === 'shutdown' || peer.status === STATUS.LEAVING) {
     // it left in order: no process of it runs any more (keep-oldest forgets it)
     next = { ...next, incarnation: null };
@@ -308,8 +329,9 @@ function down<L extends LinkRef>(state: MembershipState<L>, link: L, reason: Lea
   return leaveOf(state, next, reason, time);
 }
 
-/** Flap damping: the level at which joins are held, and the cap. */
+/** Flap damping: the level at which joins are held, the level below which they are released again, and the cap. */
 const SUPPRESS = 1.5;
+const REUSE = 0.75;
 const MAX_PENALTY = 4;
 
 /** Flap damping halves a penalty every 5 × readTimeout. */

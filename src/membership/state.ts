@@ -72,6 +72,8 @@ export interface PeerState<L extends LinkRef = LinkRef> {
   readonly penaltyAt: number;
   /** Flap damping: joins are held until the penalty decays below the reuse level. */
   readonly suppressed: boolean;
+  /** Flap damping: the record before the last raise, and when that fault began (undone if other peers turn out lost with it). */
+  readonly raised: { readonly at: number; readonly penalty: number; readonly penaltyAt: number; readonly suppressed: boolean } | null;
   /** This process has had a link to it: unseen for readTimeout, it is reported lost. */
   readonly everLinked: boolean;
   /** Since when this node has not seen it (ms), or null while it does. */
@@ -110,7 +112,8 @@ export type MembershipInput<L extends LinkRef = LinkRef> =
   | { readonly type: 'lag'; readonly link: L; readonly ms: number }
   | { readonly type: 'leaving'; readonly link: L }
   | { readonly type: 'meta'; readonly link: L; readonly metadata: Readonly<Record<string, unknown>>; readonly time: number }
-  | { readonly type: 'down'; readonly link: L; readonly reason: LeaveReason; readonly time: number }
+  /** `judged`: the peer ended the link because it timed this node out; flap damping does not count it against the peer. */
+  | { readonly type: 'down'; readonly link: L; readonly reason: LeaveReason; readonly time: number; readonly judged?: boolean }
   | { readonly type: 'dialFailed'; readonly name: string; readonly error: string }
   /** The active link has been silent for readTimeout (`suspect: true`), or spoke again (`false`). */
   | { readonly type: 'suspect'; readonly link: L; readonly suspect: boolean; readonly time: number }

@@ -55,7 +55,8 @@ export type SessionEvent =
   | { readonly type: 'suspect'; readonly link: Link; readonly suspect: boolean }
   | { readonly type: 'reach'; readonly link: Link; readonly reports: readonly Report[] }
   | { readonly type: 'leaving'; readonly link: Link }
-  | { readonly type: 'down'; readonly link: Link; readonly reason: LeaveReason }
+  /** `judged`: the peer ended the link because it found this node silent (its read timeout, not ours). */
+  | { readonly type: 'down'; readonly link: Link; readonly reason: LeaveReason; readonly judged?: boolean }
   | {
       readonly type: 'log';
       readonly level: LogLevel;
@@ -314,10 +315,12 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
 
     const ending$ = (error: unknown): Observable<SessionEvent> => {
       const out: SessionEvent[] = [];
+      // the peer timed this node out (it was the silent one, or the path to the peer was): flap damping leaves the peer alone
+      const judged = error instanceof ClosedError && !error.event.local && error.event.cause === 'timeout' && link?.endReason === undefined;
       const reason = onError(error, link, peer, proved, conn, out);
       if (link !== undefined) {
         link.noteEnd(reason);
-        out.push({ type: 'down', link, reason: link.endReason ?? reason });
+        out.push(judged ? { type: 'down', link, reason: link.endReason ?? reason, judged } : { type: 'down', link, reason: link.endReason ?? reason });
       }
       return concat(of(...out), closeGrace$());
     };

@@ -252,7 +252,7 @@ export class Recorded {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}${this.stderrText === '' ? '' : `; stderr: ${this.stderrText.trim().slice(-2000)}`}`));
+        reject(new Error(`timed out after ${ms} ms waiting for ${what}; story: ${storyOf(this.lines).slice(-1500)}${this.stderrText === '' ? '' : `; stderr: ${this.stderrText.trim().slice(-2000)}`}`));
       }, ms);
       this.waiters.add(check);
       void this.exited.then((exit) => {
@@ -757,7 +757,7 @@ export function median(values: readonly number[]): number {
   return sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
 }
 
-/** A node's joins, leaves, quorum changes, suspicions and view changes as text, for assertion messages. */
+/** A node's joins, leaves, quorum changes, suspicions, view changes and held joins as text, for assertion messages. */
 export function storyOf(lines: readonly Timed[], since = 0): string {
   return lines
     .filter(({ at }) => at >= since)
@@ -773,6 +773,9 @@ export function storyOf(lines: readonly Timed[], since = 0): string {
           return [`?${String(line['node'])}`];
         case 'view':
           return [`v=${String(line['id']).slice(0, 8)}${line['converged'] === true ? '' : '~'}`];
+        case 'log':
+          // a held join explains a join that came late
+          return line['code'] === 'RXC_ERR_FLAPPING' ? [`hold(${String(line['node'])})`] : [];
         default:
           return [];
       }

@@ -381,7 +381,7 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.deepEqual(later.state.own.down, ['b']);
   });
 
-  it('should hold the join of a flapping peer (damping) until its link has lasted 2 × readTimeout', () => {
+  it('should hold the join of a flapping peer (damping) until its penalty has decayed below 0.75 and its link has lasted 2 × readTimeout', () => {
     const flaps: MembershipInput[] = [{ type: 'configure', name: 'b', addr: 'b:1' }, { type: 'tune', readTimeout: 3000 }];
     let t = 0;
     for (let i = 0; i < 2; i++) {
@@ -392,12 +392,57 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     const { state, effects } = run(flaps);
     assert.deepEqual(told(effects), ['join b@500', 'leave b timeout@3000', 'join b@10500', 'leave b timeout@13000'], 'the third join is held');
     const held = effects.filter((e) => e.type === 'holdJoin');
-    // penalty 1 at 3000, then 1 + 2^(-10/15) = 1.63 at 13000: suppressed; the link up at 20000 must last 6000
-    assert.deepEqual(held.map((e) => (e.type === 'holdJoin' ? e.delay : 0)), [5500]);
+    // penalty 1 at 3000, then 1 + 2^(-10/15) = 1.63 at 13000: suppressed; below 0.75 after 15 s × log2(1.63 / 0.75) = 16.8 s,
+    // later than the link's 2 × readTimeout (26000): a link that went silent at 25000 would be found out only at 28000
+    const penalty = 1 + 2 ** (-10 / 15);
+    const releaseAt = 13_000 + Math.ceil(15_000 * Math.log2(penalty / 0.75));
+    assert.ok(releaseAt > 28_000, `released at ${releaseAt}`);
+    assert.deepEqual(held.map((e) => (e.type === 'holdJoin' ? e.delay : 0)), [releaseAt - (t + 500)]);
     assert.equal(state.peers.get('b')?.suppressed, true);
-    const released = reduceMembership(state, { type: 'joinDue', link: B, time: t + 6000 });
-    assert.deepEqual(told(released.effects), [`join b@${t + 6000}`]);
-    assert.equal(released.state.peers.get('b')?.suppressed, false, 'a link that lasted ends the suppression');
+    const early = reduceMembership(state, { type: 'joinDue', link: B, time: releaseAt - 1 });
+    assert.deepEqual(told(early.effects), [], 'still held a millisecond before');
+    const released = reduceMembership(state, { type: 'joinDue', link: B, time: releaseAt });
+    assert.deepEqual(told(released.effects), [`join b@${releaseAt}`]);
+    assert.equal(released.state.peers.get('b')?.suppressed, false, 'a join ends the suppression');
+  });
+
+  it('should hold a suppressed peer until its link has lasted 2 × readTimeout even when its penalty has decayed', () => {
+    const inputs: MembershipInput[] = [{ type: 'configure', name: 'b', addr: 'b:1' }, { type: 'tune', readTimeout: 3000 }];
+    for (let i = 0; i < 2; i++) inputs.push({ type: 'up', link: B, time: i * 5000 }, { type: 'joinDue', link: B, time: i * 5000 + 500 }, { type: 'down', link: B, reason: 'lost', time: i * 5000 + 3000 });
+    // suppressed at 8000 (1 + 2^(-5/15) = 1.79); the link comes back a minute later, the penalty long decayed
+    inputs.push({ type: 'up', link: B, time: 68_000 }, { type: 'joinDue', link: B, time: 68_500 });
+    const { effects } = run(inputs);
+    assert.deepEqual(effects.filter((e) => e.type === 'holdJoin').map((e) => (e.type === 'holdJoin' ? e.delay : 0)), [5500]);
+  });
+
+  it('should not count against a peer the links it closed because it timed this node out (this node was the silent one)', () => {
+    const inputs: MembershipInput[] = [{ type: 'configure', name: 'b', addr: 'b:1' }, { type: 'tune', readTimeout: 3000 }];
+    for (let i = 0; i < 3; i++) inputs.push({ type: 'up', link: B, time: i * 10_000 }, { type: 'joinDue', link: B, time: i * 10_000 + 500 }, { type: 'down', link: B, reason: 'lost', judged: true, time: i * 10_000 + 3000 });
+    inputs.push({ type: 'up', link: B, time: 30_000 }, { type: 'joinDue', link: B, time: 30_500 });
+    const { state, effects } = run(inputs);
+    assert.deepEqual(effects.filter((e) => e.type === 'holdJoin'), [], 'no join held');
+    assert.deepEqual(told(effects).filter((e) => e.startsWith('join')), ['join b@500', 'join b@10500', 'join b@20500', 'join b@30500']);
+    assert.equal(state.peers.get('b')?.penalty, 0);
+  });
+
+  it('should count no fault against peers lost together (a partition, or this node\'s own network), and take back one counted before the second loss', () => {
+    const together = run([
+      ...threeJoined,
+      { type: 'suspect', link: B, suspect: true, time: 20_000 },
+      { type: 'suspect', link: C, suspect: true, time: 20_010 },
+      { type: 'down', link: B, reason: 'timeout', time: 20_020 },
+      { type: 'down', link: C, reason: 'timeout', time: 20_030 },
+    ]);
+    assert.deepEqual(told(together.effects).filter((e) => e.startsWith('leave')), ['leave b timeout@20020', 'leave c timeout@20030'], 'both left');
+    assert.deepEqual([together.state.peers.get('b')?.penalty, together.state.peers.get('c')?.penalty], [0, 0]);
+    // b's reset is counted at once (nobody else lost yet); c's, 50 ms later, shows it was no lone fault
+    const first = run([...threeJoined, { type: 'down', link: B, reason: 'lost', time: 20_000 }]);
+    assert.equal(first.state.peers.get('b')?.penalty, 1, 'a lone loss counts');
+    const second = reduceMembership(first.state, { type: 'down', link: C, reason: 'lost', time: 20_050 });
+    assert.deepEqual([second.state.peers.get('b')?.penalty, second.state.peers.get('c')?.penalty], [0, 0], 'taken back');
+    // a loss more than readTimeout after another is its own fault
+    const apart = reduceMembership(first.state, { type: 'down', link: C, reason: 'lost', time: 20_000 + 11_001 });
+    assert.deepEqual([apart.state.peers.get('b')?.penalty, apart.state.peers.get('c')?.penalty], [1, 1]);
   });
 
   it('should give a restarted peer (new incarnation) a clean damping record', () => {
