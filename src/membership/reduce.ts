@@ -64,8 +64,9 @@ import {
  *   the other lost).
  * - After every step that may change them, this node's own report (whom it
  *   sees: every peer on a live, unsuspected link; whom it lost: a peer this
- *   process had a link to, once unseen (suspected or gone) for readTimeout;
- *   its view id) and the
+ *   process had a link to, once unseen (suspected or gone) for readTimeout,
+ *   unless it went unseen together with most peers (then this node is the
+ *   one cut off, and accuses nobody); its view id) and the
  *   agreed view (`view.ts`: the largest fully connected set, of which only
  *   joined peers and this node are members) are recomputed; a changed
  *   report is sent to every peer.
@@ -160,6 +161,7 @@ function freshPeer<L extends LinkRef>(name: string): PeerState<L> {
     raised: null,
     everLinked: false,
     unseenSince: null,
+    wentAt: null,
   };
 }
 
@@ -490,7 +492,6 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
   }
   // whom this node sees: every peer on a live, unsuspected link, joined or still waiting out joinDelay,
   // so that by the time a join is announced on either side, the other side's report already names it;
-  // whom it lost: a peer it had a link to (or dialed in vain) and does not see now
   // whom it lost: a peer this process had a link to, once unseen (suspected, or its link gone) for readTimeout
   // (a suspicion that the next frame clears, under loss, moves no view; a node coming back from a pause,
   // whose links were all closed, accuses nobody while it reconnects; a node that has just started accuses
@@ -502,13 +503,18 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
     if (!peer.configured) continue;
     const seen = peer.active !== undefined && !peer.suspect && !peer.dropping;
     const unseenSince = seen ? null : (peer.unseenSince ?? state.clock);
-    if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince });
+    if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince, wentAt: unseenSince !== null && peer.unseenSince === null ? unseenSince : peer.wentAt });
     if (seen) sees.push(peer.name);
-    else if (peer.everLinked) {
-      const due = (unseenSince ?? state.clock) + state.readTimeout;
-      if (due <= state.clock) lost.push(peer.name);
-      else pending = Math.min(pending, due);
-    }
+  }
+  // a node that stopped seeing most of its peers at once is the one cut off (its own network, a pause,
+  // the small side of a partition): it accuses none of them, so that coming back, before it has
+  // reached them all again, it does not cut the healthy ones out of the others' view
+  const others = [...state.peers.values()].filter((p) => p.configured);
+  for (const peer of others) {
+    if (peer.unseenSince === null || !peer.everLinked) continue;
+    const due = peer.unseenSince + state.readTimeout;
+    if (due > state.clock) pending = Math.min(pending, due);
+    else if (!isolated(peer, others, state.readTimeout)) lost.push(peer.name);
   }
   if (Number.isFinite(pending) && state.recheckAt !== pending) {
     state = { ...state, recheckAt: pending };
@@ -537,6 +543,14 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
     effects[i] = { type: 'gossip', reports: [state.own, ...[...state.reports.values()].filter((r) => r.node !== peer)], to: effect.to };
   }
   return state === step.state && effects.length === step.effects.length && !effects.some((e, i) => e !== step.effects[i]) ? step : { state, effects };
+}
+
+/** Whether `peer` went unseen together with most of this node's peers (within readTimeout of each other). */
+function isolated<L extends LinkRef>(peer: PeerState<L>, others: readonly PeerState<L>[], readTimeout: number): boolean {
+  const at = peer.wentAt ?? peer.unseenSince ?? 0;
+  let together = 0;
+  for (const q of others) if (q.everLinked && q.wentAt !== null && Math.abs(q.wentAt - at) <= readTimeout) together += 1;
+  return 2 * together > others.length;
 }
 
 /** Whether a peer this node sees (joined, unsuspected) still reports seeing `node`. */

@@ -78,6 +78,8 @@ export interface PeerState<L extends LinkRef = LinkRef> {
   readonly everLinked: boolean;
   /** Since when this node has not seen it (ms), or null while it does. */
   readonly unseenSince: number | null;
+  /** When this node last stopped seeing it (ms; kept once it is seen again), or null if it never did. */
+  readonly wentAt: number | null;
 }
 
 /** The whole membership: every configured or connected peer, never self. */

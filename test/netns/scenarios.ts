@@ -41,6 +41,8 @@ export interface ScenarioRecord {
   readonly meshAt: number;
   readonly faultFrom: number;
   readonly faultTo: number;
+  /** When the recording ended: `settle` ms after the fault was removed. */
+  readonly endAt: number;
   /** Proof that the fault bit: counters read while it was in place. */
   readonly evidence: Readonly<Record<string, unknown>>;
   /** Each node's stderr, when not empty. */
@@ -50,6 +52,8 @@ export interface ScenarioRecord {
 export interface ScenarioOptions {
   /** How long the fault lasts, ms (default 60 s). */
   readonly duration?: number;
+  /** How long the nodes keep running, recorded, once the fault is removed, ms (default 0). */
+  readonly settle?: number;
 }
 
 const joinOf =
@@ -62,6 +66,7 @@ async function scenario(
   name: string,
   profile: Profile,
   fault: (lab: Lab, nodes: readonly LabNode[]) => Promise<Record<string, unknown>>,
+  settle = 0,
 ): Promise<ScenarioRecord> {
   const createdAt = performance.now();
   const lab = await createLab();
@@ -76,6 +81,8 @@ async function scenario(
     const faultFrom = performance.now();
     const evidence = await fault(lab, nodes);
     const faultTo = performance.now();
+    await sleep(settle);
+    const endAt = performance.now();
     return {
       scenario: name,
       profile,
@@ -86,6 +93,7 @@ async function scenario(
       meshAt,
       faultFrom,
       faultTo,
+      endAt,
       evidence,
       stderr: Object.fromEntries(nodes.filter((node) => node.stderr().trim() !== '').map((node) => [node.name, node.stderr()])),
     };
@@ -103,7 +111,7 @@ export function oneWayLoss(profile: Profile, options: ScenarioOptions = {}): Pro
     const dropped = await lab.dropped();
     await lab.heal();
     return { dropped };
-  });
+  }, options.settle);
 }
 
 /** 20 % loss on every node's input and 50 ± 10 ms on every node's output, for `duration`. */
@@ -118,7 +126,7 @@ export function lossAndDelay(profile: Profile, options: ScenarioOptions = {}): P
     const impaired = Object.fromEntries(await Promise.all(lab.names.map(async (name) => [name, await lab.impaired(name)] as const)));
     await lab.heal();
     return { impaired };
-  });
+  }, options.settle);
 }
 
 /** n5's link down `down` ms, up `up` ms, `times` times (default 5 s / 5 s, six times: 60 s). */
@@ -137,7 +145,7 @@ export function flapping(profile: Profile, options: ScenarioOptions & { readonly
       await sleep(up);
     }
     return { flaps: flaps.length };
-  });
+  }, options.settle);
 }
 
 export { storyOf } from './harness.js';

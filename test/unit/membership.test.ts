@@ -381,6 +381,29 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.deepEqual(later.state.own.down, ['b']);
   });
 
+  it('should accuse nobody when it stopped seeing most of its peers at once, even once it reaches some of them again', () => {
+    const D = link('d');
+    const E = link('e');
+    const five: MembershipInput[] = [{ type: 'tune', readTimeout: 3000 }];
+    for (const l of [B, C, D, E]) five.push({ type: 'configure', name: l.peer, addr: `${l.peer}:1` }, { type: 'up', link: l, time: 10 }, { type: 'joinDue', link: l, time: 510 });
+    // this node's own link fails: all four go silent
+    const cutOff = [...five];
+    for (const [i, l] of [B, C, D, E].entries()) cutOff.push({ type: 'suspect', link: l, suspect: true, time: 10_000 + i });
+    for (const [i, l] of [B, C, D, E].entries()) cutOff.push({ type: 'down', link: l, reason: 'timeout', time: 10_010 + i });
+    // back: b and e reached again at 15 s; c and d not yet at 16 s
+    const B2 = link('b', { seq: 2 });
+    const E2 = link('e', { seq: 2 });
+    cutOff.push({ type: 'up', link: B2, time: 15_000 }, { type: 'up', link: E2, time: 15_000 }, { type: 'tick', time: 16_000 });
+    const back = run(cutOff);
+    assert.deepEqual(back.state.own.sees, ['b', 'e']);
+    assert.deepEqual(back.state.own.down, [], 'c and d are not accused: they went with everyone else');
+    // the same node losing only two of four (the big side of a partition) reports them
+    const side = [...five];
+    for (const [i, l] of [D, E].entries()) side.push({ type: 'suspect', link: l, suspect: true, time: 10_000 + i }, { type: 'down', link: l, reason: 'timeout', time: 10_010 + i });
+    side.push({ type: 'tick', time: 13_100 });
+    assert.deepEqual(run(side).state.own.down, ['d', 'e']);
+  });
+
   it('should hold the join of a flapping peer (damping) until its penalty has decayed below 0.75 and its link has lasted 2 × readTimeout', () => {
     const flaps: MembershipInput[] = [{ type: 'configure', name: 'b', addr: 'b:1' }, { type: 'tune', readTimeout: 3000 }];
     let t = 0;
