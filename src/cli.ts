@@ -469,7 +469,27 @@ async function run(config: CliConfig): Promise<void> {
     });
   };
   manager.log$.subscribe(printLog);
+  // quorum, the agreed view and the leader: each change is printed a turn later,
+  // after the join or leave that caused it, and in that order when one event
+  // changes several; changes still pending when a join or leave comes are older
+  // than it (the manager announces a membership change before the state it
+  // brings), and are printed first
+  const changes = new Map<'quorum' | 'view' | 'leader', Record<string, unknown>[]>([['quorum', []], ['view', []], ['leader', []]]);
+  const flushChanges = (): void => {
+    for (const lines of changes.values()) for (const l of lines.splice(0)) out(l);
+  };
+  let flushing = false;
+  const later = (kind: 'quorum' | 'view' | 'leader', line: Record<string, unknown>): void => {
+    changes.get(kind)?.push(line);
+    if (flushing) return;
+    flushing = true;
+    asapScheduler.schedule(() => {
+      flushing = false;
+      flushChanges();
+    });
+  };
   manager.membership$.subscribe((event) => {
+    flushChanges();
     const time = event.time.toISOString();
     switch (event.type) {
       case 'join':
@@ -555,19 +575,6 @@ async function run(config: CliConfig): Promise<void> {
   let quorumAtStart: boolean | undefined;
   manager.quorum$.pipe(take(1)).subscribe((quorum) => (quorumAtStart = quorum));
   out({ type: 'listening', address: bound, ...(quorumAtStart === undefined ? {} : { quorum: quorumAtStart }) });
-  // quorum, the agreed view and the leader: each change from here on, after the
-  // join or leave that caused it, and in that order when one event changes several
-  const changes = new Map<'quorum' | 'view' | 'leader', Record<string, unknown>[]>([['quorum', []], ['view', []], ['leader', []]]);
-  let flushing = false;
-  const later = (kind: 'quorum' | 'view' | 'leader', line: Record<string, unknown>): void => {
-    changes.get(kind)?.push(line);
-    if (flushing) return;
-    flushing = true;
-    asapScheduler.schedule(() => {
-      flushing = false;
-      for (const lines of changes.values()) for (const l of lines.splice(0)) out(l);
-    });
-  };
   manager.quorum$.pipe(skip(1)).subscribe((quorum) => later('quorum', { type: 'quorum', quorum }));
   if (config.views) {
     manager.view$.pipe(skip(1)).subscribe((view) => later('view', { type: 'view', id: view.id, members: view.members, converged: view.converged, time: new Date().toISOString() }));

@@ -82,9 +82,9 @@ function isJoined(n: LabNode, peer: string): boolean {
   return last?.line.type === 'join';
 }
 
-/** When a quorum line's change happened: at the join or leave printed just before it (which caused it), by the node's clock. */
+/** When a quorum line's change happened: at the join, leave or suspicion printed just before it (which caused it), by the node's clock. */
 function quorumChangeAt(n: LabNode, quorum: Timed): number {
-  const cause = n.lines.filter(({ line, at }) => at <= quorum.at && (line.type === 'join' || line.type === 'leave')).at(-1);
+  const cause = n.lines.filter(({ line, at }) => at <= quorum.at && (line.type === 'join' || line.type === 'leave' || line.type === 'suspect' || line.type === 'alive')).at(-1);
   return cause === undefined ? quorum.at : eventAt(cause);
 }
 
