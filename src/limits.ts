@@ -30,6 +30,15 @@ export const WS_SUBPROTOCOL = 'rxcluster.v1';
 export const CLOSE_GRACE = 1000;
 
 /**
+ * Reachability reports leave a node at most once per this many ms, or per
+ * readTimeout / 10 when that is shorter (the first of a burst at once, the
+ * newest of the rest at the end of the window): a node joining a mesh of N
+ * changes its report about 2N times in a few hundred ms, and each change
+ * went to every peer.
+ */
+export const REPORT_SPACING = 150;
+
+/**
  * Bytes a frame may hold before its sender proved the secret (hello, challenge,
  * auth and welcome are under 1 KiB plus the sender's metadata, at most 4 KiB): a bigger one is refused before it
  * is parsed, and the ws transport stops reading it at its header.

@@ -13,7 +13,7 @@ import {
   type Observable,
   type SchedulerLike,
 } from 'rxjs';
-import type { Code } from '../limits.js';
+import { REPORT_SPACING, type Code } from '../limits.js';
 import type { LogLevel } from '../log.js';
 import { stableQuorum } from '../operators/stableQuorum.js';
 import { quorumBy, type QuorumStrategy } from '../protocol/quorum.js';
@@ -63,6 +63,8 @@ export class LiveMembership {
   /** Reports waiting to go, per link: the latest of each author. A burst of changes (a node starting, a partition) sends one frame per link. */
   readonly #outgoing = new Map<Link, Map<string, Report>>();
   #flush: Subscription | undefined;
+  /** When the last batch of reports went out (scheduler clock). */
+  #lastFlush: number | undefined;
   #state: MembershipState<Link>;
 
   /** Every state the fold reaches, the current one replayed. */
@@ -96,7 +98,12 @@ export class LiveMembership {
       shareReplay({ bufferSize: 1, refCount: false }),
     );
     const replay = { bufferSize: 1, refCount: false } as const;
-    this.members$ = this.state$.pipe(map((s) => membersView(s, (n) => this.#packets.get(n) ?? 0)), shareReplay(replay));
+    // each derived stream maps only the states where its part changed: most steps (a report, a lag) change one part
+    this.members$ = this.state$.pipe(
+      distinctUntilChanged((a, b) => a.peers === b.peers),
+      map((s) => membersView(s, (n) => this.#packets.get(n) ?? 0)),
+      shareReplay(replay),
+    );
     const strategy = options.quorum;
     this.quorum$ = this.state$.pipe(
       map((s) => ({ quorum: quorumBy(strategy, { self, configured: countsOf(s).configured, members: s.view, oldest: oldestOf(s) }), view: s.own.view })),
@@ -104,6 +111,7 @@ export class LiveMembership {
       shareReplay(replay),
     );
     this.view$ = this.state$.pipe(
+      distinctUntilChanged((a, b) => a.own === b.own && a.view === b.view && a.reports === b.reports),
       map((s): View => ({ id: s.own.view, members: s.view, converged: converged(s) })),
       distinctUntilChanged((a, b) => a.id === b.id && a.converged === b.converged),
       shareReplay(replay),
@@ -114,6 +122,7 @@ export class LiveMembership {
       shareReplay(replay),
     );
     this.reachability$ = this.state$.pipe(
+      distinctUntilChanged((a, b) => a.own === b.own && a.reports === b.reports && a.peers === b.peers),
       map((s) => reachabilityOf(s)),
       distinctUntilChanged(sameReachability),
       shareReplay(replay),
@@ -173,19 +182,27 @@ export class LiveMembership {
     this.#events.complete();
   }
 
-  /** Queues reports for links, keeping the newest of each author, to go out together at the end of this turn. */
+  /**
+   * Queues reports for links, keeping the newest of each author. They go out
+   * together at the end of this turn, or, within REPORT_SPACING (at most
+   * readTimeout / 10) of the last batch, at the end of that window.
+   */
   #queueReports(reports: readonly Report[], to: readonly Link[]): void {
     for (const link of to) {
       let queued = this.#outgoing.get(link);
       if (queued === undefined) this.#outgoing.set(link, (queued = new Map()));
       for (const report of reports) if (newerReport(report, queued.get(report.node))) queued.set(report.node, report);
     }
-    this.#flush ??= this.#scheduler.schedule(() => {
+    if (this.#flush !== undefined) return;
+    const spacing = Math.min(REPORT_SPACING, Math.floor(this.#state.readTimeout / 10));
+    const wait = this.#lastFlush === undefined ? 0 : Math.max(0, this.#lastFlush + spacing - this.#scheduler.now());
+    this.#flush = this.#scheduler.schedule(() => {
       this.#flush = undefined;
+      this.#lastFlush = this.#scheduler.now();
       const batches = [...this.#outgoing];
       this.#outgoing.clear();
       for (const [link, queued] of batches) this.effects.gossip([...queued.values()], [link]);
-    });
+    }, wait);
   }
 
   #perform(step: MembershipStep<Link>): MembershipState<Link> {
