@@ -1,4 +1,4 @@
-import { EMPTY, filter, merge, mergeMap, Observable, of, Subject, take, throwError, type SchedulerLike } from 'rxjs';
+import { EMPTY, filter, mergeMap, Observable, of, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import type * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { RequestError } from './errors.js';
@@ -50,7 +50,10 @@ export interface MessagingContext {
  * reply and channel frames, and keeps the pending requests of this node.
  */
 export class Messaging {
-  readonly #pending = new Map<string, (packet: Packet) => void>();
+  /** Pending requests of this node: peer → request id → how to settle it. */
+  readonly #pending = new Map<string, Map<number, PendingRequest>>();
+  /** Fails the pending requests to a peer that leaves (one subscription for all of them). */
+  readonly #leaves: Subscription;
   readonly #requests = new Subject<IncomingRequest>();
   readonly #channels = new Subject<{ readonly ch: string; readonly packet: Packet }>();
   #nextId = 1;
@@ -58,7 +61,15 @@ export class Messaging {
   /** Requests from peers (hot): answer each with `reply(message)`. */
   readonly requests$: Observable<IncomingRequest> = this.#requests.asObservable();
 
-  constructor(private readonly ctx: MessagingContext) {}
+  constructor(private readonly ctx: MessagingContext) {
+    this.#leaves = ctx.membership$.subscribe((event) => {
+      if (event.type !== 'leave') return;
+      const pending = this.#pending.get(event.node);
+      if (pending === undefined) return;
+      this.#pending.delete(event.node);
+      for (const request of pending.values()) request.fail(new RequestError(CODES.PEER_LEFT, event.node, `${event.node} left before it replied`));
+    });
+  }
 
   /** Routes one incoming request, reply or channel frame. */
   receive(frame: Exclude<PayloadFrame, { type: 'msg' }>, link: Link): void {
@@ -72,13 +83,14 @@ export class Messaging {
         return;
       }
       case 'res': {
-        const pending = this.#pending.get(key(link.peer, frame.id));
+        const pending = this.#pending.get(link.peer)?.get(frame.id);
         if (pending === undefined) {
           this.ctx.lateReply();
           this.ctx.log('debug', `reply ${frame.id} from ${link.peer} matches no pending request (late or cancelled); dropped`, link.peer, CODES.REPLY);
           return;
         }
-        pending(new Packet(link.peer, time, frame.data));
+        this.#forget(link.peer, frame.id);
+        pending.reply(new Packet(link.peer, time, frame.data));
         return;
       }
       case 'chan':
@@ -95,29 +107,33 @@ export class Messaging {
    * @throws TypeError at the call for a bad timeout
    */
   request$(node: string, message: unknown, options: RequestOptions = {}): Observable<Packet> {
-    const fail$ = (code: Code, why: string): Observable<never> => throwError(() => new RequestError(code, node, why));
     const ask$ = new Observable<Packet>((subscriber) => {
       const peer = this.ctx.state().peers.get(node);
-      if (typeof node !== 'string' || peer === undefined || !peer.configured) return fail$(CODES.NOT_CONFIGURED, `${String(node)} is not configured`).subscribe(subscriber);
-      if (!this.ctx.listening() || !peer.joined) return fail$(CODES.NOT_ONLINE, `${node} is not online`).subscribe(subscriber);
+      if (typeof node !== 'string' || peer === undefined || !peer.configured) return subscriber.error(new RequestError(CODES.NOT_CONFIGURED, node, `${String(node)} is not configured`));
+      if (!this.ctx.listening() || !peer.joined) return subscriber.error(new RequestError(CODES.NOT_ONLINE, node, `${node} is not online`));
       const id = this.#nextId++;
-      this.#pending.set(key(node, id), (packet) => {
-        subscriber.next(packet);
-        subscriber.complete();
+      let byId = this.#pending.get(node);
+      if (byId === undefined) this.#pending.set(node, (byId = new Map()));
+      byId.set(id, {
+        reply: (packet) => {
+          subscriber.next(packet);
+          subscriber.complete();
+        },
+        fail: (error) => subscriber.error(error),
       });
       if (!this.ctx.outbox.sendTo({ type: 'req', id }, node, message, this.ctx.state(), 'request$')) {
-        this.#pending.delete(key(node, id));
+        this.#forget(node, id);
         subscriber.error(new RequestError(CODES.SEND, node, `request to ${node} not sent (see log$)`));
       }
-      return () => this.#pending.delete(key(node, id));
+      return () => this.#forget(node, id);
     });
-    const left$ = this.ctx.membership$.pipe(
-      filter((e) => e.type === 'leave' && e.node === node),
-      take(1),
-      mergeMap(() => fail$(CODES.PEER_LEFT, `${node} left before it replied`)),
-    );
     // built here, so a bad timeout throws at the call, not at subscription
-    return merge(ask$, left$).pipe(take(1), requestTimeout<Packet>(node, this.ctx.settings$, options.timeout, this.ctx.scheduler));
+    return ask$.pipe(requestTimeout<Packet>(node, this.ctx.settings$, options.timeout, this.ctx.scheduler));
+  }
+
+  #forget(node: string, id: number): void {
+    const byId = this.#pending.get(node);
+    if (byId?.delete(id) === true && byId.size === 0) this.#pending.delete(node);
   }
 
   /** The channel `name`, typed by `codec` when given. */
@@ -147,11 +163,14 @@ export class Messaging {
   }
 
   complete(): void {
+    this.#leaves.unsubscribe();
     this.#requests.complete();
     this.#channels.complete();
   }
 }
 
-function key(node: string, id: number): string {
-  return `${id}:${node}`;
+/** How a pending request is settled: by its reply, or by a failure (its peer left). */
+interface PendingRequest {
+  reply(packet: Packet): void;
+  fail(error: RequestError): void;
 }

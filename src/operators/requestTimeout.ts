@@ -1,23 +1,4 @@
-import {
-  asyncScheduler,
-  distinctUntilChanged,
-  map,
-  merge,
-  mergeMap,
-  of,
-  switchMap,
-  take,
-  takeUntil,
-  throwError,
-  timer,
-  connect,
-  defer,
-  ignoreElements,
-  endWith,
-  type MonoTypeOperatorFunction,
-  type Observable,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, distinctUntilChanged, map, Observable, of, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { RequestError } from '../errors.js';
 import { CODES } from '../limits.js';
 import type { Settings } from '../settings.js';
@@ -60,23 +41,51 @@ export function requestTimeout<T>(
   if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
     throw new TypeError(`requestTimeout: timeout must be a positive whole number of ms, got ${timeout}`);
   }
+  const limit$ = timeout === undefined ? settings$.pipe(map((s) => s.requestTimeout), distinctUntilChanged()) : of(timeout);
+  // written out rather than composed (connect, merge, switchMap, timer, takeUntil): one
+  // request builds one subscriber and one scheduled action, not a dozen operators
   return (source$) =>
-    defer(() => {
+    new Observable<T>((subscriber) => {
       const start = scheduler.now();
-      const limit$ = timeout === undefined ? settings$.pipe(map((s) => s.requestTimeout), distinctUntilChanged()) : of(timeout);
-      return source$.pipe(
-        connect((shared$) => {
-          const settled$ = merge(shared$.pipe(take(1)), shared$.pipe(ignoreElements(), endWith(true)));
-          const deadline$ = limit$.pipe(
-            switchMap((ms) =>
-              timer(Math.max(0, start + ms - scheduler.now()), scheduler).pipe(
-                mergeMap(() => throwError(() => new RequestError(CODES.REQUEST_TIMEOUT, node, `${node} did not reply within ${ms} ms`))),
-              ),
-            ),
-            takeUntil(settled$),
-          );
-          return merge(shared$, deadline$);
-        }),
-      );
+      let settled = false;
+      let deadline: Subscription | undefined;
+      const limits = new Subscription();
+      const settle = (): void => {
+        settled = true;
+        deadline?.unsubscribe();
+        limits.unsubscribe();
+      };
+      const source = source$.subscribe({
+        next: (value) => {
+          if (!settled) settle();
+          subscriber.next(value);
+        },
+        error: (error: unknown) => {
+          settle();
+          subscriber.error(error);
+        },
+        complete: () => {
+          settle();
+          subscriber.complete();
+        },
+      });
+      if (!settled) {
+        limits.add(
+          limit$.subscribe((ms) => {
+            if (settled) return;
+            deadline?.unsubscribe();
+            deadline = scheduler.schedule(() => {
+              if (settled) return;
+              settle();
+              source.unsubscribe();
+              subscriber.error(new RequestError(CODES.REQUEST_TIMEOUT, node, `${node} did not reply within ${ms} ms`));
+            }, Math.max(0, start + ms - scheduler.now()));
+          }),
+        );
+      }
+      return () => {
+        settle();
+        source.unsubscribe();
+      };
     });
 }
