@@ -1,5 +1,4 @@
 import { BehaviorSubject, defaultIfEmpty, filter, forkJoin, firstValueFrom, map, race, Subject, Subscription, tap, timer, type Observable, type Observer } from 'rxjs';
-import { isLeft } from 'fp-ts/lib/Either.js';
 import { ManagerApi } from './api/adapter.js';
 import { connections$ } from './connections.js';
 import { CLOSE_GRACE, CODES, type Code } from './limits.js';
@@ -9,13 +8,12 @@ import { LiveMembership } from './membership/live.js';
 import type { View } from './membership/view.js';
 import { clusterMetrics, type AnyRegistry, type ClusterMetrics } from './metrics/index.js';
 import { backpressure } from './operators/backpressure.js';
-import { resolveOptions, type ManagerOptions, type ResolvedOptions } from './options.js';
+import { checkPeerName, resolveOptions, type ManagerOptions, type ResolvedOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { IncomingRequest, Packet } from './packet.js';
 import { Messaging, type Channel, type RequestOptions } from './messaging.js';
 import { checkMetadata } from './metadata.js';
 import type * as t from 'io-ts';
-import { NodeName } from './protocol/frames.js';
 import { makeNonce } from './protocol/handshake.js';
 import { handshakeKeys, weakSecret, type HandshakeKeys, type Keyring, type Secret } from './protocol/keyring.js';
 import type { SessionEvent } from './session/session.js';
@@ -225,8 +223,7 @@ export class Manager {
    * @throws TypeError for a malformed name or address, or this node's own name
    */
   addNode(name: string, addr?: string): void {
-    if (isLeft(NodeName.decode(name))) throw new TypeError(`Invalid node name: expected 1 to 128 characters without control characters`);
-    if (name === this.name) throw new TypeError(`Invalid node name: "${name}" is this node's own name`);
+    checkPeerName(name, this.name);
     const address = this.#transport.parseAddress(addr, 'dial');
     const known = this.#members.state.peers.get(name);
     if (this.#phase === 'stopping' || this.#phase === 'stopped' || (known?.configured === true && known.addr === address)) return;
