@@ -58,7 +58,6 @@ export class Manager {
   readonly #members: LiveMembership;
   readonly #outbox: Outbox;
   readonly #config = new Subject<{ readonly name: string; readonly addr: string | undefined }>();
-  readonly #fromCluster = new Subject<Packet>();
   readonly #fromClusterApi = new Subject<ApiRequest>();
   readonly #log = new Subject<LogEntry>();
   readonly #pressure = new Subject<void>();
@@ -73,7 +72,7 @@ export class Manager {
   #shutdown: Promise<void> | undefined;
 
   /** Application packets from peers (hot). */
-  readonly fromCluster$: Observable<Packet> = this.#fromCluster.asObservable();
+  readonly fromCluster$: Observable<Packet>;
   /** Admin requests that came through the HTTP API (hot). */
   readonly fromClusterApi$: Observable<ApiRequest> = this.#fromClusterApi.asObservable();
   /** Joins and leaves, a leave with its reason (`shutdown`, `timeout`, `lost`, `removed`, `slow`, `restarted`…) (hot). */
@@ -160,15 +159,10 @@ export class Manager {
     const listening = (): boolean => this.#phase === 'listening';
     this.#messaging = new Messaging({
       outbox: this.#outbox, settings$: this.#settings.asObservable(), scheduler: o.scheduler, membership$: this.membership$, state: () => this.#members.state, onlineLinks: () => this.#members.onlineLinks(),
-      listening, log, lateReply: () => this.#stats.lateReplies++,
+      listening, log, stats: this.#stats,
     });
-    this.requests$ = this.#messaging.requests$;
+    ({ fromCluster$: this.fromCluster$, requests$: this.requests$, toCluster$: this.toCluster$, toNode$: this.toNode$ } = this.#messaging);
     this.#metadata = o.metadata;
-    this.toCluster$ = this.#observer('toCluster$', (message) => listening() && this.#outbox.broadcast({ type: 'msg' }, message, this.#members.onlineLinks()));
-    this.toNode$ = this.#observer('toNode$', (m: NodeMessage) => {
-      if (typeof m !== 'object' || m === null) log('warn', 'toNode$ expects { node, message }; value not sent', undefined, CODES.SEND);
-      else if (listening()) this.#outbox.sendTo({ type: 'msg' }, m.node, m.message, this.#members.state);
-    });
   }
 
   /**
@@ -405,7 +399,7 @@ export class Manager {
     this.#emitLog('info', 'stopped');
     this.#members.complete();
     this.#messaging.complete();
-    for (const subject$ of [this.#fromCluster, this.#fromClusterApi, this.#config, this.#pressure, this.#settings]) subject$.complete();
+    for (const subject$ of [this.#fromClusterApi, this.#config, this.#pressure, this.#settings]) subject$.complete();
     this.#log.complete();
   }
 
@@ -427,11 +421,8 @@ export class Manager {
   #route(event: SessionEvent): void {
     switch (event.type) {
       case 'packet':
-        this.#stats.messagesReceived++;
-        this.#stats.bytesReceived += event.bytes;
         this.#members.countPacket(event.link.peer);
-        if (event.frame.type === 'msg') this.#fromCluster.next(new Packet(event.link.peer, new Date(event.frame.time), event.frame.data));
-        else this.#messaging.receive(event.frame, event.link);
+        this.#messaging.receive(event);
         return;
       case 'log':
         this.#emitLog(event.level, event.message, event.node, event.code);
@@ -443,14 +434,6 @@ export class Manager {
       default:
         this.#members.input(event.type === 'leaving' ? event : { ...event, time: this.#o.scheduler.now() });
     }
-  }
-
-  #observer<T>(via: string, next: (value: T) => unknown): Observer<T> {
-    return {
-      next: (value) => void next(value),
-      error: (error: unknown) => this.#emitLog('warn', `a stream piped into ${via} failed: ${String(error)}`, undefined, CODES.SEND),
-      complete: () => undefined,
-    };
   }
 
   /** The prom-client Registry holding this manager's metrics (the `metrics` option's, or its own), or undefined when metrics are off. Its series leave it on shutdown. */
