@@ -7,7 +7,6 @@ import { countsOf, type ApiClusterNode } from './membership/index.js';
 import { LiveMembership } from './membership/live.js';
 import type { View } from './membership/view.js';
 import { clusterMetrics, type AnyRegistry, type ClusterMetrics } from './metrics/index.js';
-import { backpressure } from './operators/backpressure.js';
 import { checkPeerName, resolveOptions, type ManagerOptions, type ResolvedOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { IncomingRequest, Packet } from './packet.js';
@@ -60,7 +59,6 @@ export class Manager {
   readonly #config = new Subject<{ readonly name: string; readonly addr: string | undefined }>();
   readonly #fromClusterApi = new Subject<ApiRequest>();
   readonly #log = new Subject<LogEntry>();
-  readonly #pressure = new Subject<void>();
   readonly #subscription = new Subscription();
   readonly #stats = new TrafficStats();
   readonly #messaging: Messaging;
@@ -127,7 +125,7 @@ export class Manager {
     this.#incarnation = Math.max(0, Math.round(o.scheduler.now()));
     this.#settings = new BehaviorSubject(o.settings);
     const log = (level: LogLevel, message: string, node?: string, code?: Code): void => this.#emitLog(level, message, node, code);
-    this.#outbox = new Outbox(name, o, (level, message, node) => log(level, message, node, CODES.SEND), () => this.#pressure.next(), this.#stats);
+    this.#outbox = new Outbox(name, o, (level, message, node) => log(level, message, node, CODES.SEND), () => this.#members.links(), this.#stats);
     this.#members = new LiveMembership(
       name,
       {
@@ -152,10 +150,7 @@ export class Manager {
       if (action === 'reconnect') this.#members.state.peers.get(node)?.active?.end('lost', 'normal', 'reconnect requested');
       this.#fromClusterApi.next({ action, manager: this.name, node, data });
     });
-    const high = o.sendBufferBytes / 4;
-    this.writable$ = this.#pressure.pipe(
-      backpressure(() => this.bufferedAmount, { lowWater: o.sendBufferBytes / 16, scheduler: o.scheduler, pressedAtStart: () => this.bufferedAmount > high }),
-    );
+    this.writable$ = this.#outbox.writable$;
     const listening = (): boolean => this.#phase === 'listening';
     this.#messaging = new Messaging({
       outbox: this.#outbox, settings$: this.#settings.asObservable(), scheduler: o.scheduler, membership$: this.membership$, state: () => this.#members.state, onlineLinks: () => this.#members.onlineLinks(),
@@ -348,7 +343,7 @@ export class Manager {
 
   /** The most unsent bytes queued for any one peer: past `sendBufferBytes` that peer is dropped as a slow consumer. */
   get bufferedAmount(): number {
-    return this.#members.links().reduce((most, link) => Math.max(most, link.conn.bufferedAmount), 0);
+    return this.#outbox.bufferedAmount;
   }
 
   /** Logs the current state and returns it (the seed's StateDump). */
@@ -399,7 +394,9 @@ export class Manager {
     this.#emitLog('info', 'stopped');
     this.#members.complete();
     this.#messaging.complete();
-    for (const subject$ of [this.#fromClusterApi, this.#config, this.#pressure, this.#settings]) subject$.complete();
+    for (const subject$ of [this.#fromClusterApi, this.#config]) subject$.complete();
+    this.#outbox.complete();
+    this.#settings.complete();
     this.#log.complete();
   }
 
