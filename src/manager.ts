@@ -57,7 +57,6 @@ export class Manager {
   readonly #members: LiveMembership;
   readonly #outbox: Outbox;
   readonly #config = new Subject<{ readonly name: string; readonly addr: string | undefined }>();
-  readonly #fromClusterApi = new Subject<ApiRequest>();
   readonly #log = new Subject<LogEntry>();
   readonly #subscription = new Subscription();
   readonly #stats = new TrafficStats();
@@ -72,7 +71,7 @@ export class Manager {
   /** Application packets from peers (hot). */
   readonly fromCluster$: Observable<Packet>;
   /** Admin requests that came through the HTTP API (hot). */
-  readonly fromClusterApi$: Observable<ApiRequest> = this.#fromClusterApi.asObservable();
+  readonly fromClusterApi$: Observable<ApiRequest>;
   /** Joins and leaves, a leave with its reason (`shutdown`, `timeout`, `lost`, `removed`, `slow`, `restarted`…) (hot). */
   readonly membership$: Observable<MembershipEvent>;
   /** The name of each node that joined, after it survived joinDelay (hot). */
@@ -144,12 +143,12 @@ export class Manager {
     this.leader$ = this.#members.leader$;
     this.reachability$ = this.#members.reachability$;
     const metrics = (this.#metrics = o.metrics === undefined ? undefined : clusterMetrics(this, o.metrics));
-    this.#api = new ManagerApi(this, { enabled: o.apiEnabled, signingKey: o.signingKey, tokenDuration: o.tokenDuration, admins: o.admins, listen: o.apiListen, ...(metrics === undefined ? {} : { metrics: () => metrics.scrape() }) }, (action, node, data) => {
-      if (this.#fromClusterApi.closed) return;
-      this.#emitLog('info', `API request ${action} for ${node}`, node);
-      if (action === 'reconnect') this.#members.state.peers.get(node)?.active?.end('lost', 'normal', 'reconnect requested');
-      this.#fromClusterApi.next({ action, manager: this.name, node, data });
+    const apiOptions = { enabled: o.apiEnabled, signingKey: o.signingKey, tokenDuration: o.tokenDuration, admins: o.admins, listen: o.apiListen, ...(metrics === undefined ? {} : { metrics: () => metrics.scrape() }) };
+    this.#api = new ManagerApi(this, apiOptions, {
+      log: (message, node) => this.#emitLog('info', message, node),
+      reconnect: (node) => this.#members.state.peers.get(node)?.active?.end('lost', 'normal', 'reconnect requested'),
     });
+    this.fromClusterApi$ = this.#api.requests$;
     this.writable$ = this.#outbox.writable$;
     const listening = (): boolean => this.#phase === 'listening';
     this.#messaging = new Messaging({
@@ -394,7 +393,8 @@ export class Manager {
     this.#emitLog('info', 'stopped');
     this.#members.complete();
     this.#messaging.complete();
-    for (const subject$ of [this.#fromClusterApi, this.#config]) subject$.complete();
+    this.#api.complete();
+    this.#config.complete();
     this.#outbox.complete();
     this.#settings.complete();
     this.#log.complete();
