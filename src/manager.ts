@@ -2,6 +2,7 @@ import { BehaviorSubject, defaultIfEmpty, filter, forkJoin, firstValueFrom, map,
 import { ManagerApi } from './api/adapter.js';
 import { connections$ } from './connections.js';
 import { CLOSE_GRACE, CODES, type Code } from './limits.js';
+import { listen, type Lifecycle } from './listen.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { countsOf, type ApiClusterNode } from './membership/index.js';
 import { LiveMembership } from './membership/live.js';
@@ -63,9 +64,7 @@ export class Manager {
   readonly #messaging: Messaging;
   #metadata: Readonly<Record<string, unknown>>;
   readonly #metrics: ClusterMetrics | undefined;
-  #phase: StateDump['state'] = 'new';
-  #address: string | null = null;
-  #apiAddress: string | null = null;
+  readonly #life: Lifecycle = { phase: 'new', address: null, apiAddress: null };
   #shutdown: Promise<void> | undefined;
 
   /** Application packets from peers (hot). */
@@ -150,7 +149,7 @@ export class Manager {
     });
     this.fromClusterApi$ = this.#api.requests$;
     this.writable$ = this.#outbox.writable$;
-    const listening = (): boolean => this.#phase === 'listening';
+    const listening = (): boolean => this.#life.phase === 'listening';
     this.#messaging = new Messaging({
       outbox: this.#outbox, settings$: this.#settings.asObservable(), scheduler: o.scheduler, membership$: this.membership$, state: () => this.#members.state, onlineLinks: () => this.#members.onlineLinks(),
       listening, log, stats: this.#stats,
@@ -198,7 +197,7 @@ export class Manager {
    */
   setMetadata(metadata: Readonly<Record<string, unknown>>): void {
     this.#metadata = checkMetadata(metadata, 'metadata');
-    if (this.#phase === 'listening') this.#outbox.metadata(this.#metadata, this.#members.links());
+    if (this.#life.phase === 'listening') this.#outbox.metadata(this.#metadata, this.#members.links());
   }
 
   /**
@@ -214,7 +213,7 @@ export class Manager {
     checkPeerName(name, this.name);
     const address = this.#transport.parseAddress(addr, 'dial');
     const known = this.#members.state.peers.get(name);
-    if (this.#phase === 'stopping' || this.#phase === 'stopped' || (known?.configured === true && known.addr === address)) return;
+    if (this.#life.phase === 'stopping' || this.#life.phase === 'stopped' || (known?.configured === true && known.addr === address)) return;
     this.#members.input({ type: 'configure', name, addr: address });
     this.#emitLog('info', `node ${name} configured${address === '' ? '' : ` at ${address}`}`, name);
     this.#config.next({ name, addr: address });
@@ -260,33 +259,12 @@ export class Manager {
     return this.#listen(addr, tls);
   }
 
-  async #listen(addr: string | undefined, tls: TlsOptions | undefined): Promise<string> {
-    const address = this.#transport.parseAddress(addr, 'listen');
-    if (this.#phase !== 'new') throw new Error(`cannot listen: manager ${this.name} is ${this.#phase}`);
-    this.#phase = 'listening';
-    let bound: string;
-    try {
-      this.#apiAddress = await this.#api.listen(tls);
-      const handler = this.#api.onClusterPort ? { requestHandler: this.requestHandler } : {};
-      const limits = { maxPendingHandshakes: this.#o.maxPendingHandshakes, handshakeTimeout: () => this.#settings.value.connectTimeout };
-      // transports that seal frames themselves (NATS) key them from the stretched primary secret
-      const self = { self: this.name, secret: this.#keys.primary, settings$: this.#settings.asObservable() };
-      bound = await this.#transport.listen(address, { maxPayload: this.#o.maxPayload, ...limits, ...(tls === undefined ? {} : { tls }), ...handler, ...self });
-    } catch (error) {
-      await this.#api.close();
-      this.#apiAddress = null;
-      if (this.#phase !== 'listening') throw new Error(`cannot listen on ${address}: manager ${this.name} was shut down meanwhile`, { cause: error });
-      this.#phase = 'new';
-      const message = (error as Error).message;
-      throw error instanceof TypeError || message.startsWith('cannot listen') ? error : new Error(`cannot listen on ${address}: ${message}`, { cause: error });
-    }
-    if (this.#phase !== 'listening') throw new Error(`cannot listen on ${address}: manager ${this.name} was shut down meanwhile`);
-    this.#address = bound;
-    if (!this.#api.register()) this.#emitLog('warn', `another manager named ${this.name} is listed by this process's HTTP API; this one is not`);
-    this.#subscription.add(this.#pipelines$().subscribe({ error: (e: unknown) => this.#emitLog('error', `internal fault: ${String(e)}`, undefined, CODES.SOCKET) }));
-    this.#emitLog('info', `listening on ${bound}`);
-    if (this.#weak !== undefined) this.#emitLog('warn', this.#weak);
-    return bound;
+  #listen(addr: string | undefined, tls: TlsOptions | undefined): Promise<string> {
+    return listen(this.#life, addr, tls, {
+      name: this.name, transport: this.#transport, api: this.#api, options: this.#o, settings$: this.#settings,
+      secret: () => this.#keys.primary, weak: () => this.#weak, log: (level, message) => this.#emitLog(level, message),
+      start: () => this.#subscription.add(this.#pipelines$().subscribe({ error: (e: unknown) => this.#emitLog('error', `internal fault: ${String(e)}`, undefined, CODES.SOCKET) })),
+    });
   }
 
   /**
@@ -313,7 +291,7 @@ export class Manager {
    * @throws Error when the manager does not listen with TLS; TypeError or the TLS error for unusable material (nothing changes then)
    */
   updateTls(tls: Pick<TlsOptions, 'key' | 'cert' | 'ca'>): void {
-    if (this.#phase !== 'listening' || this.#transport.updateTls === undefined) throw new Error(`updateTls: manager ${this.name} does not listen with TLS`);
+    if (this.#life.phase !== 'listening' || this.#transport.updateTls === undefined) throw new Error(`updateTls: manager ${this.name} does not listen with TLS`);
     this.#transport.updateTls(tls);
     this.#api.updateTls(tls);
     this.#emitLog('info', 'TLS key and certificate updated');
@@ -332,12 +310,12 @@ export class Manager {
 
   /** The bound address of the API's own server (`api.listen`), once listening; null when the API has none. */
   get apiAddress(): string | null {
-    return this.#apiAddress;
+    return this.#life.apiAddress;
   }
 
   /** The bound address, once listening. */
   get address(): string | null {
-    return this.#address;
+    return this.#life.address;
   }
 
   /** The most unsent bytes queued for any one peer: past `sendBufferBytes` that peer is dropped as a slow consumer. */
@@ -348,7 +326,7 @@ export class Manager {
   /** Logs the current state and returns it (the seed's StateDump). */
   stateDump(): StateDump {
     const counts = countsOf(this.#members.state);
-    const { dump, lines } = describeState(this.name, this.#phase, this.#address, counts, this.#settings.value, this.#members.members());
+    const { dump, lines } = describeState(this.name, this.#life.phase, this.#life.address, counts, this.#settings.value, this.#members.members());
     for (const [message, node] of lines) this.#emitLog('info', message, node);
     return dump;
   }
@@ -370,8 +348,8 @@ export class Manager {
   }
 
   async #stop(): Promise<void> {
-    const wasListening = this.#phase === 'listening';
-    this.#phase = 'stopping';
+    const wasListening = this.#life.phase === 'listening';
+    this.#life.phase = 'stopping';
     if (wasListening) {
       this.#emitLog('info', 'shutting down');
       this.#members.input({ type: 'stop' });
@@ -389,7 +367,7 @@ export class Manager {
     this.#api.unregister();
     await this.#transport.close();
     await this.#api.close();
-    this.#phase = 'stopped';
+    this.#life.phase = 'stopped';
     this.#emitLog('info', 'stopped');
     this.#members.complete();
     this.#messaging.complete();
