@@ -1,7 +1,7 @@
-import { BehaviorSubject, defaultIfEmpty, filter, forkJoin, firstValueFrom, map, race, Subject, Subscription, tap, timer, type Observable, type Observer } from 'rxjs';
+import { BehaviorSubject, filter, map, Subject, Subscription, tap, type Observable, type Observer } from 'rxjs';
 import { ManagerApi } from './api/adapter.js';
 import { connections$ } from './connections.js';
-import { CLOSE_GRACE, CODES, type Code } from './limits.js';
+import { CODES, type Code } from './limits.js';
 import { listen, type Lifecycle } from './listen.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { countsOf, type ApiClusterNode } from './membership/index.js';
@@ -18,6 +18,7 @@ import { makeNonce } from './protocol/handshake.js';
 import { handshakeKeys, weakSecret, type HandshakeKeys, type Keyring, type Secret } from './protocol/keyring.js';
 import type { SessionEvent } from './session/session.js';
 import { mergeSettings, type Settings } from './settings.js';
+import { shutdown } from './shutdown.js';
 import { describeState } from './stateDump.js';
 import { TrafficStats } from './stats.js';
 import type { RequestHandler, TlsOptions, Transport } from './transport/types.js';
@@ -343,39 +344,12 @@ export class Manager {
 
   /** Tells peers, closes connections and completes every stream. Idempotent: a second call returns the first call's Promise. */
   shutdown(): Promise<void> {
-    this.#shutdown ??= this.#stop();
+    this.#shutdown ??= shutdown(this.#life, {
+      members: this.#members, outbox: this.#outbox, transport: this.#transport, api: this.#api, metrics: this.#metrics, subscription: this.#subscription,
+      scheduler: this.#o.scheduler, settings$: this.#settings, log: (level, message) => this.#emitLog(level, message),
+      streams: [this.#members, this.#messaging, this.#api, this.#config, this.#outbox, this.#settings, this.#log],
+    });
     return this.#shutdown;
-  }
-
-  async #stop(): Promise<void> {
-    const wasListening = this.#life.phase === 'listening';
-    this.#life.phase = 'stopping';
-    if (wasListening) {
-      this.#emitLog('info', 'shutting down');
-      this.#members.input({ type: 'stop' });
-      const links = this.#members.links();
-      for (const link of links) this.#outbox.leave(link);
-      if (links.length > 0) {
-        // the close handshakes get a moment, bounded, so the leave notices are
-        // delivered before the sockets go and peers see an orderly leave
-        const allClosed$ = forkJoin(links.map((link) => link.closed$.pipe(defaultIfEmpty(undefined))));
-        await firstValueFrom(race(allClosed$, timer(Math.min(this.#settings.value.connectTimeout, CLOSE_GRACE), this.#o.scheduler)), { defaultValue: undefined });
-      }
-    }
-    this.#subscription.unsubscribe();
-    this.#metrics?.close();
-    this.#api.unregister();
-    await this.#transport.close();
-    await this.#api.close();
-    this.#life.phase = 'stopped';
-    this.#emitLog('info', 'stopped');
-    this.#members.complete();
-    this.#messaging.complete();
-    this.#api.complete();
-    this.#config.complete();
-    this.#outbox.complete();
-    this.#settings.complete();
-    this.#log.complete();
   }
 
   /** Every connection of a listening manager, each living its session. */
