@@ -1,5 +1,6 @@
-import { BehaviorSubject, filter, map, Subject, Subscription, tap, type Observable, type Observer } from 'rxjs';
+import { BehaviorSubject, map, Subject, Subscription, tap, type Observable, type Observer } from 'rxjs';
 import { ManagerApi } from './api/adapter.js';
+import type { ClusterManager } from './clusterManager.js';
 import { connections$ } from './connections.js';
 import { CODES, type Code } from './limits.js';
 import { listen, type Lifecycle } from './listen.js';
@@ -44,7 +45,7 @@ export type { QuorumStrategy } from './protocol/quorum.js';
  * m.fromCluster$.subscribe((p) => console.log(p.name, p.message()));
  * m.nodeJoin$.subscribe(() => m.toCluster$.next('Hello World!'));
  */
-export class Manager {
+export class Manager implements ClusterManager {
   readonly #o: ResolvedOptions;
   /** The stretched handshake keys; setSecrets swaps them. */
   #keys: HandshakeKeys;
@@ -68,46 +69,20 @@ export class Manager {
   readonly #life: Lifecycle = { phase: 'new', address: null, apiAddress: null };
   #shutdown: Promise<void> | undefined;
 
-  /** Application packets from peers (hot). */
   readonly fromCluster$: Observable<Packet>;
-  /** Admin requests that came through the HTTP API (hot). */
   readonly fromClusterApi$: Observable<ApiRequest>;
-  /** Joins and leaves, a leave with its reason (`shutdown`, `timeout`, `lost`, `removed`, `slow`, `restarted`…) (hot). */
   readonly membership$: Observable<MembershipEvent>;
-  /** The name of each node that joined, after it survived joinDelay (hot). */
   readonly nodeJoin$: Observable<string>;
-  /** The name of each joined node that left (hot). */
   readonly nodeLeave$: Observable<string>;
-  /** Whether this node sees a majority: the current value at once, then each change. */
   readonly quorum$: Observable<boolean>;
-  /** Every configured or connected peer (never self), replayed. */
   readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
-  /**
-   * The agreed view, replayed: `{ id, members, converged }`. members: the
-   * cluster's largest fully connected set as this node computes it from the
-   * reachability reports (itself included unless it is outside that set);
-   * id: a hash of them, equal on every node with the same members;
-   * converged: every peer this node sees reports the same id.
-   */
   readonly view$: Observable<View>;
-  /** The view's lowest-named member while this node has quorum, else null; replayed. */
   readonly leader$: Observable<string | null>;
-  /** Whom each node reports it sees (this node's own report included), replayed: the connectivity matrix. */
   readonly reachability$: Observable<ReadonlyMap<string, readonly string[]>>;
-  /**
-   * Back-pressure for producers: `true` while every peer's send buffer has
-   * room, `false` once one peer has a quarter of `sendBufferBytes` unsent
-   * (at once, if so already when subscribed), `true` again once all are down
-   * to a sixteenth.
-   */
   readonly writable$: Observable<boolean>;
-  /** Requests from peers (hot): each an IncomingRequest to answer once with `reply(message)`. */
   readonly requests$: Observable<IncomingRequest>;
-  /** Log entries (hot). */
   readonly log$: Observable<LogEntry> = this.#log.asObservable();
-  /** Broadcast: each value goes to every online peer, never to self. Completing or erroring never stops the manager. */
   readonly toCluster$: Observer<unknown>;
-  /** Private messages: `{ node, message }`. Completing or erroring never stops the manager. */
   readonly toNode$: Observer<NodeMessage>;
 
   /**
@@ -134,14 +109,10 @@ export class Manager {
       },
       { inc: this.#incarnation, quorum: o.quorum, scheduler: o.scheduler, readTimeout$: this.#settings.pipe(map((s) => s.readTimeout)) },
     );
-    this.membership$ = this.#members.events$;
-    this.nodeJoin$ = this.membership$.pipe(filter((e) => e.type === 'join'), map((e) => e.node));
-    this.nodeLeave$ = this.membership$.pipe(filter((e) => e.type === 'leave'), map((e) => e.node));
-    this.members$ = this.#members.members$;
-    this.quorum$ = this.#members.quorum$;
-    this.view$ = this.#members.view$;
-    this.leader$ = this.#members.leader$;
-    this.reachability$ = this.#members.reachability$;
+    ({
+      events$: this.membership$, nodeJoin$: this.nodeJoin$, nodeLeave$: this.nodeLeave$, members$: this.members$,
+      quorum$: this.quorum$, view$: this.view$, leader$: this.leader$, reachability$: this.reachability$,
+    } = this.#members);
     const metrics = (this.#metrics = o.metrics === undefined ? undefined : clusterMetrics(this, o.metrics));
     const apiOptions = { enabled: o.apiEnabled, signingKey: o.signingKey, tokenDuration: o.tokenDuration, admins: o.admins, listen: o.apiListen, ...(metrics === undefined ? {} : { metrics: () => metrics.scrape() }) };
     this.#api = new ManagerApi(this, apiOptions, {
@@ -159,57 +130,23 @@ export class Manager {
     this.#metadata = o.metadata;
   }
 
-  /**
-   * Asks `node` and waits for its reply: cold, one request per subscription;
-   * emits the reply Packet and completes. Fails with a RequestError whose
-   * code says why: RXC_ERR_REQUEST_TIMEOUT (no reply within `timeout`, or the
-   * `requestTimeout` setting), RXC_ERR_NOT_CONFIGURED, RXC_ERR_NOT_ONLINE,
-   * RXC_ERR_PEER_LEFT (it left while the request was pending), RXC_ERR_SEND.
-   * Unsubscribing cancels: a late reply is dropped and counted.
-   *
-   * @example
-   * m.request$('node2', { get: 'config' }, { timeout: 1000 }).subscribe((reply) => console.log(reply.message()));
-   */
   request$(node: string, message: unknown, options?: RequestOptions): Observable<Packet> {
     return this.#messaging.request$(node, message, options);
   }
 
-  /**
-   * Messages under the name `name`, typed by an io-ts `codec` when given: a
-   * message that fails it is logged (RXC_ERR_CHANNEL_DECODE, with the field
-   * path) and dropped. Channel messages never appear on fromCluster$.
-   *
-   * @throws TypeError for a name that is not 1-128 characters without control characters
-   */
   channel<T = unknown>(name: string, codec?: t.Decoder<unknown, T>): Channel<T> {
     return this.#messaging.channel(name, codec);
   }
 
-  /** This node's metadata now (its tags and roles, as peers see them). */
   get metadata(): Readonly<Record<string, unknown>> {
     return this.#metadata;
   }
 
-  /**
-   * Replaces this node's metadata and tells every connected peer; each of
-   * them emits a `membership$` `update` for this node.
-   *
-   * @throws TypeError when it is not a JSON object of at most 4 KiB
-   */
   setMetadata(metadata: Readonly<Record<string, unknown>>): void {
     this.#metadata = checkMetadata(metadata, 'metadata');
     if (this.#life.phase === 'listening') this.#outbox.metadata(this.#metadata, this.#members.links());
   }
 
-  /**
-   * Configures a peer to dial and accept (the seed's AddNode). May be called
-   * before or after listen; calling it again with another address moves it
-   * (a live connection stays; the next dial uses the new address).
-   *
-   * @param name - the peer's name
-   * @param addr - where it listens, as the transport reads it (ws: `host:port`; none on NATS)
-   * @throws TypeError for a malformed name or address, or this node's own name
-   */
   addNode(name: string, addr?: string): void {
     checkPeerName(name, this.name);
     const address = this.#transport.parseAddress(addr, 'dial');
@@ -220,7 +157,6 @@ export class Manager {
     this.#config.next({ name, addr: address });
   }
 
-  /** Forgets a node and closes its connection (the seed's RemoveNode). */
   removeNode(name: string): void {
     if (!this.nodeConfigured(name)) return;
     this.#members.input({ type: 'unconfigure', name });
@@ -228,34 +164,18 @@ export class Manager {
     this.#emitLog('info', `node ${name} removed`, name);
   }
 
-  /** Whether `name` is configured (the seed's NodeConfigured). */
   nodeConfigured(name: string): boolean {
     return this.#members.state.peers.get(name)?.configured === true;
   }
 
-  /** Every configured node (the seed's NodesConfigured). */
   nodesConfigured(): Record<string, boolean> {
     return Object.fromEntries(this.#members.configured().map((c) => [c.name, true]));
   }
 
-  /**
-   * Listens for peers and starts dialing the configured ones (the seed's ListenAndServe).
-   *
-   * @param addr - where to listen, as the transport reads it (ws: `host:port`, port 0 picks a free one)
-   * @returns the bound address
-   * @rejects Error when the address is malformed, the port busy, or the manager listens already
-   */
   async listen(addr?: string): Promise<string> {
     return this.#listen(addr, undefined);
   }
 
-  /**
-   * Like `listen`, over TLS (the seed's ListenAndServeTLS): serves wss, and
-   * dials every peer over TLS too, verifying it against `ca` when given.
-   * With `requestCert`, TLS is mutual.
-   *
-   * @rejects Error when the address is malformed, the port busy, or the key or certificate unusable
-   */
   async listenTls(addr: string, tls: TlsOptions): Promise<string> {
     return this.#listen(addr, tls);
   }
@@ -268,15 +188,6 @@ export class Manager {
     });
   }
 
-  /**
-   * Rotates the cluster secret with no restart and no leave: connections stay
-   * up; new handshakes prove with `primary`, and proofs made with any of
-   * `accepted` are taken. Roll out `{ primary: old, accepted: [new] }`, then
-   * `{ primary: new, accepted: [old] }`, then `new` alone.
-   *
-   * @param keyring - a secret, or `{ primary, accepted?: [...] }`
-   * @throws TypeError naming the field when the keyring is malformed; nothing changes then
-   */
   setSecrets(keyring: Secret | Keyring): void {
     const keys = handshakeKeys(keyring, 'keyring');
     this.#keys = keys;
@@ -284,13 +195,6 @@ export class Manager {
     this.#emitLog('info', `secrets updated: ${keys.all.length - 1} accepted besides the primary`);
   }
 
-  /**
-   * Swaps this node's TLS key and certificate (and CAs) with no leave: open
-   * connections keep theirs; new connections, both accepted and dialed, use
-   * the new ones. The API's own HTTPS server (`api.listen`) too.
-   *
-   * @throws Error when the manager does not listen with TLS; TypeError or the TLS error for unusable material (nothing changes then)
-   */
   updateTls(tls: Pick<TlsOptions, 'key' | 'cert' | 'ca'>): void {
     if (this.#life.phase !== 'listening' || this.#transport.updateTls === undefined) throw new Error(`updateTls: manager ${this.name} does not listen with TLS`);
     this.#transport.updateTls(tls);
@@ -298,33 +202,27 @@ export class Manager {
     this.#emitLog('info', 'TLS key and certificate updated');
   }
 
-  /** Applies new settings to every running pipeline (the seed's UpdateSettings). @throws TypeError naming the offending field; nothing is applied then */
   updateSettings(settings: Partial<Settings>): void {
     this.#settings.next(mergeSettings(this.#settings.value, settings));
     this.#emitLog('info', `settings updated: ${JSON.stringify(settings)}`);
   }
 
-  /** The settings in force. */
   get settings(): Settings {
     return this.#settings.value;
   }
 
-  /** The bound address of the API's own server (`api.listen`), once listening; null when the API has none. */
   get apiAddress(): string | null {
     return this.#life.apiAddress;
   }
 
-  /** The bound address, once listening. */
   get address(): string | null {
     return this.#life.address;
   }
 
-  /** The most unsent bytes queued for any one peer: past `sendBufferBytes` that peer is dropped as a slow consumer. */
   get bufferedAmount(): number {
     return this.#outbox.bufferedAmount;
   }
 
-  /** Logs the current state and returns it (the seed's StateDump). */
   stateDump(): StateDump {
     const counts = countsOf(this.#members.state);
     const { dump, lines } = describeState(this.name, this.#life.phase, this.#life.address, counts, this.#settings.value, this.#members.members());
@@ -332,17 +230,14 @@ export class Manager {
     return dump;
   }
 
-  /** A signed token for the admin API (the seed's apiMakeKey): HS256 with `api.signingKey`, valid for `api.tokenDuration`. */
   issueApiToken(username: string): string {
     return this.#api.issue(username);
   }
 
-  /** The HTTP API as a Node request handler, to mount in your own server (also served on the cluster port while `api.enabled`). */
   get requestHandler(): RequestHandler {
     return this.#api.handler;
   }
 
-  /** Tells peers, closes connections and completes every stream. Idempotent: a second call returns the first call's Promise. */
   shutdown(): Promise<void> {
     this.#shutdown ??= shutdown(this.#life, {
       members: this.#members, outbox: this.#outbox, transport: this.#transport, api: this.#api, metrics: this.#metrics, subscription: this.#subscription,
@@ -385,12 +280,10 @@ export class Manager {
     }
   }
 
-  /** The prom-client Registry holding this manager's metrics (the `metrics` option's, or its own), or undefined when metrics are off. Its series leave it on shutdown. */
   get metricsRegistry(): AnyRegistry | undefined {
     return this.#metrics?.registry;
   }
 
-  /** Traffic counters since this manager started: messages and bytes each way, redials, refusals by reason. */
   get stats(): TrafficStats {
     return this.#stats;
   }
