@@ -40,7 +40,7 @@ export interface ListenContext {
  * @returns the transport's bound address
  * @rejects Error when the address is malformed, the port busy, the key or certificate unusable, or the manager not new (or shut down meanwhile)
  */
-export async function listen(life: Lifecycle, addr: string | undefined, tls: TlsOptions | undefined, ctx: ListenContext): Promise<string> {
+export async function listenAndServe(life: Lifecycle, addr: string | undefined, tls: TlsOptions | undefined, ctx: ListenContext): Promise<string> {
   const { name, transport, api } = ctx;
   const address = transport.parseAddress(addr, 'listen');
   if (life.phase !== 'new') throw new Error(`cannot listen: manager ${name} is ${life.phase}`);

@@ -3,7 +3,7 @@ import { ManagerApi } from './api/adapter.js';
 import type { ClusterManager } from './clusterManager.js';
 import { connections$ } from './connections.js';
 import { CODES, type Code } from './limits.js';
-import { listen, type Lifecycle } from './listen.js';
+import { listenAndServe, type Lifecycle } from './listen.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { countsOf, type ApiClusterNode } from './membership/index.js';
 import { LiveMembership } from './membership/live.js';
@@ -19,7 +19,7 @@ import { makeNonce } from './protocol/handshake.js';
 import { handshakeKeys, weakSecret, type HandshakeKeys, type Keyring, type Secret } from './protocol/keyring.js';
 import type { SessionEvent } from './session/session.js';
 import { mergeSettings, type Settings } from './settings.js';
-import { shutdown } from './shutdown.js';
+import { stop } from './shutdown.js';
 import { describeState } from './stateDump.js';
 import { TrafficStats } from './stats.js';
 import type { RequestHandler, TlsOptions, Transport } from './transport/types.js';
@@ -181,7 +181,7 @@ export class Manager implements ClusterManager {
   }
 
   #listen(addr: string | undefined, tls: TlsOptions | undefined): Promise<string> {
-    return listen(this.#life, addr, tls, {
+    return listenAndServe(this.#life, addr, tls, {
       name: this.name, transport: this.#transport, api: this.#api, options: this.#o, settings$: this.#settings,
       secret: () => this.#keys.primary, weak: () => this.#weak, log: (level, message) => this.#emitLog(level, message),
       start: () => this.#subscription.add(this.#pipelines$().subscribe({ error: (e: unknown) => this.#emitLog('error', `internal fault: ${String(e)}`, undefined, CODES.SOCKET) })),
@@ -239,7 +239,7 @@ export class Manager implements ClusterManager {
   }
 
   shutdown(): Promise<void> {
-    this.#shutdown ??= shutdown(this.#life, {
+    this.#shutdown ??= stop(this.#life, {
       members: this.#members, outbox: this.#outbox, transport: this.#transport, api: this.#api, metrics: this.#metrics, subscription: this.#subscription,
       scheduler: this.#o.scheduler, settings$: this.#settings, log: (level, message) => this.#emitLog(level, message),
       streams: [this.#members, this.#messaging, this.#api, this.#config, this.#outbox, this.#settings, this.#log],

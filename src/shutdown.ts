@@ -1,4 +1,4 @@
-import { defaultIfEmpty, firstValueFrom, forkJoin, race, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import { defaultIfEmpty, firstValueFrom, forkJoin, race, timer, type BehaviorSubject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { ManagerApi } from './api/adapter.js';
 import { CLOSE_GRACE } from './limits.js';
 import type { Lifecycle } from './listen.js';
@@ -19,7 +19,7 @@ export interface ShutdownContext {
   /** The manager's one subscription: its connection pipelines. */
   readonly subscription: Subscription;
   readonly scheduler: SchedulerLike;
-  readonly settings$: { readonly value: Settings };
+  readonly settings$: BehaviorSubject<Settings>;
   log(level: LogLevel, message: string): void;
   /** Completed in this order once stopped: the manager's public streams, the log last. */
   readonly streams: readonly { complete(): void }[];
@@ -33,7 +33,7 @@ export interface ShutdownContext {
  * registry entry, the transport and the API's own server close, and every
  * stream completes.
  */
-export async function shutdown(life: Lifecycle, ctx: ShutdownContext): Promise<void> {
+export async function stop(life: Lifecycle, ctx: ShutdownContext): Promise<void> {
   const wasListening = life.phase === 'listening';
   life.phase = 'stopping';
   if (wasListening) {
