@@ -2,6 +2,7 @@
  * rxcluster: an authenticated full-mesh cluster of named Node.js processes,
  * with every Go channel of its predecessor turned into an RxJS stream.
  */
+export type { ClusterManager } from './clusterManager.js';
 export { Manager, type ManagerOptions, type NodeMessage, type ApiRequest, type StateDump, type TlsOptions, type MembershipEvent } from './manager.js';
 export { wsTransport, type WsTransportOptions } from './transport/ws/index.js';
 export { natsTransport, NatsTransport, type NatsTransportOptions, type NatsTransportStats } from './transport/nats/index.js';

@@ -1,4 +1,4 @@
-import { EMPTY, filter, mergeMap, Observable, of, Subject, type SchedulerLike, type Subscription } from 'rxjs';
+import { EMPTY, filter, mergeMap, Observable, of, Subject, type Observer, type SchedulerLike, type Subscription } from 'rxjs';
 import type * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { RequestError } from './errors.js';
@@ -8,11 +8,13 @@ import type { MembershipState } from './membership/state.js';
 import { requestTimeout } from './operators/requestTimeout.js';
 import type { Outbox } from './outbox.js';
 import { IncomingRequest, Packet, TypedPacket } from './packet.js';
-import { ChannelName, type PayloadFrame } from './protocol/frames.js';
+import { ChannelName } from './protocol/frames.js';
 import { reportErrors } from './protocol/report.js';
 import type { Link } from './session/link.js';
+import type { SessionEvent } from './session/session.js';
 import type { Settings } from './settings.js';
-import type { MembershipEvent } from './types.js';
+import type { TrafficStats } from './stats.js';
+import type { MembershipEvent, NodeMessage } from './types.js';
 
 /** A typed channel: messages under one name, decoded with its codec. */
 export interface Channel<T> {
@@ -30,7 +32,10 @@ export interface RequestOptions {
   readonly timeout?: number;
 }
 
-/** What request/reply and channels need from the manager. */
+/** An application frame from a peer, as its session tells it. */
+type PacketEvent = Extract<SessionEvent, { type: 'packet' }>;
+
+/** What messaging needs from the manager. */
 export interface MessagingContext {
   readonly outbox: Outbox;
   readonly settings$: Observable<Settings>;
@@ -41,25 +46,36 @@ export interface MessagingContext {
   onlineLinks(): Link[];
   listening(): boolean;
   log(level: LogLevel, message: string, node?: string, code?: Code): void;
-  /** A late or unknown reply was dropped. */
-  lateReply(): void;
+  /** Counts messages received and late replies. */
+  readonly stats: TrafficStats;
 }
 
 /**
- * Request/reply and channels over the links: routes incoming request,
- * reply and channel frames, and keeps the pending requests of this node.
+ * What the application sends and receives over the links: plain messages,
+ * request/reply and channels. Routes incoming application frames, keeps the
+ * pending requests of this node, and takes what the application sends.
  */
 export class Messaging {
   /** Pending requests of this node: peer → request id → how to settle it. */
   readonly #pending = new Map<string, Map<number, PendingRequest>>();
   /** Fails the pending requests to a peer that leaves (one subscription for all of them). */
   readonly #leaves: Subscription;
+  readonly #fromCluster = new Subject<Packet>();
   readonly #requests = new Subject<IncomingRequest>();
   readonly #channels = new Subject<{ readonly ch: string; readonly packet: Packet }>();
   #nextId = 1;
 
+  /** Plain messages from peers (hot). */
+  readonly fromCluster$: Observable<Packet> = this.#fromCluster.asObservable();
   /** Requests from peers (hot): answer each with `reply(message)`. */
   readonly requests$: Observable<IncomingRequest> = this.#requests.asObservable();
+  /** Broadcast: each value to every online peer, once listening. */
+  readonly toCluster$: Observer<unknown> = this.#observer('toCluster$', (message) => this.ctx.listening() && this.ctx.outbox.broadcast({ type: 'msg' }, message, this.ctx.onlineLinks()));
+  /** Private messages `{ node, message }`, once listening. */
+  readonly toNode$: Observer<NodeMessage> = this.#observer('toNode$', (m: NodeMessage) => {
+    if (typeof m !== 'object' || m === null) this.ctx.log('warn', 'toNode$ expects { node, message }; value not sent', undefined, CODES.SEND);
+    else if (this.ctx.listening()) this.ctx.outbox.sendTo({ type: 'msg' }, m.node, m.message, this.ctx.state());
+  });
 
   constructor(private readonly ctx: MessagingContext) {
     this.#leaves = ctx.membership$.subscribe((event) => {
@@ -71,10 +87,15 @@ export class Messaging {
     });
   }
 
-  /** Routes one incoming request, reply or channel frame. */
-  receive(frame: Exclude<PayloadFrame, { type: 'msg' }>, link: Link): void {
+  /** Counts and routes one application frame: a plain message, a request, a reply or a channel message. */
+  receive({ frame, link, bytes }: PacketEvent): void {
+    this.ctx.stats.messagesReceived++;
+    this.ctx.stats.bytesReceived += bytes;
     const time = new Date(frame.time);
     switch (frame.type) {
+      case 'msg':
+        this.#fromCluster.next(new Packet(link.peer, time, frame.data));
+        return;
       case 'req': {
         // the reply goes back on the link the request came on
         const answer = (message: unknown): boolean => this.ctx.listening() && this.ctx.outbox.sendOn(link, { type: 'res', id: frame.id }, message, 'reply');
@@ -85,7 +106,7 @@ export class Messaging {
       case 'res': {
         const pending = this.#pending.get(link.peer)?.get(frame.id);
         if (pending === undefined) {
-          this.ctx.lateReply();
+          this.ctx.stats.lateReplies++;
           this.ctx.log('debug', `reply ${frame.id} from ${link.peer} matches no pending request (late or cancelled); dropped`, link.peer, CODES.REPLY);
           return;
         }
@@ -166,6 +187,16 @@ export class Messaging {
     this.#leaves.unsubscribe();
     this.#requests.complete();
     this.#channels.complete();
+    this.#fromCluster.complete();
+  }
+
+  /** An Observer in: `complete` is ignored and `error` only logged, so an application stream ending never stops the manager. */
+  #observer<T>(via: string, next: (value: T) => unknown): Observer<T> {
+    return {
+      next: (value) => void next(value),
+      error: (error: unknown) => this.ctx.log('warn', `a stream piped into ${via} failed: ${String(error)}`, undefined, CODES.SEND),
+      complete: () => undefined,
+    };
   }
 }
 

@@ -151,6 +151,16 @@ export function resolveOptions(name: string, authKey: Secret | Keyring, options:
   };
 }
 
+/**
+ * Checks the name `addNode` is given.
+ *
+ * @throws TypeError for a malformed name, or this node's own name `self`
+ */
+export function checkPeerName(name: string, self: string): void {
+  if (isLeft(NodeName.decode(name))) throw new TypeError(`Invalid node name: expected 1 to 128 characters without control characters`);
+  if (name === self) throw new TypeError(`Invalid node name: "${name}" is this node's own name`);
+}
+
 /** The quorum option, validated; the default is the majority rule. */
 function checkQuorum(value: unknown): QuorumStrategy {
   if (value === undefined) return { strategy: 'majority' };

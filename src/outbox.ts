@@ -1,7 +1,8 @@
-import type { SchedulerLike } from 'rxjs';
+import { Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { LogLevel } from './log.js';
 import type { MembershipState } from './membership/state.js';
 import type { Report } from './membership/view.js';
+import { backpressure } from './operators/backpressure.js';
 import { encodeBinary, encodeFrame, encodePayload, outgoingProblem, payloadHead, type Frame, type PayloadKind } from './protocol/frames.js';
 import type { Link } from './session/link.js';
 import type { TrafficStats } from './stats.js';
@@ -9,6 +10,8 @@ import type { Transport } from './transport/types.js';
 
 /** Producers are told to wait once a peer has a quarter of sendBufferBytes unsent. */
 const HIGH_WATER_DIVISOR = 4;
+/** Producers may go on once every peer is down to a sixteenth of sendBufferBytes. */
+const LOW_WATER_DIVISOR = 16;
 /** The leave notice a node sends each peer as it shuts down. */
 const LEAVE_FRAME = '{"type":"leave"}';
 
@@ -22,19 +25,41 @@ interface Encoded {
  * What leaves this node: application messages (plain, channel, request,
  * reply; JSON values or bytes) encoded once and checked against the peer's
  * limits before they are sent (a frame the peer would refuse costs the
- * whole connection), metadata updates and the leave notice.
+ * whole connection), metadata updates and the leave notice; and the
+ * back-pressure its send buffers put on producers.
  */
 export class Outbox {
   readonly #high: number;
+  /** A send went past the high-water mark. */
+  readonly #pressure = new Subject<void>();
 
+  /** `true` while every peer's send buffer has room, `false` from a quarter of sendBufferBytes unsent until all are down to a sixteenth. */
+  readonly writable$: Observable<boolean>;
+
+  /**
+   * @param links - every link not yet down, whose send buffers are watched
+   */
   constructor(
     private readonly self: string,
     private readonly o: { readonly maxPayload: number; readonly sendBufferBytes: number; readonly scheduler: SchedulerLike; readonly transport?: Transport },
     private readonly log: (level: LogLevel, message: string, node?: string) => void,
-    private readonly pressure: () => void,
+    private readonly links: () => readonly Link[],
     private readonly stats: TrafficStats,
   ) {
-    this.#high = o.sendBufferBytes / HIGH_WATER_DIVISOR;
+    const high = (this.#high = o.sendBufferBytes / HIGH_WATER_DIVISOR);
+    this.writable$ = this.#pressure.pipe(
+      backpressure(() => this.bufferedAmount, { lowWater: o.sendBufferBytes / LOW_WATER_DIVISOR, scheduler: o.scheduler, pressedAtStart: () => this.bufferedAmount > high }),
+    );
+  }
+
+  /** The most unsent bytes queued for any one peer. */
+  get bufferedAmount(): number {
+    return this.links().reduce((most, link) => Math.max(most, link.conn.bufferedAmount), 0);
+  }
+
+  /** Completes writable$. */
+  complete(): void {
+    this.#pressure.complete();
   }
 
   /** Sends `message` to every link in `to`; encoded once whatever their number. */
@@ -52,7 +77,7 @@ export class Outbox {
     }
     this.stats.messagesSent += to.length;
     this.stats.bytesSent += frame.bytes.length * to.length;
-    if (most > this.#high) this.pressure();
+    if (most > this.#high) this.#pressure.next();
   }
 
   /**
@@ -80,7 +105,7 @@ export class Outbox {
     if (frame === undefined) return false;
     this.stats.messagesSent++;
     this.stats.bytesSent += frame.bytes.length;
-    if (link.send(frame.bytes, frame.binary) > this.#high) this.pressure();
+    if (link.send(frame.bytes, frame.binary) > this.#high) this.#pressure.next();
     return true;
   }
 

@@ -434,7 +434,7 @@ describe('status page', () => {
       reachability$: new BehaviorSubject<ReadonlyMap<string, readonly string[]>>(new Map([['north', ['north', 'east', 'west']], ['east', ['east', 'north']]])),
       membership$,
     };
-    const api = new ManagerApi(stub, { enabled: true, signingKey: 'x'.repeat(32), tokenDuration: 3600, admins: {}, listen: '127.0.0.1:0' }, () => undefined);
+    const api = new ManagerApi(stub, { enabled: true, signingKey: 'x'.repeat(32), tokenDuration: 3600, admins: {}, listen: '127.0.0.1:0' }, { log: () => undefined, reconnect: () => undefined });
     let browser: Browser | undefined;
     try {
       const address = await api.listen();

@@ -1,5 +1,6 @@
-import { BehaviorSubject, take, type Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, Subject, take, type Observable, type Subscription } from 'rxjs';
 import type { ApiClusterNode } from '../membership/snapshot.js';
+import type { ApiRequest } from '../types.js';
 import { clusterOverview$, recentEvents, type ApiMembershipEvent, type ApiOverview, type ApiView, type MembershipEventLike } from './overview.js';
 import { ApiCredentials } from './credentials.js';
 import { createApiHandler } from './handler.js';
@@ -85,28 +86,56 @@ export interface ManagerApiOptions {
   readonly metrics?: ApiTarget['metrics'];
 }
 
+/** What admin requests do to the manager besides being emitted. */
+export interface AdminActions {
+  /** Logs a line about `node` (level info). */
+  log(message: string, node: string): void;
+  /** Ends the connection to `node`, if it has one; it is redialed as after any loss. */
+  reconnect(node: string): void;
+}
+
 /**
  * A manager's side of the HTTP API: its credentials, its request handler,
- * its place in the process's registry. The manager holds one and hands it
- * only its public view and where admin requests go.
+ * its place in the process's registry, and the admin requests it takes. The
+ * manager holds one and hands it only its public view and what admin
+ * requests may do.
  */
 export class ManagerApi {
   readonly #credentials: ApiCredentials;
   readonly #target: ApiTarget;
   readonly #options: ManagerApiOptions;
   readonly #manager: ApiManagerView;
+  readonly #actions: AdminActions;
+  readonly #requests = new Subject<ApiRequest>();
   /** The recent membership events, kept from register() to unregister(). */
   readonly #events = new BehaviorSubject<readonly ApiMembershipEvent[]>([]);
   #recording: Subscription | undefined;
   #handler: RequestHandler | undefined;
   #server: ApiServer | undefined;
 
-  constructor(manager: ApiManagerView, options: ManagerApiOptions, submit: (action: string, node: string, data: string) => void) {
+  /** Admin requests that came through the HTTP API (hot): the manager's fromClusterApi$. */
+  readonly requests$: Observable<ApiRequest> = this.#requests.asObservable();
+
+  constructor(manager: ApiManagerView, options: ManagerApiOptions, actions: AdminActions) {
     this.#options = options;
     this.#manager = manager;
+    this.#actions = actions;
     this.#credentials = new ApiCredentials(options.signingKey, options.tokenDuration, options.admins);
-    const target = apiTarget(manager, options.enabled, this.#credentials, submit, this.#events.asObservable());
+    const target = apiTarget(manager, options.enabled, this.#credentials, (action, node, data) => this.#submit(action, node, data), this.#events.asObservable());
     this.#target = options.metrics === undefined ? target : { ...target, metrics: options.metrics };
+  }
+
+  /** One admin request: logged; `reconnect` drops that node's connection; then emitted on requests$. Ignored once completed. */
+  #submit(action: string, node: string, data: string): void {
+    if (this.#requests.closed) return;
+    this.#actions.log(`API request ${action} for ${node}`, node);
+    if (action === 'reconnect') this.#actions.reconnect(node);
+    this.#requests.next({ action, manager: this.#manager.name, node, data });
+  }
+
+  /** Completes requests$: admin requests are ignored from now on. */
+  complete(): void {
+    this.#requests.complete();
   }
 
   /** The API as a Node request handler (made on first use). */

@@ -2,6 +2,7 @@ import {
   asyncScheduler,
   combineLatest,
   distinctUntilChanged,
+  filter,
   map,
   observeOn,
   queueScheduler,
@@ -71,6 +72,10 @@ export class LiveMembership {
   readonly state$: Observable<MembershipState<Link>>;
   /** Joins and leaves (hot). */
   readonly events$: Observable<MembershipEvent> = this.#events.asObservable();
+  /** The name of each node that joined (hot). */
+  readonly nodeJoin$: Observable<string> = this.events$.pipe(filter((e) => e.type === 'join'), map((e) => e.node));
+  /** The name of each joined node that left (hot). */
+  readonly nodeLeave$: Observable<string> = this.events$.pipe(filter((e) => e.type === 'leave'), map((e) => e.node));
   /** The public members map, replayed. */
   readonly members$: Observable<ReadonlyMap<string, ApiClusterNode>>;
   /** Quorum, replayed, one value per change. */
