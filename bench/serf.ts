@@ -6,8 +6,8 @@
  *
  * Scenarios, each after the whole mesh is up and 3 s of quiet:
  * - kill -9 of n5, restarted (same name and address) once n1-n4 reported it;
- * - SIGSTOP of n3 for 20 s, then SIGCONT;
- * - partition n1-n3 / n4-n5 for 20 s, then heal;
+ * - SIGSTOP of n3 for 30 s, then SIGCONT;
+ * - partition n1-n3 / n4-n5 for 30 s, then heal;
  * - n1's packets to n2 dropped for 60 s (one way);
  * - 20 % loss on every node's input and 50 ± 10 ms on its output for 60 s;
  * - n5's link down 5 s / up 5 s, six times.
@@ -20,7 +20,8 @@
  *   node the fault cut it off from; median over the measured pairs, with the
  *   range, and how many of them reported it at all;
  * - rejoin: fault end (restart, SIGCONT, heal, last link up) → the observer's
- *   last up of that node; median over the pairs that had reported it down;
+ *   last up of that node (0 when that came before the fault's end, as
+ *   between two flaps); median over the pairs that had reported it down;
  * - false events: downs of nodes the fault did not cut the observer off
  *   from (for the 20 % loss, every down), and a second down of one node by
  *   one observer in the single-fault scenarios (a flap after the rejoin).
@@ -37,7 +38,7 @@ import { PROFILES } from '../test/netns/scenarios.js';
 import { rxcluster, serf, type Member, type Membership, type System } from './serf-systems.js';
 
 const FAULT_MS = Number(process.env['BENCH_SERF_FAULT_MS'] ?? 60_000);
-const HOLD_MS = 20_000;
+const HOLD_MS = 30_000;
 const DEBUG = process.env['BENCH_SERF_DEBUG'] === '1';
 const PARALLEL = Math.max(1, Number(process.env['BENCH_SERF_PARALLEL'] ?? 2));
 const MESH_MS = 90_000;
@@ -156,6 +157,7 @@ const NAMES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 const others = (name: string): string[] => NAMES.filter((n) => n !== name);
 const pairsAbout = (subject: string): Pair[] => others(subject).map((observer) => [observer, subject] as const);
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function dropEvidence(dropped: Record<string, number>, rules: readonly string[]): string[] {
   const total = rules.reduce((sum, rule) => sum + (dropped[rule] ?? 0), 0);
@@ -183,7 +185,7 @@ const SCENARIOS: readonly Scenario[] = [
       const to = performance.now();
       const fresh = await cluster.system.restart(cluster.lab, 'n5');
       cluster.add(fresh);
-      return { from, to, notes: [`rejoin counted from the restart; the new process was up after ${seconds(Math.round((fresh.readyAt - fresh.spawnedAt) / 100) * 100)}`] };
+      return { from, to, notes: [] };
     },
   },
   {
@@ -310,11 +312,9 @@ function figures(cluster: Cluster, scenario: Scenario, fault: Fault, end: number
     if (first === undefined) continue;
     detection.push(first.at - fault.from);
     const last = cluster.events(observer).filter((e) => e.node === subject && (e.kind === 'up' || e.kind === 'down') && e.at <= end).at(-1);
-    const lastDown = downs.at(-1) as Membership;
-    // down at the fault's end, or reported down after it: the last up is the rejoin
-    const wasDown = lastDown.at >= fault.to || !cluster.sees(observer, subject, fault.to);
-    if (last?.kind !== 'up') notRejoined += 1;
-    else if (wasDown) rejoin.push(Math.max(0, last.at - fault.to));
+    // already back when the fault ended (between two flaps): 0
+    if (last?.kind === 'up') rejoin.push(Math.max(0, last.at - fault.to));
+    else notRejoined += 1;
   }
 
   let falseEvents = 0;
@@ -331,10 +331,15 @@ function figures(cluster: Cluster, scenario: Scenario, fault: Fault, end: number
   if (scenario.key === 'flap') {
     notes.push(`n5 down/up per observer: ${others('n5').map((o) => `${about(o, 'n5', 'down').length}/${about(o, 'n5', 'up').length}`).join(', ')}`);
   } else if (!scenario.single) {
-    notes.push(`${count('down')} downs, ${count('up')} ups`);
+    notes.push(`${plural(count('down'), 'down')}, ${plural(count('up'), 'up')}`);
   }
-  notes.push(`${count('suspect')} suspicions`);
-  if (cluster.system.label.startsWith('rxcluster')) notes.push(`${viewChanges(cluster, fault.from, end)} view changes`);
+  notes.push(plural(count('suspect'), 'suspicion'));
+  if (scenario.key === 'kill') {
+    const fresh = cluster.current('n5');
+    const after = median(rejoin) - (fresh.readyAt - fault.to);
+    notes.push(`rejoin counted from the restart: the new n5 was up after ${time(fresh.readyAt - fresh.spawnedAt)}${after > 0 ? `, joined by the others ${time(after)} later` : ''}`);
+  }
+  if (cluster.system.label.startsWith('rxcluster')) notes.push(plural(viewChanges(cluster, fault.from, end), 'view change'));
   if (scenario.key === 'oneway' && count('view') > 0) notes.push(viewNote(cluster, fault, end));
   notes.push(...fault.notes);
   const stderr = cluster.stderr();
