@@ -17,20 +17,24 @@
  *
  * Figures, from the lines each process printed (bench/serf-systems.ts):
  * - detection: fault start → an observer's first down (leave, failed) of a
- *   node the fault cut it off from; median over the measured pairs, with the
- *   range, and how many of them reported it at all;
+ *   node the fault cut it off from, reported before the fault ended or at
+ *   most 15 s after; median over the measured pairs, with the range, and how
+ *   many of them reported it at all;
  * - rejoin: fault end (restart, SIGCONT, heal, last link up) → the observer's
- *   last up of that node (0 when that came before the fault's end, as
- *   between two flaps); median over the pairs that had reported it down;
+ *   first up of that node after its last down that counted as detection (0
+ *   when that came before the fault's end, as between two flaps); median
+ *   over the pairs that had reported it down;
  * - false events: downs of nodes the fault did not cut the observer off
- *   from (for the 20 % loss, every down), and a second down of one node by
- *   one observer in the single-fault scenarios (a flap after the rejoin).
+ *   from (for the 20 % loss, every down), downs reported more than 15 s
+ *   after the fault ended, and a second down of one node by one observer in
+ *   the single-fault scenarios (a flap after the rejoin).
  *
  * Environment: BENCH_SERF_ONLY (scenario keys: kill, stop, partition,
  * oneway, loss, flap), BENCH_SERF_SYSTEMS (rxcluster, rxcluster-short,
  * serf), BENCH_SERF_FAULT_MS (the 60 s faults), BENCH_SERF_PARALLEL (labs
- * at a time, default 2), BENCH_SERF_DEBUG=1 (every node's events on stderr). The table goes to stdout, then one JSON line with
- * every figure; progress goes to stderr.
+ * at a time, default 2), BENCH_SERF_DEBUG=1 (every node's events on
+ * stderr). The table goes to stdout, then one JSON line with every figure;
+ * progress goes to stderr.
  */
 import { execFileSync } from 'node:child_process';
 import { createLab, median, sleep, within, type Lab, type Recorded } from '../test/netns/harness.js';
@@ -44,6 +48,8 @@ const PARALLEL = Math.max(1, Number(process.env['BENCH_SERF_PARALLEL'] ?? 2));
 const MESH_MS = 90_000;
 const REJOIN_MS = 90_000;
 const QUIET_MS = 10_000;
+/** A down reported this long after the fault ended still counts as its (late) detection; later ones are false. */
+const LATE_MS = 15_000;
 /** A job (one scenario, one system) that takes longer than this is reported as failed. */
 const JOB_MS = 8 * 60_000;
 
@@ -303,26 +309,29 @@ function figures(cluster: Cluster, scenario: Scenario, fault: Fault, end: number
   const about = (observer: string, subject: string, kind: Membership['kind']): Membership[] =>
     (events.get(observer) ?? []).filter((e) => e.node === subject && e.kind === kind);
 
+  const counted = (e: Membership): boolean => e.at <= fault.to + LATE_MS;
   const detection: number[] = [];
   const rejoin: number[] = [];
   let notRejoined = 0;
   for (const [observer, subject] of scenario.measured) {
-    const downs = about(observer, subject, 'down');
+    const downs = about(observer, subject, 'down').filter(counted);
     const first = downs[0];
-    if (first === undefined) continue;
+    const last = downs.at(-1);
+    if (first === undefined || last === undefined) continue;
     detection.push(first.at - fault.from);
-    const last = cluster.events(observer).filter((e) => e.node === subject && (e.kind === 'up' || e.kind === 'down') && e.at <= end).at(-1);
-    // already back when the fault ended (between two flaps): 0
-    if (last?.kind === 'up') rejoin.push(Math.max(0, last.at - fault.to));
-    else notRejoined += 1;
+    // the first up after the last down that counts (0 when it came before the fault's end, as between two flaps)
+    const up = cluster.events(observer).find((e) => e.node === subject && e.kind === 'up' && e.at > last.at && e.at <= end);
+    if (up === undefined) notRejoined += 1;
+    else rejoin.push(Math.max(0, up.at - fault.to));
   }
 
   let falseEvents = 0;
   for (const observer of NAMES) {
     for (const subject of others(observer)) {
-      const downs = about(observer, subject, 'down').length;
-      if (!scenario.affected(observer, subject)) falseEvents += downs;
-      else if (scenario.single) falseEvents += Math.max(0, downs - 1);
+      const downs = about(observer, subject, 'down');
+      const inTime = downs.filter(counted).length;
+      if (!scenario.affected(observer, subject)) falseEvents += downs.length;
+      else falseEvents += downs.length - inTime + (scenario.single ? Math.max(0, inTime - 1) : 0);
     }
   }
 
@@ -334,6 +343,8 @@ function figures(cluster: Cluster, scenario: Scenario, fault: Fault, end: number
     notes.push(`${plural(count('down'), 'down')}, ${plural(count('up'), 'up')}`);
   }
   notes.push(plural(count('suspect'), 'suspicion'));
+  const late = detection.filter((ms) => ms > fault.to - fault.from).length;
+  if (late > 0) notes.push(`${late} of ${scenario.measured.length} reported the node down only after the fault ended`);
   if (scenario.key === 'kill') {
     const fresh = cluster.current('n5');
     const after = median(rejoin) - (fresh.readyAt - fault.to);
