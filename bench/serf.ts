@@ -427,12 +427,6 @@ function time(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** A figure without its unit, when the unit is the one `time` gives `unitOf`. */
-function bare(ms: number, unitOf: number): string {
-  const text = time(ms);
-  return (ms < 1000) === (unitOf < 1000) ? text.replace(/ m?s$/, '') : text;
-}
-
 /** `median (min–max)`, and `, k/n` when only k of the n measured pairs reported it; `none (0/n)`; `—` when nothing was measured. */
 function spread(values: readonly number[], of: number): string {
   if (of === 0) return '—';
@@ -440,7 +434,10 @@ function spread(values: readonly number[], of: number): string {
   const mid = median(values);
   const low = Math.min(...values);
   const high = Math.max(...values);
-  const range = values.length > 1 && time(low) !== time(high) ? ` (${bare(low, mid)}–${bare(high, mid)})` : '';
+  // the unit once when the median and both ends share it: `7.9 s (7.8–8.0)`, else each with its own
+  const sameUnit = (low < 1000) === (mid < 1000) && (high < 1000) === (mid < 1000);
+  const bare = (ms: number): string => (sameUnit ? time(ms).replace(/ m?s$/, '') : time(ms));
+  const range = values.length > 1 && time(low) !== time(high) ? ` (${bare(low)}–${bare(high)})` : '';
   return `${time(mid)}${range}${values.length < of ? `, ${values.length}/${of}` : ''}`;
 }
 
