@@ -24,7 +24,8 @@ export { reduceMembership, initialMembership, type MembershipState, type Members
 export { DEFAULT_SETTINGS, FAST_SETTINGS, mergeSettings, type Settings } from './settings.js';
 export { CLOSE, CODES, DEFAULT_MAX_PAYLOAD, DEFAULT_SEND_BUFFER_BYTES, PROTOCOL_VERSION, type Code } from './limits.js';
 export { ClusterError, ReadTimeoutError, HandshakeTimeoutError, RequestError } from './errors.js';
-export { hasQuorum } from './protocol/quorum.js';
+export { hasQuorum, quorumBy, type QuorumStrategy } from './protocol/quorum.js';
+export { viewId, type View, type Report } from './membership/view.js';
 export { stretchSecret, HANDSHAKE_SALT, STRETCH_PARAMS, type Keyring, type Secret } from './protocol/keyring.js';
 export { backoffDelay } from './protocol/backoff.js';
 export * from './operators/index.js';

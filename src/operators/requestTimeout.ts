@@ -1,4 +1,4 @@
-import { asyncScheduler, distinctUntilChanged, map, Observable, of, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { RequestError } from '../errors.js';
 import { CODES } from '../limits.js';
 import type { Settings } from '../settings.js';
@@ -41,7 +41,6 @@ export function requestTimeout<T>(
   if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
     throw new TypeError(`requestTimeout: timeout must be a positive whole number of ms, got ${timeout}`);
   }
-  const limit$ = timeout === undefined ? settings$.pipe(map((s) => s.requestTimeout), distinctUntilChanged()) : of(timeout);
   // written out rather than composed (connect, merge, switchMap, timer, takeUntil): one
   // request builds one subscriber and one scheduled action, not a dozen operators
   return (source$) =>
@@ -69,17 +68,23 @@ export function requestTimeout<T>(
           subscriber.complete();
         },
       });
-      if (!settled) {
+      const arm = (ms: number): void => {
+        deadline?.unsubscribe();
+        deadline = scheduler.schedule(() => {
+          if (settled) return;
+          settle();
+          source.unsubscribe();
+          subscriber.error(new RequestError(CODES.REQUEST_TIMEOUT, node, `${node} did not reply within ${ms} ms`));
+        }, Math.max(0, start + ms - scheduler.now()));
+      };
+      if (!settled && timeout !== undefined) arm(timeout);
+      else if (!settled) {
+        let current: number | undefined;
         limits.add(
-          limit$.subscribe((ms) => {
-            if (settled) return;
-            deadline?.unsubscribe();
-            deadline = scheduler.schedule(() => {
-              if (settled) return;
-              settle();
-              source.unsubscribe();
-              subscriber.error(new RequestError(CODES.REQUEST_TIMEOUT, node, `${node} did not reply within ${ms} ms`));
-            }, Math.max(0, start + ms - scheduler.now()));
+          settings$.subscribe((s) => {
+            if (settled || s.requestTimeout === current) return;
+            current = s.requestTimeout;
+            arm(current);
           }),
         );
       }
