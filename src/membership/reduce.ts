@@ -58,7 +58,7 @@ import {
  *   this node sees reports seeing it (confirmed); it is cleared (announced)
  *   when it speaks again (refuted). A link that is silent before its join
  *   is closed at once. The session drops a refuted but still silent link
- *   after 4 × readTimeout.
+ *   after 10 × readTimeout (SILENCE_LIMIT).
  * - `reach`: reports of whom each node sees and has lost. Newer ones are
  *   kept and relayed to the peers cut off from their author (either reports
  *   the other lost).
