@@ -100,7 +100,7 @@ describe('one agreed view on a real network (60 s scenarios)', { concurrency: tr
       for (const [i, list] of views.entries()) assert.ok(list.length > 0, `${NAMES[i]} printed no view line at all: ${stories(record)}`);
       const finals = views.map((list) => list.at(-1)?.line);
       const ids = new Set(finals.map((line) => line?.['id']));
-      assert.equal(ids.size, 1, `every node ends on the same view id: ${finals.map((line, i) => `${NAMES[i]}=${String(line?.['id'])}`).join(', ')}`);
+      assert.equal(ids.size, 1, `every node ends on the same view id: ${finals.map((line, i) => `${NAMES[i]}=${String(line?.['id'])} ${JSON.stringify(line?.['members'])}`).join(', ')}: ${stories(record)}`);
       for (const [i, list] of views.entries()) {
         const late = list.filter(({ at }) => at > settleBy);
         assert.deepEqual(late.map(({ line }) => line['id']).filter((id) => id !== finals[i]?.['id']), [], `${NAMES[i]}: no other view ${bound} ms after the fault began (no oscillation): ${stories(record)}`);

@@ -503,18 +503,24 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
     if (!peer.configured) continue;
     const seen = peer.active !== undefined && !peer.suspect && !peer.dropping;
     const unseenSince = seen ? null : (peer.unseenSince ?? state.clock);
-    if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince, wentAt: unseenSince !== null && peer.unseenSince === null ? unseenSince : peer.wentAt });
+    if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince, wentAt: wentAtOf(peer, unseenSince) });
     if (seen) sees.push(peer.name);
   }
   // a node that stopped seeing most of its peers at once is the one cut off (its own network, a pause,
   // the small side of a partition): it accuses none of them, so that coming back, before it has
-  // reached them all again, it does not cut the healthy ones out of the others' view
+  // reached them all again, it does not cut the healthy ones out of the others' view; once it has been
+  // back (linked again to one of them) for readTimeout, whom it still cannot reach it accuses
   const others = [...state.peers.values()].filter((p) => p.configured);
   for (const peer of others) {
     if (peer.unseenSince === null || !peer.everLinked) continue;
     const due = peer.unseenSince + state.readTimeout;
-    if (due > state.clock) pending = Math.min(pending, due);
-    else if (!isolated(peer, others, state.readTimeout)) lost.push(peer.name);
+    if (due > state.clock) {
+      pending = Math.min(pending, due);
+      continue;
+    }
+    const excused = excusedUntil(peer, others, state.readTimeout);
+    if (excused === null || excused <= state.clock) lost.push(peer.name);
+    else if (Number.isFinite(excused)) pending = Math.min(pending, excused);
   }
   if (Number.isFinite(pending) && state.recheckAt !== pending) {
     state = { ...state, recheckAt: pending };
@@ -545,12 +551,36 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
   return state === step.state && effects.length === step.effects.length && !effects.some((e, i) => e !== step.effects[i]) ? step : { state, effects };
 }
 
-/** Whether `peer` went unseen together with most of this node's peers (within readTimeout of each other). */
-function isolated<L extends LinkRef>(peer: PeerState<L>, others: readonly PeerState<L>[], readTimeout: number): boolean {
+/**
+ * A peer's `wentAt` once its `unseenSince` becomes `unseenSince`: when an
+ * outage of a peer this process had a link to began. A suspicion that the
+ * same link then cleared was a hiccup (a pause of this process, a burst of
+ * loss), not an outage: it is forgotten, so that it cannot make a later
+ * loss look like this node's own isolation.
+ */
+function wentAtOf<L extends LinkRef>(peer: PeerState<L>, unseenSince: number | null): number | null {
+  if (unseenSince !== null) return peer.unseenSince === null && peer.everLinked ? unseenSince : peer.wentAt;
+  const sameLink = peer.activeSince !== null && peer.unseenSince !== null && peer.activeSince <= peer.unseenSince;
+  return sameLink ? null : peer.wentAt;
+}
+
+/**
+ * Whether `peer`, unseen for readTimeout, went together with most of this
+ * node's peers (within readTimeout of each other), so that this node, not
+ * the peer, was the one cut off: null when not, else until when the loss
+ * is excused: readTimeout after the first of those peers was linked again
+ * (Infinity while none is).
+ */
+function excusedUntil<L extends LinkRef>(peer: PeerState<L>, others: readonly PeerState<L>[], readTimeout: number): number | null {
   const at = peer.wentAt ?? peer.unseenSince ?? 0;
   let together = 0;
-  for (const q of others) if (q.everLinked && q.wentAt !== null && Math.abs(q.wentAt - at) <= readTimeout) together += 1;
-  return 2 * together > others.length;
+  let until = Infinity;
+  for (const q of others) {
+    if (!q.everLinked || q.wentAt === null || Math.abs(q.wentAt - at) > readTimeout) continue;
+    together += 1;
+    if (q.unseenSince === null && q.activeSince !== null) until = Math.min(until, q.activeSince + readTimeout);
+  }
+  return 2 * together > others.length ? until : null;
 }
 
 /** Whether a peer this node sees (joined, unsuspected) still reports seeing `node`. */

@@ -78,7 +78,10 @@ export interface PeerState<L extends LinkRef = LinkRef> {
   readonly everLinked: boolean;
   /** Since when this node has not seen it (ms), or null while it does. */
   readonly unseenSince: number | null;
-  /** When this node last stopped seeing it (ms; kept once it is seen again), or null if it never did. */
+  /**
+   * When this node last stopped seeing it after a link (ms; kept once it is seen again on a new link),
+   * or null if it never did or the same link cleared the suspicion (a hiccup, not an outage).
+   */
   readonly wentAt: number | null;
 }
 

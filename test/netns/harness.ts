@@ -789,21 +789,24 @@ export function median(values: readonly number[]): number {
 export function storyOf(lines: readonly Timed[], since = 0): string {
   return lines
     .filter(({ at }) => at >= since)
-    .flatMap(({ line }) => {
+    .flatMap(({ line, at }) => {
+      const t = `${((at - since) / 1000).toFixed(1)}:`;
       switch (line.type) {
         case 'join':
-          return [`+${String(line['node'])}`];
+          return [`${t}+${String(line['node'])}`];
         case 'leave':
-          return [`-${String(line['node'])}(${String(line['reason'])})`];
+          return [`${t}-${String(line['node'])}(${String(line['reason'])})`];
         case 'quorum':
-          return [`q=${String(line['quorum'])}`];
+          return [`${t}q=${String(line['quorum'])}`];
         case 'suspect':
-          return [`?${String(line['node'])}`];
+          return [`${t}?${String(line['node'])}`];
+        case 'alive':
+          return [`${t}!${String(line['node'])}`];
         case 'view':
-          return [`v=${String(line['id']).slice(0, 8)}${line['converged'] === true ? '' : '~'}`];
+          return [`${t}v=${String(line['id']).slice(0, 8)}${line['converged'] === true ? '' : '~'}`];
         case 'log':
           // a held join explains a join that came late
-          return line['code'] === 'RXC_ERR_FLAPPING' ? [`hold(${String(line['node'])})`] : [];
+          return line['code'] === 'RXC_ERR_FLAPPING' ? [`${t}hold(${String(line['node'])})`] : [];
         default:
           return [];
       }

@@ -397,11 +397,40 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     const back = run(cutOff);
     assert.deepEqual(back.state.own.sees, ['b', 'e']);
     assert.deepEqual(back.state.own.down, [], 'c and d are not accused: they went with everyone else');
+    assert.equal(back.state.recheckAt, 18_000, 'a recheck when the excuse ends: readTimeout after b and e were linked again');
+    // back for readTimeout, and c and d still out of reach: they are accused now
+    const still = reduceMembership(back.state, { type: 'tick', time: 17_999 });
+    assert.deepEqual(still.state.own.down, [], 'not before readTimeout after the first link back');
+    const expired = reduceMembership(still.state, { type: 'tick', time: 18_000 });
+    assert.deepEqual(expired.state.own.down, ['c', 'd'], 'readTimeout after it was back, whom it still cannot reach it accuses');
     // the same node losing only two of four (the big side of a partition) reports them
     const side = [...five];
     for (const [i, l] of [D, E].entries()) side.push({ type: 'suspect', link: l, suspect: true, time: 10_000 + i }, { type: 'down', link: l, reason: 'timeout', time: 10_010 + i });
     side.push({ type: 'tick', time: 13_100 });
     assert.deepEqual(run(side).state.own.down, ['d', 'e']);
+  });
+
+  it('should forget a suspicion its own link cleared: a pause that briefly silenced every peer does not excuse a real loss after it', () => {
+    const D = link('d');
+    const E = link('e');
+    const inputs: MembershipInput[] = [{ type: 'tune', readTimeout: 3000 }];
+    for (const l of [B, C, D, E]) inputs.push({ type: 'configure', name: l.peer, addr: `${l.peer}:1` }, { type: 'up', link: l, time: 10 }, { type: 'joinDue', link: l, time: 510 });
+    // e sees everyone: it refutes each suspicion below, so no link is dropped
+    inputs.push(reachOf('e', ['b', 'c', 'd', 'self']));
+    // b goes silent at 10 s (a one-way fault); at 11 s this process pauses and wakes suspecting c and d too,
+    // whose next frames clear the suspicion on the same links
+    inputs.push({ type: 'suspect', link: B, suspect: true, time: 10_000 });
+    for (const l of [C, D]) inputs.push({ type: 'suspect', link: l, suspect: true, time: 11_000 });
+    for (const l of [C, D]) inputs.push({ type: 'suspect', link: l, suspect: false, time: 11_050 });
+    inputs.push({ type: 'tick', time: 13_000 });
+    const { state } = run(inputs);
+    assert.deepEqual(state.own.sees, ['c', 'd', 'e']);
+    assert.deepEqual(
+      [...state.peers.values()].map((p) => `${p.name}:${String(p.wentAt)}`),
+      ['b:10000', 'c:null', 'd:null', 'e:null'],
+      'the hiccups are forgotten; b\'s outage is kept',
+    );
+    assert.deepEqual(state.own.down, ['b'], 'b, unseen for readTimeout, is accused: the pause did not cut this node off');
   });
 
   it('should hold the join of a flapping peer (damping) until its penalty has decayed below 0.75 and its link has lasted 2 × readTimeout', () => {
