@@ -12,6 +12,8 @@ export interface DialOptions {
   readonly timeout: number;
   /** Dial over TLS with these options (verifying the peer against `ca`). */
   readonly tls?: SecureContextOptions & { readonly rejectUnauthorized?: boolean };
+  /** Fills each frame's masking key (ws's option): a zero key sends the bytes unmasked-as-is; absent, random keys. */
+  readonly generateMask?: (mask: Buffer) => void;
 }
 
 /**
@@ -29,6 +31,7 @@ export function dialSocket$(address: HostPort, options: DialOptions): Observable
       perMessageDeflate: false,
       handshakeTimeout: options.timeout,
       followRedirects: false,
+      ...(options.generateMask === undefined ? {} : { generateMask: options.generateMask }),
       ...(options.tls ?? {}),
     });
     let opened = false;

@@ -17,6 +17,22 @@ export interface WsTransportOptions {
    * directions itself.
    */
   readonly dialTls?: TlsOptions;
+  /**
+   * Mask the frames sent on connections this node dialed with random keys
+   * (default false). RFC 6455 masks what a client sends so that a script in a
+   * browser cannot make an intermediary (a transparent proxy, a cache) read
+   * chosen bytes as HTTP; it costs a copy and an XOR of every frame on both
+   * ends. Between cluster nodes no browser speaks, so the dialing side sends a
+   * zero key (ws's `generateMask`): its frames go out as they are, like the
+   * accepting side's always do. Set it when the mesh crosses such an
+   * intermediary in plain ws (with TLS it cannot read the frames anyway).
+   */
+  readonly randomMask?: boolean;
+}
+
+/** A zero masking key: ws then sends the frame's bytes as they are (no copy, no XOR) and the receiver skips unmasking. */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0, 0, 4);
 }
 
 /**
@@ -76,7 +92,7 @@ class WsTransport implements Transport {
     });
     this.#server = server;
     this.#mutual = mutual;
-    this.#dial = { maxPayload: options.maxPayload, ...(dialTls === undefined ? {} : { tls: dialTls }) };
+    this.#dial = { maxPayload: options.maxPayload, ...(dialTls === undefined ? {} : { tls: dialTls }), ...(this.options.randomMask === true ? {} : { generateMask: zeroMask }) };
     const maxPayload = options.maxPayload;
     // the server's accepted$ completes when it closes: this subscription ends with it
     server.accepted$.subscribe(({ ws, remote, release, peerNames }) =>
