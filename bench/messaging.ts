@@ -3,8 +3,9 @@
  *
  * - round trip: `request$` (one request, one reply) against a `toNode$`
  *   ping-pong (a message there, a message back) between the same two managers
- *   on 127.0.0.1; p50 and p99 over BENCH_ROUNDS rounds. Target: request$ p50
- *   at most 1.3x the ping-pong's.
+ *   on 127.0.0.1; p50 and p99 over BENCH_ROUNDS rounds, after BENCH_WARMUP
+ *   unmeasured rounds of both. Target: request$ p50 at most 1.3x the
+ *   ping-pong's.
  * - 64 KiB binary broadcast: one rxcluster manager sending BENCH_BLOBS binary
  *   messages of 64 KiB to one peer, against bare ws sending the same bytes
  *   over one socket with ws's defaults (a random masking key per frame from
@@ -23,6 +24,7 @@ import { FAST_SETTINGS } from '../src/settings.js';
 
 const SECRET = 'bench-secret-of-at-least-32-bytes!!';
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3000);
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 2000);
 const BLOBS = Number(process.env['BENCH_BLOBS'] ?? 2000);
 const BLOB = Buffer.alloc(64 * 1024, 7);
 
@@ -48,6 +50,13 @@ async function roundTrips(a: Manager, b: Manager): Promise<{ pingPong: number[];
   b.requests$.subscribe((req) => req.reply(req.message()));
   const pingPong: number[] = [];
   const request: number[] = [];
+  // warm-up rounds of both, not measured: the JIT compiles each path before either is timed
+  for (let i = 0; i < WARMUP; i++) {
+    const back = firstValueFrom(a.fromCluster$);
+    a.toNode$.next({ node: 'b', message: i });
+    await back;
+    await firstValueFrom(a.request$('b', i));
+  }
   for (let i = 0; i < ROUNDS; i++) {
     // interleaved, so both see the same machine state
     let t = performance.now();

@@ -1,6 +1,8 @@
 import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { Deadlines } from '../src/operators/deadlines.js';
 import { RequestError } from '../src/errors.js';
 import { requestTimeout } from '../src/operators/requestTimeout.js';
 import { DEFAULT_SETTINGS, type Settings } from '../src/settings.js';
@@ -77,6 +79,46 @@ describe('requestTimeout', () => {
       expectObservable(reply$.pipe(requestTimeout('b', settings$, undefined, testScheduler)), '^-!').toBe('---');
       expectSubscriptions(reply$.subscriptions).toBe('^-!');
     });
+  });
+
+  /** The test scheduler, counting the actions scheduled on it. */
+  const counting = (): SchedulerLike & { scheduled: number } => {
+    const wrapper = {
+      scheduled: 0,
+      now: () => testScheduler.now(),
+      schedule<S>(work: (this: SchedulerAction<S>, state?: S) => void, delay?: number, state?: S): Subscription {
+        wrapper.scheduled++;
+        return testScheduler.schedule(work, delay, state);
+      },
+    };
+    return wrapper;
+  };
+
+  it('should serve requests sharing one queue of deadlines: each fails at its own deadline, answered ones pass, a cancelled one never fires', () => {
+    const scheduler = counting();
+    const queue = new Deadlines(scheduler);
+    testScheduler.run(({ cold, hot, expectObservable }) => {
+      const settings$ = hot('s---t', { s: s(4), t: s(8) });
+      // a: answered at 2 (its deadline at 4 is dropped); b: subscribed at 1, fails at 5;
+      // c: its own timeout of 1, subscribed at 2, fails at 3, before the armed deadline;
+      // d: subscribed at 1, moved by the setting change at 4 to 1 + 8
+      expectObservable(cold('--r|').pipe(requestTimeout('b', settings$, undefined, scheduler, queue))).toBe('--r|');
+      expectObservable(cold('-').pipe(requestTimeout('b', settings$, 4, scheduler, queue)), '-^').toBe('-----#', undefined, timeoutError(4));
+      expectObservable(cold('-').pipe(requestTimeout('b', settings$, 1, scheduler, queue)), '--^').toBe('---#', undefined, timeoutError(1));
+      expectObservable(cold('-').pipe(requestTimeout('b', settings$, undefined, scheduler, queue)), '-^').toBe('---------#', undefined, timeoutError(8));
+    });
+    assert.equal(queue.size, 0, 'nothing left waiting');
+  });
+
+  it('should arm one scheduled action for many requests answered in time, not one timer each', () => {
+    const scheduler = counting();
+    const queue = new Deadlines(scheduler);
+    testScheduler.run(({ cold, hot, expectObservable }) => {
+      const settings$ = hot('s', { s: s(10) });
+      for (let i = 0; i < 20; i++) expectObservable(cold('-r|').pipe(requestTimeout('b', settings$, undefined, scheduler, queue))).toBe('-r|');
+    });
+    assert.equal(scheduler.scheduled, 1, 'one action for twenty deadlines');
+    assert.equal(queue.size, 0);
   });
 
   it('should refuse a timeout that is not a positive whole number of ms when built', () => {

@@ -5,6 +5,7 @@ import { RequestError } from './errors.js';
 import { CODES, type Code } from './limits.js';
 import type { LogLevel } from './log.js';
 import type { MembershipState } from './membership/state.js';
+import { Deadlines } from './operators/deadlines.js';
 import { requestTimeout } from './operators/requestTimeout.js';
 import type { Outbox } from './outbox.js';
 import { IncomingRequest, Packet, TypedPacket } from './packet.js';
@@ -58,6 +59,8 @@ export interface MessagingContext {
 export class Messaging {
   /** Pending requests of this node: peer → request id → how to settle it. */
   readonly #pending = new Map<string, Map<number, PendingRequest>>();
+  /** Every pending request's deadline, served by one scheduled action (not one timer per request). */
+  readonly #deadlines: Deadlines;
   /** Fails the pending requests to a peer that leaves (one subscription for all of them). */
   readonly #leaves: Subscription;
   readonly #fromCluster = new Subject<Packet>();
@@ -78,6 +81,7 @@ export class Messaging {
   });
 
   constructor(private readonly ctx: MessagingContext) {
+    this.#deadlines = new Deadlines(ctx.scheduler);
     this.#leaves = ctx.membership$.subscribe((event) => {
       if (event.type !== 'leave') return;
       const pending = this.#pending.get(event.node);
@@ -149,7 +153,7 @@ export class Messaging {
       return () => this.#forget(node, id);
     });
     // built here, so a bad timeout throws at the call, not at subscription
-    return ask$.pipe(requestTimeout<Packet>(node, this.ctx.settings$, options.timeout, this.ctx.scheduler));
+    return ask$.pipe(requestTimeout<Packet>(node, this.ctx.settings$, options.timeout, this.ctx.scheduler, this.#deadlines));
   }
 
   #forget(node: string, id: number): void {
@@ -184,6 +188,7 @@ export class Messaging {
   }
 
   complete(): void {
+    this.#deadlines.close();
     this.#leaves.unsubscribe();
     this.#requests.complete();
     this.#channels.complete();

@@ -15,3 +15,4 @@ export {
   type ConnectionEvent,
 } from './resolveDuplicates.js';
 export { requestTimeout } from './requestTimeout.js';
+export { Deadlines, type Deadline } from './deadlines.js';

@@ -1,4 +1,5 @@
 import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { Deadlines, type Deadline } from './deadlines.js';
 import { RequestError } from '../errors.js';
 import { CODES } from '../limits.js';
 import type { Settings } from '../settings.js';
@@ -30,6 +31,9 @@ import type { Settings } from '../settings.js';
  * @param settings$ - the settings stream (`requestTimeout`, ms, default 5000); it must emit its current value on subscription
  * @param timeout - ms fixed by the call, or undefined to follow the settings
  * @param scheduler - drives the deadline; default `asyncScheduler`
+ * @param deadlines - a queue on `scheduler` shared by many requests (one
+ *   scheduled action for all of them, not one timer each); default, one of
+ *   its own per subscription
  * @returns an operator mirroring the reply, or failing it
  */
 export function requestTimeout<T>(
@@ -37,6 +41,7 @@ export function requestTimeout<T>(
   settings$: Observable<Settings>,
   timeout: number | undefined,
   scheduler: SchedulerLike = asyncScheduler,
+  deadlines?: Deadlines,
 ): MonoTypeOperatorFunction<T> {
   if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
     throw new TypeError(`requestTimeout: timeout must be a positive whole number of ms, got ${timeout}`);
@@ -45,13 +50,14 @@ export function requestTimeout<T>(
   // request builds one subscriber and one scheduled action, not a dozen operators
   return (source$) =>
     new Observable<T>((subscriber) => {
+      const queue = deadlines ?? new Deadlines(scheduler);
       const start = scheduler.now();
       let settled = false;
-      let deadline: Subscription | undefined;
+      let deadline: Deadline | undefined;
       const limits = new Subscription();
       const settle = (): void => {
         settled = true;
-        deadline?.unsubscribe();
+        deadline?.cancel();
         limits.unsubscribe();
       };
       const source = source$.subscribe({
@@ -69,13 +75,13 @@ export function requestTimeout<T>(
         },
       });
       const arm = (ms: number): void => {
-        deadline?.unsubscribe();
-        deadline = scheduler.schedule(() => {
+        deadline?.cancel();
+        deadline = queue.add(start + ms, () => {
           if (settled) return;
           settle();
           source.unsubscribe();
           subscriber.error(new RequestError(CODES.REQUEST_TIMEOUT, node, `${node} did not reply within ${ms} ms`));
-        }, Math.max(0, start + ms - scheduler.now()));
+        });
       };
       if (!settled && timeout !== undefined) arm(timeout);
       else if (!settled) {
@@ -91,6 +97,8 @@ export function requestTimeout<T>(
       return () => {
         settle();
         source.unsubscribe();
+        // a queue of its own has nothing else to wait for
+        if (deadlines === undefined) queue.close();
       };
     });
 }
