@@ -13,7 +13,7 @@ import {
   timer,
   type Observable as Obs,
 } from 'rxjs';
-import { connect, type Msg, type NatsConnection as NatsClient, type NodeConnectionOptions, type Status } from '@nats-io/transport-node';
+import type { Msg, NatsConnection as NatsClient, NodeConnectionOptions, Status } from '@nats-io/transport-node';
 import { CODES, type Code } from '../../limits.js';
 import { sanitize } from '../../log.js';
 import { clusterKey, macHolds, MAX_SEQ, openSealed, pairKeys, seal, type PairOpening, type SealedFrame } from '../../protocol/frameMac.js';
@@ -180,6 +180,8 @@ export class NatsTransport implements Transport, PairWire {
     this.#maxPayload = options.maxPayload;
     const o = this.#options;
     const servers = typeof o.servers === 'string' ? [o.servers] : [...o.servers];
+    // loaded here, not with rxcluster: a mesh over ws never pays for the NATS client's code
+    const { connect } = await import('@nats-io/transport-node');
     const nc = await connect({
       servers,
       name: `rxcluster ${options.self}`,
