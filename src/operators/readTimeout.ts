@@ -1,24 +1,4 @@
-import {
-  asyncScheduler,
-  connect,
-  defer,
-  distinctUntilChanged,
-  EMPTY,
-  endWith,
-  ignoreElements,
-  map,
-  merge,
-  mergeMap,
-  repeat,
-  switchMap,
-  takeUntil,
-  tap,
-  throwError,
-  timer,
-  type MonoTypeOperatorFunction,
-  type Observable,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { ReadTimeoutError } from '../errors.js';
 
 /** How late (ms) a deadline may fire before it counts as a blocked event loop: at most 50, and a tenth of readTimeout. */
@@ -73,48 +53,79 @@ export function readTimeout<T>(
   settings$: Observable<Settings>,
   scheduler: SchedulerLike = asyncScheduler,
 ): MonoTypeOperatorFunction<T> {
+  // written out rather than composed (connect, switchMap, timer, repeat): a frame costs
+  // one field write, not a pass through a subject and three operators; the time of
+  // the last value is a field, so a busy connection costs one scheduled action per
+  // readTimeout period, not one per frame
   return (source$) =>
-    defer(() => {
-      // the time of the last value: a field, not a timer per value, so a busy
-      // connection costs one timer per readTimeout period, not one per frame
+    new Observable<T>((subscriber) => {
       let lastRead = scheduler.now();
-      return source$.pipe(
-        connect((shared$) => {
-          const reads$ = shared$.pipe(tap(() => (lastRead = scheduler.now())));
-          const ended$ = shared$.pipe(ignoreElements(), endWith(true));
-          // sleep until the deadline the last read implies; if a read came
-          // meanwhile, sleep again for the rest, else fail. If the deadline
-          // fired late, this process was blocked and frames may wait unread in
-          // its socket buffers: grant one short grace, so pending reads land
-          // first and no peer is accused of a silence we could not observe
-          const watch$ = (timeout: number): Observable<never> => {
-            let gracedFor: number | undefined;
-            return defer(() => {
-              // when the timer should fire: the deadline, or now if that is past
-              const expected = Math.max(lastRead + timeout, scheduler.now());
-              return timer(expected - scheduler.now(), scheduler).pipe(map(() => expected));
-            }).pipe(
-              mergeMap((expected) => {
-                const now = scheduler.now();
-                const silence = now - lastRead;
-                if (silence < timeout) return EMPTY;
-                if (now - expected > lateTolerance(timeout) && gracedFor !== lastRead) {
-                  gracedFor = lastRead;
-                  return timer(LATE_GRACE, scheduler).pipe(ignoreElements());
-                }
-                return throwError(() => new ReadTimeoutError(silence, timeout));
-              }),
-              repeat(),
-            );
-          };
-          const deadline$ = settings$.pipe(
-            map((s) => s.readTimeout),
-            distinctUntilChanged(),
-            switchMap(watch$),
-            takeUntil(ended$),
-          );
-          return merge(reads$, deadline$);
+      let timeout: number | undefined;
+      let deadline: Subscription | undefined;
+      /** The silence (its last read) already granted a grace under the current readTimeout. */
+      let gracedFor: number | undefined;
+      let done = false;
+      const finish = (): void => {
+        done = true;
+        deadline?.unsubscribe();
+        deadline = undefined;
+        settings.unsubscribe();
+      };
+      // sleep until the deadline the last read implies; if a read came meanwhile, sleep again
+      // for the rest, else fail. If the deadline fired late, this process was blocked and
+      // frames may wait unread in its socket buffers: grant one short grace, so pending reads
+      // land first and no peer is accused of a silence we could not observe
+      const sleep = (): void => {
+        if (done || timeout === undefined) return;
+        const expected = Math.max(lastRead + timeout, scheduler.now());
+        deadline?.unsubscribe();
+        deadline = scheduler.schedule(() => wake(expected), expected - scheduler.now());
+      };
+      const wake = (expected: number): void => {
+        deadline = undefined;
+        if (done || timeout === undefined) return;
+        const now = scheduler.now();
+        const silence = now - lastRead;
+        if (silence < timeout) return sleep();
+        if (now - expected > lateTolerance(timeout) && gracedFor !== lastRead) {
+          gracedFor = lastRead;
+          deadline = scheduler.schedule(() => {
+            deadline = undefined;
+            sleep();
+          }, LATE_GRACE);
+          return;
+        }
+        finish();
+        source.unsubscribe();
+        subscriber.error(new ReadTimeoutError(silence, timeout));
+      };
+      let current: number | undefined;
+      const settings = new Subscription();
+      settings.add(
+        settings$.subscribe((s) => {
+          if (done || s.readTimeout === current) return;
+          current = timeout = s.readTimeout;
+          gracedFor = undefined;
+          sleep();
         }),
       );
+      const source = source$.subscribe({
+        next: (value) => {
+          lastRead = scheduler.now();
+          subscriber.next(value);
+        },
+        error: (error: unknown) => {
+          finish();
+          subscriber.error(error);
+        },
+        complete: () => {
+          finish();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        finish();
+        source.unsubscribe();
+      };
     });
 }

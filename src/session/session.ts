@@ -266,7 +266,9 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           ? watched$.pipe(map((frame) => log('debug', `received ${frame.type} frame from ${current.peer}`, current.peer)))
           : NO_EVENTS$;
         // a transport with presence of its own (NATS heartbeats) makes these pings needless
+        // (heartbeat reads its source only for its lifetime: frames stop at ignoreElements, one step each)
         const pings$ = conn.presence === true ? NO_EVENTS$ : watched$.pipe(
+          ignoreElements(),
           heartbeat(ctx.settings$, ctx.scheduler),
           tap(() => send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame)),
           ignoreElements(),
