@@ -1,4 +1,25 @@
-import { concat, concatMap, defer, EMPTY, filter, from, groupBy, map, mergeMap, switchMap, take, takeWhile, tap, type Observable, type SchedulerLike } from 'rxjs';
+import {
+  catchError,
+  concat,
+  concatMap,
+  defer,
+  distinctUntilChanged,
+  EMPTY,
+  filter,
+  finalize,
+  from,
+  groupBy,
+  map,
+  merge,
+  mergeMap,
+  switchMap,
+  take,
+  takeWhile,
+  tap,
+  timer,
+  type Observable,
+  type SchedulerLike,
+} from 'rxjs';
 import { CODES, type Code } from './limits.js';
 import type { LogLevel } from './log.js';
 import type { MembershipState } from './membership/state.js';
@@ -62,6 +83,60 @@ export function dialAll$(initial: () => readonly ConfigChange[], changes$: Obser
  * @returns each connection it opened, with the peer it is meant to reach
  */
 export function dialLoop$(name: string, address: string, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
+  return merge(keepDialed$(name, address, ctx), refresh$(name, address, ctx));
+}
+
+/**
+ * Whether the link this node dialed to `name` is its only one and is
+ * suspected (silent for readTimeout while other peers still hear the peer).
+ */
+function stale(state: MembershipState<Link>, name: string): boolean {
+  const peer = state.peers.get(name);
+  const active = peer?.active;
+  // (not over a transport with presence of its own, NATS: there every link rides the same client)
+  return peer !== undefined && active !== undefined && peer.suspect && !peer.dropping && peer.links.length === 1 && active.dialer === state.self && active.conn.presence !== true;
+}
+
+/**
+ * A fresh connection beside a suspected one this node dialed: at once, then
+ * every readTimeout while the suspicion lasts (one dial at a time). After a
+ * network fault heals, a TCP connection can stay stalled for tens of seconds
+ * in retransmission back-off while a new one opens at once. Both ends keep
+ * the fresh link (the same dialer's newer connection wins the duplicate
+ * rule), the old one is closed, and the peer is heard again with no leave.
+ * A fresh link lives for as long as its connection does, whatever the
+ * suspicion does meanwhile.
+ */
+function refresh$(name: string, address: string, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
+  let dialing = false;
+  return ctx.state$.pipe(
+    map((s) => stale(s, name)),
+    distinctUntilChanged(),
+    switchMap((due) => (due ? ctx.settings$.pipe(take(1), switchMap((s) => timer(0, s.readTimeout, ctx.scheduler))) : EMPTY)),
+    filter(() => !dialing),
+    mergeMap(() =>
+      ctx.settings$.pipe(
+        take(1),
+        concatMap((settings) => {
+          dialing = true;
+          ctx.log('debug', `${name} is silent on its connection: dialing a fresh one beside it`, name, CODES.DIAL);
+          // within readTimeout: a dial lost to the fault gives way to the next one, so a healed network is found at once
+          return ctx.transport.dial$(address, name, Math.min(settings.connectTimeout, settings.readTimeout));
+        }),
+        tap(() => (dialing = false)),
+        catchError((error: unknown) => {
+          ctx.log('debug', `a fresh connection to ${name} at ${address} failed: ${error instanceof Error ? error.message : String(error)}`, name, CODES.DIAL);
+          return EMPTY;
+        }),
+        finalize(() => (dialing = false)),
+      ),
+    ),
+    map((conn) => ({ conn, expected: name })),
+  );
+}
+
+/** Dials `name` whenever it has no link, with back-off. */
+function keepDialed$(name: string, address: string, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
   const idle$ = ctx.state$.pipe(
     filter((s) => (s.peers.get(name)?.links.length ?? 0) === 0),
     take(1),

@@ -106,6 +106,8 @@ export const CODES = Object.freeze({
   FLAPPING: 'RXC_ERR_FLAPPING',
   /** A second connection to an already connected peer was closed. */
   DUPLICATE: 'RXC_ERR_DUPLICATE',
+  /** A suspected link (silent while other peers still heard the peer) was replaced by a fresh connection, with no leave. */
+  STALLED: 'RXC_ERR_STALLED',
   /** A peer's send buffer passed sendBufferBytes; it was disconnected. */
   SLOW_CONSUMER: 'RXC_ERR_SLOW_CONSUMER',
   /** A dial failed (refused, unreachable, timed out). */

@@ -220,14 +220,19 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
     // both nodes dialed each other: keep the link both ends choose alike
     const kept = preferConnection(active, link);
     const loser = kept === active ? link : active;
-    const next: PeerState<L> = { ...peer, links: [...peer.links, link], active: kept };
-    return {
-      state: withPeer(state, name, next),
-      effects: [
-        { type: 'close', link: loser, reason: 'duplicate', cause: 'duplicate', text: 'duplicate connection' },
-        { type: 'log', level: 'debug', message: `duplicate connection to ${name} closed (keeping the one dialed by ${kept.dialer})`, node: name, code: CODES.DUPLICATE },
-      ],
-    };
+    let next: PeerState<L> = { ...peer, links: [...peer.links, link], active: kept };
+    const effects: MembershipEffect<L>[] = [
+      { type: 'close', link: loser, reason: 'duplicate', cause: 'duplicate', text: 'duplicate connection' },
+      { type: 'log', level: 'debug', message: `duplicate connection to ${name} closed (keeping the one dialed by ${kept.dialer})`, node: name, code: CODES.DUPLICATE },
+    ];
+    if (kept !== active && (peer.suspect || peer.dropping)) {
+      // a fresh connection replaced a silent one (a TCP connection stalled in retransmission
+      // back-off after the network healed): the peer is heard again, with no leave
+      next = { ...next, suspect: false, dropping: false, status: peer.status === STATUS.SUSPECT ? STATUS.ONLINE : peer.status };
+      if (peer.suspect) effects.push({ type: 'suspect', node: name, suspect: false, time });
+      effects.push({ type: 'log', level: 'info', message: `${name} reached again on a fresh connection; the silent one is closed`, node: name, code: CODES.STALLED });
+    }
+    return { state: withPeer(state, name, next), effects };
   }
   if (!newer(link, active)) {
     return {

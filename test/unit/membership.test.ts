@@ -410,6 +410,29 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.deepEqual(run(side).state.own.down, ['d', 'e']);
   });
 
+  it('should let a fresh link of the same dialer replace a suspected one, with no leave: the peer is heard again', () => {
+    const inputs: MembershipInput[] = [...threeJoined, { type: 'suspect', link: B, suspect: true, time: 20_000 }];
+    const before = run(inputs);
+    assert.equal(before.state.peers.get('b')?.suspect, true);
+    assert.equal(before.state.peers.get('b')?.status, 'Suspect');
+    // this node dialed B (seq 1); its fresh dial (seq 2) authenticates beside it
+    const B2 = link('b', { seq: 2 });
+    const step = reduceMembership(before.state, { type: 'up', link: B2, time: 21_000 });
+    assert.deepEqual(told(step.effects), ['close b#1 duplicate/duplicate', 'alive b@21000'], 'the silent link is closed; no leave, no join');
+    const peer = step.state.peers.get('b');
+    assert.equal(peer?.active, B2, 'the fresh link is active');
+    assert.equal(peer?.suspect, false);
+    assert.equal(peer?.status, 'Online');
+    assert.equal(peer?.joined, true);
+    // the old link's end changes nothing more
+    const after = reduceMembership(step.state, { type: 'down', link: B, reason: 'duplicate', time: 21_100 });
+    assert.deepEqual(told(after.effects), []);
+    assert.equal(after.state.peers.get('b')?.active, B2);
+    // an unsuspected peer's duplicate (both sides dialed) tells nothing either: no alive
+    const calm = reduceMembership(run(threeJoined).state, { type: 'up', link: B2, time: 21_000 });
+    assert.deepEqual(told(calm.effects), ['close b#1 duplicate/duplicate']);
+  });
+
   it('should forget a suspicion its own link cleared: a pause that briefly silenced every peer does not excuse a real loss after it', () => {
     const D = link('d');
     const E = link('e');
