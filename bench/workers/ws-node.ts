@@ -65,7 +65,9 @@ serve({
     return `${address}:${port}`;
   },
   async connect(args) {
-    const ws = new WebSocket(`ws://${str(args, 'addr')}${MESH_PATH}`, { perMessageDeflate: false, maxPayload: DEFAULT_MAX_PAYLOAD });
+    // ws's default: a random masking key per frame; BENCH_WS_MASK=zero sends a zero key, as rxcluster's dialing side does by default
+    const zeroKey = process.env['BENCH_WS_MASK'] === 'zero' ? { generateMask: (mask: Buffer) => void mask.fill(0, 0, 4) } : {};
+    const ws = new WebSocket(`ws://${str(args, 'addr')}${MESH_PATH}`, { perMessageDeflate: false, maxPayload: DEFAULT_MAX_PAYLOAD, ...zeroKey });
     const timeoutMs = num(args, 'timeoutMs');
     await Promise.race([
       once(ws, 'open'),
