@@ -36,7 +36,7 @@ class Worker {
   #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   ready: Promise<void>;
   constructor(readonly label: string) {
-    this.#proc = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#proc = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx', ...(process.env['BENCH_NATS_PROF'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_NATS_PROF']])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(this.#proc);
     this.ready = new Promise((resolve, reject) => {
       this.#proc.on('message', (m: { ready?: true; id?: number; ok?: boolean; value?: unknown; error?: string }) => {
