@@ -23,6 +23,8 @@ export interface ListenContext {
   readonly settings$: BehaviorSubject<Settings>;
   /** The stretched primary secret now. */
   secret(): Buffer;
+  /** Every stretched secret of the keyring now, the primary first. */
+  secrets(): readonly Buffer[];
   /** Why the primary secret is weak, or undefined. */
   weak(): string | undefined;
   log(level: LogLevel, message: string): void;
@@ -51,7 +53,7 @@ export async function listenAndServe(life: Lifecycle, addr: string | undefined, 
     const handler = api.onClusterPort ? { requestHandler: api.handler } : {};
     const limits = { maxPendingHandshakes: ctx.options.maxPendingHandshakes, handshakeTimeout: () => ctx.settings$.value.connectTimeout };
     // transports that seal frames themselves (NATS) key them from the stretched primary secret
-    const self = { self: name, secret: ctx.secret(), settings$: ctx.settings$.asObservable() };
+    const self = { self: name, secret: ctx.secret(), secrets: ctx.secrets(), settings$: ctx.settings$.asObservable() };
     bound = await transport.listen(address, { maxPayload: ctx.options.maxPayload, ...limits, ...(tls === undefined ? {} : { tls }), ...handler, ...self });
   } catch (error) {
     await api.close();

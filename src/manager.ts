@@ -183,7 +183,7 @@ export class Manager implements ClusterManager {
   #listen(addr: string | undefined, tls: TlsOptions | undefined): Promise<string> {
     return listenAndServe(this.#life, addr, tls, {
       name: this.name, transport: this.#transport, api: this.#api, options: this.#o, settings$: this.#settings,
-      secret: () => this.#keys.primary, weak: () => this.#weak, log: (level, message) => this.#emitLog(level, message),
+      secret: () => this.#keys.primary, secrets: () => this.#keys.all, weak: () => this.#weak, log: (level, message) => this.#emitLog(level, message),
       start: () => this.#subscription.add(this.#pipelines$().subscribe({ error: (e: unknown) => this.#emitLog('error', `internal fault: ${String(e)}`, undefined, CODES.SOCKET) })),
     });
   }
@@ -192,6 +192,7 @@ export class Manager implements ClusterManager {
     const keys = handshakeKeys(keyring, 'keyring');
     this.#keys = keys;
     this.#weak = weakSecret(keyring);
+    this.#transport.updateSecrets?.(keys.all);
     this.#emitLog('info', `secrets updated: ${keys.all.length - 1} accepted besides the primary`);
   }
 

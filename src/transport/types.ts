@@ -112,6 +112,8 @@ export interface ListenOptions {
   readonly self?: string;
   /** The cluster secret, for transports that seal every frame themselves (NATS: frame MACs). */
   readonly secret?: string | Buffer;
+  /** Every secret of the keyring (stretched), the primary first: such a transport seals with the first and accepts any. */
+  readonly secrets?: readonly Buffer[];
   /** The timings in force, live, for transports with presence of their own (NATS heartbeats every pingInterval). */
   readonly settings$?: Observable<{ readonly pingInterval: number; readonly readTimeout: number }>;
 }
@@ -202,6 +204,13 @@ export interface Transport {
    * @throws Error when the transport does not listen with TLS
    */
   updateTls?(tls: Pick<TlsOptions, 'key' | 'cert' | 'ca'>): void;
+  /**
+   * The keyring changed (`setSecrets`): for a transport that seals frames
+   * itself (NATS), the stretched secrets, the primary first. New frames and
+   * new connections are sealed with the primary; frames and openings sealed
+   * with any of them are accepted. Open connections keep their keys.
+   */
+  updateSecrets?(secrets: readonly Buffer[]): void;
   /** Optional: what the transport has to say on its own (hot); the manager logs it. */
   readonly log$?: Observable<TransportLogEntry>;
   /** Stops accepting and closes every connection. Idempotent. */

@@ -18,7 +18,7 @@ export interface NatsNode extends Node {
  *
  * @param servers - NATS URLs, tried in this order (no randomising), so a test knows each node's server
  */
-export async function startNatsNode(name: string, servers: readonly string[], options: ManagerOptions = fastOptions(), prefix = 'rxc', secret = SECRET): Promise<NatsNode> {
+export async function startNatsNode(name: string, servers: readonly string[], options: ManagerOptions = fastOptions(), prefix = 'rxc', secret: ConstructorParameters<typeof Manager>[1] = SECRET): Promise<NatsNode> {
   const transport = natsTransport({ servers: [...servers], subjectPrefix: prefix, reconnectTimeWait: 100, connection: { noRandomize: true } });
   const manager = new Manager(name, secret, { ...options, transport });
   const logs: LogEntry[] = [];

@@ -43,6 +43,12 @@ export class NatsConnection implements Connection {
   private isEstablished = false;
   private readonly events: ConnectionEvents;
   private readonly endListeners: Array<() => void> = [];
+  /**
+   * An inbound connection opened while the keyring holds several secrets:
+   * the pair keys of each, until the dialer's first frame shows which one it
+   * sealed with (`keyWith`).
+   */
+  candidates: readonly { readonly outKey: Buffer; readonly inKey: Buffer }[] | undefined;
 
   /**
    * @param id - grows per transport
@@ -61,13 +67,20 @@ export class NatsConnection implements Connection {
     readonly peer: string,
     readonly cid: Buffer,
     readonly peerEpoch: string,
-    readonly outKey: Buffer,
-    readonly inKey: Buffer,
+    public outKey: Buffer,
+    public inKey: Buffer,
     readonly floors: readonly [number, number],
     private readonly maxPayload: number,
   ) {
     this.events = new ConnectionEvents(`NATS connection ${id}`, () => this.done, () => this.terminate());
     this.events$ = this.events.events$;
+  }
+
+  /** Keys the pair with one of its candidates (the one the dialer's first frame holds under), for good. */
+  keyWith(keys: { readonly outKey: Buffer; readonly inKey: Buffer }): void {
+    this.outKey = keys.outKey;
+    this.inKey = keys.inKey;
+    this.candidates = undefined;
   }
 
   /** For logs: `nats:<peer name>`. */

@@ -127,8 +127,10 @@ export class NatsTransport implements Transport, PairWire {
   readonly #logged = new Map<string, { at: number; skipped: number }>();
   #nc: NatsClient | undefined;
   #subjects: Subjects | undefined;
-  #secret: string | Buffer = '';
-  #clusterKey: Buffer = Buffer.alloc(32);
+  /** The keyring's secrets, the primary first: pair connections are keyed from the primary, or, accepting, from whichever the dialer used. */
+  #secrets: readonly (string | Buffer)[] = [''];
+  /** The cluster key of each secret, the primary's first: broadcasts and heartbeats are sealed with it and checked against all. */
+  #clusterKeys: readonly Buffer[] = [Buffer.alloc(32)];
   #maxPayload = Infinity;
   #settings = { pingInterval: 5000, readTimeout: 11000 };
   #bseq = 0;
@@ -175,8 +177,7 @@ export class NatsTransport implements Transport, PairWire {
     if (options.tls !== undefined) throw new Error('listenTls does not apply to NATS: pass TLS for the NATS servers in natsTransport({ tls })');
     if (options.self === undefined || options.secret === undefined) throw new Error('the NATS transport needs the node name and the cluster secret from its manager');
     this.#subjects = new Subjects(this.#prefix, options.self);
-    this.#secret = options.secret;
-    this.#clusterKey = clusterKey(options.secret);
+    this.updateSecrets(options.secrets !== undefined && options.secrets.length > 0 ? options.secrets : [options.secret]);
     this.#maxPayload = options.maxPayload;
     const o = this.#options;
     const servers = typeof o.servers === 'string' ? [o.servers] : [...o.servers];
@@ -230,6 +231,19 @@ export class NatsTransport implements Transport, PairWire {
    * when NATS is down, no node of that name is on NATS (no responders), it
    * refused, or no answer came within `timeout` ms.
    */
+  /**
+   * The keyring changed: broadcasts, heartbeats and new connections are
+   * sealed with the new primary from now on; frames sealed with any secret of
+   * the keyring are accepted. Open connections keep their keys.
+   *
+   * @param secrets - the stretched secrets, the primary first
+   */
+  updateSecrets(secrets: readonly (string | Buffer)[]): void {
+    if (secrets.length === 0) throw new TypeError('updateSecrets: at least the primary secret');
+    this.#secrets = [...secrets];
+    this.#clusterKeys = secrets.map((secret) => clusterKey(secret));
+  }
+
   dial$(_address: string, peer: string, timeout: number): Obs<Connection> {
     return new Observable<Connection>((subscriber) => {
       const nc = this.#nc;
@@ -257,7 +271,7 @@ export class NatsTransport implements Transport, PairWire {
               cid: request.cid, dialer: s.self, acceptor: peer, dialerNonce: nonce, acceptorNonce: reply.nonce,
               dialerEpoch: this.#epochHex, acceptorEpoch: reply.epoch, dialerFloors: floors, acceptorFloors: reply.floors,
             };
-            const keys = pairKeys(this.#secret, opening);
+            const keys = pairKeys(this.#secrets[0] as string | Buffer, opening);
             const made = new NatsConnection(this, this.#nextId++, 'outbound', peer, cid, reply.epoch, keys.toAcceptor, keys.toDialer, reply.floors, this.#maxPayload);
             if (subscriber.closed) {
               // the dial was given up meanwhile: tell the acceptor at once rather than leave it waiting out its handshake
@@ -291,7 +305,7 @@ export class NatsTransport implements Transport, PairWire {
     if (nc === undefined || s === undefined || connections.length === 0 || this.#closing !== undefined) return;
     this.#bseq = nextSeq(this.#bseq);
     try {
-      nc.publish(s.all, seal(this.#clusterKey, 'B', this.#epoch, this.#bseq, data));
+      nc.publish(s.all, seal(this.#clusterKeys[0] as Buffer, 'B', this.#epoch, this.#bseq, data));
       this.stats.broadcastsSent++;
     } catch (error) {
       this.#say('warn', `broadcast not published: ${(error as Error).message}`, undefined, CODES.SEND);
@@ -411,8 +425,11 @@ export class NatsTransport implements Transport, PairWire {
       cid: open.cid, dialer: open.from, acceptor: s.self, dialerNonce: open.nonce, acceptorNonce: nonce,
       dialerEpoch: open.epoch, acceptorEpoch: this.#epochHex, dialerFloors: open.floors, acceptorFloors: floors,
     };
-    const keys = pairKeys(this.#secret, opening);
+    // keyed from the primary; while the keyring holds other secrets, the dialer's first frame tells which one it used
+    const candidates = this.#secrets.map((secret) => pairKeys(secret, opening));
+    const keys = candidates[0] as { readonly toAcceptor: Buffer; readonly toDialer: Buffer };
     const conn = this.#track(new NatsConnection(this, this.#nextId++, 'inbound', open.from, Buffer.from(open.cid, 'hex'), open.epoch, keys.toDialer, keys.toAcceptor, open.floors, this.#maxPayload));
+    if (candidates.length > 1) conn.candidates = candidates.map((c) => ({ outKey: c.toDialer, inKey: c.toAcceptor }));
     this.#incoming.next(conn);
     msg.respond(JSON.stringify({ v: 1, nonce, epoch: this.#epochHex, floors }));
   }
@@ -430,7 +447,15 @@ export class NatsTransport implements Transport, PairWire {
       this.#say('debug', `pair frame for no open connection dropped`, undefined, undefined, 'pair:unknown');
       return;
     }
-    if (!macHolds(conn.inKey, frame)) {
+    if (conn.candidates !== undefined) {
+      // the first frame of an inbound connection while the keyring holds several secrets: it picks the pair's keys
+      const keys = conn.candidates.find((c) => macHolds(c.inKey, frame));
+      if (keys === undefined) {
+        this.#refuse('forged', `a pair frame whose MAC holds under no secret of the keyring, on the connection with ${conn.peer}`, conn.peer);
+        return;
+      }
+      conn.keyWith(keys);
+    } else if (!macHolds(conn.inKey, frame)) {
       this.#refuse('forged', `a pair frame whose MAC does not hold, on the connection with ${conn.peer}`, conn.peer);
       return;
     }
@@ -502,7 +527,7 @@ export class NatsTransport implements Transport, PairWire {
       return undefined;
     }
     if (frame.id === this.#epochHex) return undefined;
-    if (!macHolds(this.#clusterKey, frame)) {
+    if (!this.#clusterKeys.some((key) => macHolds(key, frame))) {
       this.#refuse('forged', `a ${what} whose MAC does not hold`, undefined);
       return undefined;
     }
@@ -528,7 +553,7 @@ export class NatsTransport implements Transport, PairWire {
     }
     this.#hseq = nextSeq(this.#hseq);
     try {
-      nc.publish(s.beat, seal(this.#clusterKey, 'H', this.#epoch, this.#hseq, JSON.stringify({ n: s.self, t: now, p })));
+      nc.publish(s.beat, seal(this.#clusterKeys[0] as Buffer, 'H', this.#epoch, this.#hseq, JSON.stringify({ n: s.self, t: now, p })));
       this.stats.beatsSent++;
     } catch (error) {
       this.#say('warn', `heartbeat not published: ${(error as Error).message}`, undefined, CODES.NATS);
