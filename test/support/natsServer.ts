@@ -75,6 +75,11 @@ export class NatsServer {
     }
   }
 
+  /** Sends `signal` to the process (SIGSTOP / SIGCONT to pause and resume it); false when it does not run. */
+  signal(signal: NodeJS.Signals): boolean {
+    return this.running && (this.#child?.kill(signal) ?? false);
+  }
+
   /** Kills the process (SIGKILL by default) and waits for it to exit. */
   async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.#child;
