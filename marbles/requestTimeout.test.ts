@@ -2,7 +2,7 @@ import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SchedulerAction, SchedulerLike, Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { Deadlines } from '../src/operators/deadlines.js';
+import { Deadlines, type Deadline } from '../src/operators/deadlines.js';
 import { RequestError } from '../src/errors.js';
 import { requestTimeout } from '../src/operators/requestTimeout.js';
 import { DEFAULT_SETTINGS, type Settings } from '../src/settings.js';
@@ -97,11 +97,12 @@ describe('requestTimeout', () => {
   it('should serve requests sharing one queue of deadlines: each fails at its own deadline, answered ones pass, a cancelled one never fires', () => {
     const scheduler = counting();
     const queue = new Deadlines(scheduler);
-    testScheduler.run(({ cold, hot, expectObservable }) => {
-      const settings$ = hot('s---t', { s: s(4), t: s(8) });
+    testScheduler.run(({ cold, expectObservable }) => {
+      // the settings as a manager's: the current value at subscription (cold), then a change 2 frames later
+      const settings$ = cold('s-t', { s: s(4), t: s(8) });
       // a: answered at 2 (its deadline at 4 is dropped); b: subscribed at 1, fails at 5;
       // c: its own timeout of 1, subscribed at 2, fails at 3, before the armed deadline;
-      // d: subscribed at 1, moved by the setting change at 4 to 1 + 8
+      // d: subscribed at 1 with a deadline at 5, moved at 3 by the change to 1 + 8: the old one never fires
       expectObservable(cold('--r|').pipe(requestTimeout('b', settings$, undefined, scheduler, queue))).toBe('--r|');
       expectObservable(cold('-').pipe(requestTimeout('b', settings$, 4, scheduler, queue)), '-^').toBe('-----#', undefined, timeoutError(4));
       expectObservable(cold('-').pipe(requestTimeout('b', settings$, 1, scheduler, queue)), '--^').toBe('---#', undefined, timeoutError(1));
@@ -118,6 +119,24 @@ describe('requestTimeout', () => {
       for (let i = 0; i < 20; i++) expectObservable(cold('-r|').pipe(requestTimeout('b', settings$, undefined, scheduler, queue))).toBe('-r|');
     });
     assert.equal(scheduler.scheduled, 1, 'one action for twenty deadlines');
+    assert.equal(queue.size, 0);
+  });
+
+  it('should never fire a deadline that an earlier one of the same moment cancelled, and fire the rest when one throws', () => {
+    const queue = new Deadlines(testScheduler);
+    const fired: string[] = [];
+    queue.add(5, () => {
+      fired.push('first');
+      second.cancel();
+    });
+    const second: Deadline = queue.add(5, () => fired.push('second'));
+    queue.add(5, () => {
+      fired.push('third');
+      throw new Error('a callback failed');
+    });
+    queue.add(5, () => fired.push('fourth'));
+    assert.throws(() => testScheduler.flush(), /a callback failed/, 'the failure is not swallowed');
+    assert.deepEqual(fired, ['first', 'third', 'fourth'], 'the cancelled one never fires; the one after the failure does');
     assert.equal(queue.size, 0);
   });
 

@@ -108,29 +108,37 @@ function stale(state: MembershipState<Link>, name: string): boolean {
  * suspicion does meanwhile.
  */
 function refresh$(name: string, address: string, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
-  let dialing = false;
+  /** Fresh dials not yet open (or failed): one at a time. */
+  let dialing = 0;
   return ctx.state$.pipe(
     map((s) => stale(s, name)),
     distinctUntilChanged(),
     switchMap((due) => (due ? ctx.settings$.pipe(take(1), switchMap((s) => timer(0, s.readTimeout, ctx.scheduler))) : EMPTY)),
-    filter(() => !dialing),
-    mergeMap(() =>
-      ctx.settings$.pipe(
+    filter(() => dialing === 0),
+    mergeMap(() => {
+      // this dial counts as in flight until it opens, fails or is given up, whatever happens to other dials
+      let open = false;
+      const settle = (): void => {
+        if (open) return;
+        open = true;
+        dialing--;
+      };
+      dialing++;
+      return ctx.settings$.pipe(
         take(1),
         concatMap((settings) => {
-          dialing = true;
           ctx.log('debug', `${name} is silent on its connection: dialing a fresh one beside it`, name, CODES.DIAL);
           // within readTimeout: a dial lost to the fault gives way to the next one, so a healed network is found at once
           return ctx.transport.dial$(address, name, Math.min(settings.connectTimeout, settings.readTimeout));
         }),
-        tap(() => (dialing = false)),
+        tap(settle),
         catchError((error: unknown) => {
           ctx.log('debug', `a fresh connection to ${name} at ${address} failed: ${error instanceof Error ? error.message : String(error)}`, name, CODES.DIAL);
           return EMPTY;
         }),
-        finalize(() => (dialing = false)),
-      ),
-    ),
+        finalize(settle),
+      );
+    }),
     map((conn) => ({ conn, expected: name })),
   );
 }

@@ -188,6 +188,12 @@ export class Messaging {
   }
 
   complete(): void {
+    // a request still waiting fails now: no reply and no deadline will come after the shutdown
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    for (const [node, byId] of pending) {
+      for (const request of byId.values()) request.fail(new RequestError(CODES.NOT_ONLINE, node, `this node shut down before ${node} replied`));
+    }
     this.#deadlines.close();
     this.#leaves.unsubscribe();
     this.#requests.complete();

@@ -92,6 +92,26 @@ describe('request$ and requests$ (memory network, virtual time)', () => {
     }
   });
 
+  it('should fail a request still waiting when its own node shuts down, at once, with RXC_ERR_NOT_ONLINE', { timeout: 10_000 }, async () => {
+    const { network, nodes: [a, b], stop } = await virtualCluster();
+    try {
+      b.requests$.subscribe(() => undefined); // b never answers
+      const got = record(a.request$('b', 'never answered'));
+      network.advance(100);
+      assert.equal(got.error, undefined, 'still waiting');
+      const down = a.shutdown();
+      // 3 s of virtual time, less than the 5 s requestTimeout: only the shutdown can have failed it
+      network.advance(3000);
+      await down;
+      const error: unknown = got.error;
+      assert.ok(error instanceof RequestError, `failed by the shutdown: ${String(error)}`);
+      assert.equal(error.code, 'RXC_ERR_NOT_ONLINE');
+      assert.match(error.message, /shut down before b replied/);
+    } finally {
+      await stop();
+    }
+  });
+
   it('should cancel on unsubscribe: the reply that comes later is dropped and counted', { timeout: 10_000 }, async () => {
     const { network, nodes: [a, b], stop } = await virtualCluster();
     try {

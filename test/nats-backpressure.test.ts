@@ -65,12 +65,14 @@ describe('NATS: back-pressure', () => {
       a.manager.toCluster$.next(blob);
       most = Math.max(most, a.manager.bufferedAmount);
     }
-    const packets = await received;
+    // resumed in any case, so that a failure below is told by its own assertion, not by a timeout
+    server.signal('SIGCONT');
     t.diagnostic(`${COUNT} × 64 KiB: writable$ ${writable.map(String).join(' ')}; the producer waited ${waits} times; at most ${(most / 1024).toFixed(0)} KiB unsent (high-water ${SEND_BUFFER / 4 / 1024} KiB)`);
     assert.ok(most > SEND_BUFFER / 4, `the NATS client's unsent bytes were read: at most ${most} bytes seen`);
     assert.ok(most <= SEND_BUFFER, `a producer that waits never reaches sendBufferBytes (${most} bytes)`);
     assert.ok(waits > 0, 'writable$ turned false and the producer waited');
     assert.ok(resumed, 'the server was resumed once the buffers backed up');
+    const packets = await received;
     assert.equal(writable[0], true, 'writable$ starts true');
     assert.ok(writable.includes(false) && writable.at(-1) === true, `writable$ turned false, then true again: ${writable.join(' ')}`);
     const order = packets.map((p) => p.bytes().readUInt32BE(0));

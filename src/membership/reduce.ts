@@ -228,7 +228,8 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
     if (kept !== active && (peer.suspect || peer.dropping)) {
       // a fresh connection replaced a silent one (a TCP connection stalled in retransmission
       // back-off after the network healed): the peer is heard again, with no leave
-      next = { ...next, suspect: false, dropping: false, status: peer.status === STATUS.SUSPECT ? STATUS.ONLINE : peer.status };
+      // (linked again now: an outage, not a hiccup, and any excuse of the peers lost with it runs from here)
+      next = { ...next, activeSince: time, suspect: false, dropping: false, status: peer.status === STATUS.SUSPECT ? STATUS.ONLINE : peer.status };
       if (peer.suspect) effects.push({ type: 'suspect', node: name, suspect: false, time });
       effects.push({ type: 'log', level: 'info', message: `${name} reached again on a fresh connection; the silent one is closed`, node: name, code: CODES.STALLED });
     }
@@ -508,7 +509,7 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
     if (!peer.configured) continue;
     const seen = peer.active !== undefined && !peer.suspect && !peer.dropping;
     const unseenSince = seen ? null : (peer.unseenSince ?? state.clock);
-    if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince, wentAt: wentAtOf(peer, unseenSince) });
+    if (unseenSince !== peer.unseenSince) state = withPeer(state, peer.name, { ...peer, unseenSince, wentAt: wentAtOf(peer, unseenSince, state.clock, state.readTimeout) });
     if (seen) sees.push(peer.name);
   }
   // a node that stopped seeing most of its peers at once is the one cut off (its own network, a pause,
@@ -559,14 +560,14 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
 /**
  * A peer's `wentAt` once its `unseenSince` becomes `unseenSince`: when an
  * outage of a peer this process had a link to began. A suspicion that the
- * same link then cleared was a hiccup (a pause of this process, a burst of
- * loss), not an outage: it is forgotten, so that it cannot make a later
- * loss look like this node's own isolation.
+ * same link cleared within readTimeout was a hiccup (a pause of this
+ * process, a burst of loss), not an outage: it is forgotten, so that it
+ * cannot make a later loss look like this node's own isolation.
  */
-function wentAtOf<L extends LinkRef>(peer: PeerState<L>, unseenSince: number | null): number | null {
+function wentAtOf<L extends LinkRef>(peer: PeerState<L>, unseenSince: number | null, clock: number, readTimeout: number): number | null {
   if (unseenSince !== null) return peer.unseenSince === null && peer.everLinked ? unseenSince : peer.wentAt;
-  const sameLink = peer.activeSince !== null && peer.unseenSince !== null && peer.activeSince <= peer.unseenSince;
-  return sameLink ? null : peer.wentAt;
+  const hiccup = peer.activeSince !== null && peer.unseenSince !== null && peer.activeSince <= peer.unseenSince && clock - peer.unseenSince < readTimeout;
+  return hiccup ? null : peer.wentAt;
 }
 
 /**

@@ -66,11 +66,25 @@ export class Deadlines {
     }
     for (const entry of due) this.#entries.delete(entry);
     if (next < this.#armedAt) this.#arm(next);
-    for (const entry of due) entry.fire();
+    // an earlier callback of this run may cancel a later one; one that throws does not stop the others
+    let failure: { readonly error: unknown } | undefined;
+    for (const entry of due) {
+      if (entry.cancelled) continue;
+      entry.cancelled = true;
+      try {
+        entry.fire();
+      } catch (error: unknown) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
   }
 }
 
 class Entry implements Deadline {
+  /** Cancelled, or fired: it will not fire (again). */
+  cancelled = false;
+
   constructor(
     private readonly entries: Set<Entry>,
     readonly at: number,
@@ -78,6 +92,7 @@ class Entry implements Deadline {
   ) {}
 
   cancel(): void {
+    this.cancelled = true;
     this.entries.delete(this);
   }
 }

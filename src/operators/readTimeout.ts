@@ -96,20 +96,30 @@ export function readTimeout<T>(
           return;
         }
         finish();
-        source.unsubscribe();
+        source?.unsubscribe();
         subscriber.error(new ReadTimeoutError(silence, timeout));
       };
       let current: number | undefined;
       const settings = new Subscription();
       settings.add(
-        settings$.subscribe((s) => {
-          if (done || s.readTimeout === current) return;
-          current = timeout = s.readTimeout;
-          gracedFor = undefined;
-          sleep();
+        settings$.subscribe({
+          next: (s) => {
+            if (done || s.readTimeout === current) return;
+            current = timeout = s.readTimeout;
+            gracedFor = undefined;
+            sleep();
+          },
+          error: (error: unknown) => {
+            if (done) return;
+            finish();
+            source?.unsubscribe();
+            subscriber.error(error);
+          },
         }),
       );
-      const source = source$.subscribe({
+      // eslint-disable-next-line prefer-const -- assigned once, read by callbacks that may run before it is
+      let source: Subscription | undefined;
+      source = source$.subscribe({
         next: (value) => {
           lastRead = scheduler.now();
           subscriber.next(value);
@@ -125,7 +135,7 @@ export function readTimeout<T>(
       });
       return () => {
         finish();
-        source.unsubscribe();
+        source?.unsubscribe();
       };
     });
 }

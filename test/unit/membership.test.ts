@@ -421,6 +421,7 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.deepEqual(told(step.effects), ['close b#1 duplicate/duplicate', 'alive b@21000'], 'the silent link is closed; no leave, no join');
     const peer = step.state.peers.get('b');
     assert.equal(peer?.active, B2, 'the fresh link is active');
+    assert.equal(peer?.activeSince, 21_000, 'linked again now');
     assert.equal(peer?.suspect, false);
     assert.equal(peer?.status, 'Online');
     assert.equal(peer?.joined, true);
@@ -431,6 +432,26 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     // an unsuspected peer's duplicate (both sides dialed) tells nothing either: no alive
     const calm = reduceMembership(run(threeJoined).state, { type: 'up', link: B2, time: 21_000 });
     assert.deepEqual(told(calm.effects), ['close b#1 duplicate/duplicate']);
+  });
+
+  it('should excuse the peers lost with one that a fresh link brought back for readTimeout more, not end the excuse at once', () => {
+    const D = link('d');
+    const E = link('e');
+    const inputs: MembershipInput[] = [{ type: 'tune', readTimeout: 3000 }];
+    for (const l of [B, C, D, E]) inputs.push({ type: 'configure', name: l.peer, addr: `${l.peer}:1` }, { type: 'up', link: l, time: 10 }, { type: 'joinDue', link: l, time: 510 });
+    // e still sees everyone, so nobody is dropped; b, c and d fall silent together: this node is the one cut off
+    inputs.push(reachOf('e', ['b', 'c', 'd', 'self']));
+    for (const l of [B, C, D]) inputs.push({ type: 'suspect', link: l, suspect: true, time: 10_000 });
+    inputs.push({ type: 'tick', time: 13_000 });
+    const cut = run(inputs);
+    assert.deepEqual(cut.state.own.down, [], 'lost with most peers: nobody accused');
+    // a fresh link this node dialed brings b back at 15 s; c and d are still out of reach
+    const back = reduceMembership(cut.state, { type: 'up', link: link('b', { seq: 2 }), time: 15_000 });
+    const soon = reduceMembership(back.state, { type: 'tick', time: 16_000 });
+    assert.deepEqual(soon.state.own.down, [], 'c and d still excused a second after b came back');
+    assert.equal(soon.state.recheckAt, 18_000, 'until readTimeout after b was linked again');
+    const later = reduceMembership(soon.state, { type: 'tick', time: 18_000 });
+    assert.deepEqual(later.state.own.down, ['c', 'd'], 'then accused');
   });
 
   it('should forget a suspicion its own link cleared: a pause that briefly silenced every peer does not excuse a real loss after it', () => {

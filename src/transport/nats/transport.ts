@@ -438,7 +438,7 @@ export class NatsTransport implements Transport, PairWire {
   #onPair(msg: Msg): void {
     const frame = openSealed(msg.data);
     if (frame === undefined || (frame.kind !== 'F' && frame.kind !== 'Y' && frame.kind !== 'C')) {
-      this.#refuse('forged', 'a pair frame of no known form', undefined);
+      this.#refuse('forged', 'a pair frame of no known form', undefined, 'pair');
       return;
     }
     const conn = this.#conns.get(frame.id);
@@ -451,16 +451,16 @@ export class NatsTransport implements Transport, PairWire {
       // the first frame of an inbound connection while the keyring holds several secrets: it picks the pair's keys
       const keys = conn.candidates.find((c) => macHolds(c.inKey, frame));
       if (keys === undefined) {
-        this.#refuse('forged', `a pair frame whose MAC holds under no secret of the keyring, on the connection with ${conn.peer}`, conn.peer);
+        this.#refuse('forged', `a pair frame whose MAC holds under no secret of the keyring, on the connection with ${conn.peer}`, conn.peer, 'pair');
         return;
       }
       conn.keyWith(keys);
     } else if (!macHolds(conn.inKey, frame)) {
-      this.#refuse('forged', `a pair frame whose MAC does not hold, on the connection with ${conn.peer}`, conn.peer);
+      this.#refuse('forged', `a pair frame whose MAC does not hold, on the connection with ${conn.peer}`, conn.peer, 'pair');
       return;
     }
     if (frame.seq <= conn.inSeq) {
-      this.#refuse('replayed', `a replayed pair frame (seq ${frame.seq}, last ${conn.inSeq}) on the connection with ${conn.peer}`, conn.peer);
+      this.#refuse('replayed', `a replayed pair frame (seq ${frame.seq}, last ${conn.inSeq}) on the connection with ${conn.peer}`, conn.peer, 'pair');
       return;
     }
     this.#gap(frame.seq - conn.inSeq - 1, `frames from ${conn.peer}`, conn.peer);
@@ -628,9 +628,10 @@ export class NatsTransport implements Transport, PairWire {
     this.#say('warn', `${missing} ${what} lost on the way (${this.stats.lost} in all)`, node, CODES.FRAMES_LOST, `lost:${node}`);
   }
 
-  #refuse(kind: 'forged' | 'replayed', what: string, node: string | undefined): void {
+  #refuse(kind: 'forged' | 'replayed', what: string, node: string | undefined, channel = 'cluster'): void {
     this.stats[kind]++;
-    this.#say('warn', `dropped ${what}`, node, kind === 'forged' ? CODES.FORGED : CODES.REPLAY, kind);
+    // logged at most once a second per kind and channel: forged heartbeats do not hide a forged pair frame
+    this.#say('warn', `dropped ${what}`, node, kind === 'forged' ? CODES.FORGED : CODES.REPLAY, `${kind}:${channel}`);
   }
 
   /** Logs, at most once per second per `key`; the entries skipped are counted in the next. */
