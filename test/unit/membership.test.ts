@@ -289,6 +289,15 @@ function reachOf(node: string, sees: string[], down: string[] = [], v = 1): Memb
 }
 
 const C = link('c');
+const D = link('d');
+const E = link('e');
+
+/** readTimeout 3000, and self joined with b, c, d and e (links up at 10, joined at 510). */
+function fourPeersJoined(): MembershipInput[] {
+  const inputs: MembershipInput[] = [{ type: 'tune', readTimeout: 3000 }];
+  for (const l of [B, C, D, E]) inputs.push({ type: 'configure', name: l.peer, addr: `${l.peer}:1` }, { type: 'up', link: l, time: 10 }, { type: 'joinDue', link: l, time: 510 });
+  return inputs;
+}
 
 /** self joined with b and c, both reporting they see everyone. */
 const threeJoined: MembershipInput[] = [
@@ -382,10 +391,7 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
   });
 
   it('should accuse nobody when it stopped seeing most of its peers at once, even once it reaches some of them again', () => {
-    const D = link('d');
-    const E = link('e');
-    const five: MembershipInput[] = [{ type: 'tune', readTimeout: 3000 }];
-    for (const l of [B, C, D, E]) five.push({ type: 'configure', name: l.peer, addr: `${l.peer}:1` }, { type: 'up', link: l, time: 10 }, { type: 'joinDue', link: l, time: 510 });
+    const five = fourPeersJoined();
     // this node's own link fails: all four go silent
     const cutOff = [...five];
     for (const [i, l] of [B, C, D, E].entries()) cutOff.push({ type: 'suspect', link: l, suspect: true, time: 10_000 + i });
@@ -435,10 +441,7 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
   });
 
   it('should excuse the peers lost with one that a fresh link brought back for readTimeout more, not end the excuse at once', () => {
-    const D = link('d');
-    const E = link('e');
-    const inputs: MembershipInput[] = [{ type: 'tune', readTimeout: 3000 }];
-    for (const l of [B, C, D, E]) inputs.push({ type: 'configure', name: l.peer, addr: `${l.peer}:1` }, { type: 'up', link: l, time: 10 }, { type: 'joinDue', link: l, time: 510 });
+    const inputs = fourPeersJoined();
     // e still sees everyone, so nobody is dropped; b, c and d fall silent together: this node is the one cut off
     inputs.push(reachOf('e', ['b', 'c', 'd', 'self']));
     for (const l of [B, C, D]) inputs.push({ type: 'suspect', link: l, suspect: true, time: 10_000 });
@@ -455,10 +458,7 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
   });
 
   it('should forget a suspicion its own link cleared: a pause that briefly silenced every peer does not excuse a real loss after it', () => {
-    const D = link('d');
-    const E = link('e');
-    const inputs: MembershipInput[] = [{ type: 'tune', readTimeout: 3000 }];
-    for (const l of [B, C, D, E]) inputs.push({ type: 'configure', name: l.peer, addr: `${l.peer}:1` }, { type: 'up', link: l, time: 10 }, { type: 'joinDue', link: l, time: 510 });
+    const inputs = fourPeersJoined();
     // e sees everyone: it refutes each suspicion below, so no link is dropped
     inputs.push(reachOf('e', ['b', 'c', 'd', 'self']));
     // b goes silent at 10 s (a one-way fault); at 11 s this process pauses and wakes suspecting c and d too,
