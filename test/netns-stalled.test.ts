@@ -10,9 +10,9 @@
  * ends keep it (RXC_ERR_STALLED), and they hear each other again within
  * readTimeout of the heal, with no leave.
  */
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLab, eventAt, sleep, type Lab, type LabNode, type Line } from './netns/harness.js';
+import { eventAt, labFor, sleep, stderrOf, type LabNode, type Line } from './netns/harness.js';
 import { PROFILES } from './netns/scenarios.js';
 
 const profile = PROFILES.find((p) => p.label !== 'defaults');
@@ -21,26 +21,10 @@ const { readTimeout } = profile;
 /** How much later than readTimeout a silent peer may be reported (timer granularity, a loaded 2-core machine). */
 const TOLERANCE = 1500;
 
-async function labFor(t: TestContext, names: readonly string[]): Promise<Lab> {
-  const lab = await createLab({ names });
-  t.after(async () => {
-    await lab.destroy();
-    assert.deepEqual(lab.leftovers(), [], `lab ${lab.id} left namespaces behind`);
-  });
-  return lab;
-}
-
 const joinOf =
   (name: string) =>
   (line: Line): boolean =>
     line.type === 'join' && line['node'] === name;
-
-function stderrOf(nodes: readonly LabNode[]): string {
-  return nodes
-    .filter((node) => node.stderr().trim() !== '')
-    .map((node) => `${node.name} (pid ${node.pid}): ${node.stderr().trim()}`)
-    .join('\n');
-}
 
 describe('a stalled link after a healed fault (network namespaces)', () => {
   it('a one-way drop n1->n2 for 15 s, healed: a fresh connection replaces the stalled one on both ends, they hear each other again within readTimeout + 2 s, no leave', { timeout: 90_000 }, async (t) => {

@@ -9,7 +9,7 @@
  *
  * Independent tests run concurrently, each in a lab of its own.
  */
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import {
   createLab,
   eventAt,
+  labFor,
+  stderrOf,
   labNamespaces,
   median,
   ms,
@@ -43,16 +45,6 @@ const joinOf =
   (name: string, since: number) =>
   (line: Line, at: number): boolean =>
     at >= since && line.type === 'join' && line['node'] === name;
-
-/** A lab destroyed after the test whatever happens, with an empty leftover list checked. */
-async function labFor(t: TestContext, names?: readonly string[]): Promise<Lab> {
-  const lab = await createLab(names === undefined ? {} : { names });
-  t.after(async () => {
-    await lab.destroy();
-    assert.deepEqual(lab.leftovers(), [], `lab ${lab.id} left namespaces behind`);
-  });
-  return lab;
-}
 
 /** Starts every node and waits until each printed a join of every other one. */
 async function meshUp(lab: Lab, profile: Profile): Promise<LabNode[]> {
@@ -124,12 +116,6 @@ async function reaches(lab: Lab, from: string, to: string, timeout = 700): Promi
   return answer['ok'] === true;
 }
 
-function stderrOf(nodes: readonly LabNode[]): string {
-  return nodes
-    .filter((node) => node.stderr().trim() !== '')
-    .map((node) => `${node.name} (pid ${node.pid}): ${node.stderr().trim()}`)
-    .join('\n');
-}
 
 describe('netns lab', { concurrency: true }, () => {
   // ------------------------------------------------------------ the harness

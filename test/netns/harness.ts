@@ -19,7 +19,9 @@
  * tsx src/cli.ts …`); every line they print is kept with the time it was read
  * here (performance.now()), parsed when it is JSON, whatever its type.
  */
+import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { TestContext } from 'node:test';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { readdirSync, statSync } from 'node:fs';
@@ -424,6 +426,24 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     throw error;
   }
   return lab;
+}
+
+/** A lab destroyed after the test whatever happens, with an empty leftover list checked. */
+export async function labFor(t: TestContext, names?: readonly string[]): Promise<Lab> {
+  const lab = await createLab(names === undefined ? {} : { names });
+  t.after(async () => {
+    await lab.destroy();
+    assert.deepEqual(lab.leftovers(), [], `lab ${lab.id} left namespaces behind`);
+  });
+  return lab;
+}
+
+/** What the nodes wrote on stderr, each named; empty when none wrote anything. */
+export function stderrOf(nodes: readonly LabNode[]): string {
+  return nodes
+    .filter((node) => node.stderr().trim() !== '')
+    .map((node) => `${node.name} (pid ${node.pid}): ${node.stderr().trim()}`)
+    .join('\n');
 }
 
 export class Lab {
