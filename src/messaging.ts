@@ -83,11 +83,7 @@ export class Messaging {
   constructor(private readonly ctx: MessagingContext) {
     this.#deadlines = new Deadlines(ctx.scheduler);
     this.#leaves = ctx.membership$.subscribe((event) => {
-      if (event.type !== 'leave') return;
-      const pending = this.#pending.get(event.node);
-      if (pending === undefined) return;
-      this.#pending.delete(event.node);
-      for (const request of pending.values()) request.fail(new RequestError(CODES.PEER_LEFT, event.node, `${event.node} left before it replied`));
+      if (event.type === 'leave') this.#failAll(event.node, CODES.PEER_LEFT, `${event.node} left before it replied`);
     });
   }
 
@@ -156,6 +152,14 @@ export class Messaging {
     return ask$.pipe(requestTimeout<Packet>(node, this.ctx.settings$, options.timeout, this.ctx.scheduler, this.#deadlines));
   }
 
+  /** Fails every request pending with `node`. */
+  #failAll(node: string, code: Code, why: string): void {
+    const byId = this.#pending.get(node);
+    if (byId === undefined) return;
+    this.#pending.delete(node);
+    for (const request of byId.values()) request.fail(new RequestError(code, node, why));
+  }
+
   #forget(node: string, id: number): void {
     const byId = this.#pending.get(node);
     if (byId?.delete(id) === true && byId.size === 0) this.#pending.delete(node);
@@ -189,11 +193,7 @@ export class Messaging {
 
   complete(): void {
     // a request still waiting fails now: no reply and no deadline will come after the shutdown
-    const pending = [...this.#pending];
-    this.#pending.clear();
-    for (const [node, byId] of pending) {
-      for (const request of byId.values()) request.fail(new RequestError(CODES.NOT_ONLINE, node, `this node shut down before ${node} replied`));
-    }
+    for (const node of [...this.#pending.keys()]) this.#failAll(node, CODES.NOT_ONLINE, `this node shut down before ${node} replied`);
     this.#deadlines.close();
     this.#leaves.unsubscribe();
     this.#requests.complete();
