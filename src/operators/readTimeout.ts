@@ -3,10 +3,11 @@ import { ReadTimeoutError } from '../errors.js';
 
 /** How late (ms) a deadline may fire before it counts as a blocked event loop: at most 50, and a tenth of readTimeout. */
 const LATE_TOLERANCE = 50;
-/** The grace (ms) a late deadline grants, one turn of the event loop for pending reads. */
-const LATE_GRACE = 1;
+/** The grace (ms) a late deadline grants, one turn of the event loop for pending reads (suspicion grants the same). */
+export const LATE_GRACE = 1;
 
-function lateTolerance(timeout: number): number {
+/** How late (ms) a deadline for `timeout` may fire before this process counts as blocked (readTimeout and suspicion alike). */
+export function lateTolerance(timeout: number): number {
   return Math.min(LATE_TOLERANCE, timeout / 10);
 }
 import type { Settings } from '../settings.js';
@@ -99,13 +100,12 @@ export function readTimeout<T>(
         source?.unsubscribe();
         subscriber.error(new ReadTimeoutError(silence, timeout));
       };
-      let current: number | undefined;
       const settings = new Subscription();
       settings.add(
         settings$.subscribe({
           next: (s) => {
-            if (done || s.readTimeout === current) return;
-            current = timeout = s.readTimeout;
+            if (done || s.readTimeout === timeout) return;
+            timeout = s.readTimeout;
             gracedFor = undefined;
             sleep();
           },

@@ -8,6 +8,7 @@ import {
   type Subscription,
 } from 'rxjs';
 import type { Settings } from '../settings.js';
+import { LATE_GRACE, lateTolerance } from './readTimeout.js';
 
 /**
  * Watches a peer's frames for silence: emits `true` (suspect) once no
@@ -53,9 +54,9 @@ export function suspicion<T>(settings$: Observable<Settings>, scheduler: Schedul
         deadline = undefined;
         const now = scheduler.now();
         if (now - lastRead < timeout) return arm();
-        if (now - expected > Math.min(50, timeout / 10) && gracedFor !== lastRead) {
+        if (now - expected > lateTolerance(timeout) && gracedFor !== lastRead) {
           gracedFor = lastRead;
-          deadline = scheduler.schedule(() => fire(now + 1), 1);
+          deadline = scheduler.schedule(() => fire(now + LATE_GRACE), LATE_GRACE);
           return;
         }
         suspect = true;
