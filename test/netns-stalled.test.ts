@@ -7,8 +7,8 @@
  * another 10 s or so; n3 hears both, so nobody drops the link. The node that
  * dialed the link dials a fresh connection beside it every readTimeout
  * while it is suspected: once the network is back, the first one opens, both
- * ends keep it (RXC_ERR_STALLED), and they hear each other again within
- * readTimeout of the heal, with no leave.
+ * ends keep it (RXC_ERR_STALLED on each end that still suspected the other),
+ * and they hear each other again within readTimeout of the heal, with no leave.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +27,7 @@ const joinOf =
     line.type === 'join' && line['node'] === name;
 
 describe('a stalled link after a healed fault (network namespaces)', () => {
-  it('a one-way drop n1->n2 for 15 s, healed: a fresh connection replaces the stalled one on both ends, they hear each other again within readTimeout + 2 s, no leave', { timeout: 90_000 }, async (t) => {
+  it('a one-way drop n1->n2 for 15 s, healed: a fresh connection replaces the stalled one, both hear each other again within readTimeout + 2 s, no leave', { timeout: 90_000 }, async (t) => {
     const lab = await labFor(t, ['n1', 'n2', 'n3']);
     const nodes = await lab.startAll({ settings: profile.settings });
     await Promise.all(nodes.flatMap((node) => nodes.filter((other) => other !== node).map((other) => node.wait(joinOf(other.name), 60_000, `${node.name} to join ${other.name}`))));
@@ -51,16 +51,19 @@ describe('a stalled link after a healed fault (network namespaces)', () => {
         at >= healedAt && line.type === 'alive' && line['node'] === peer;
     const [back1, back2] = await Promise.all([n1.wait(aliveOf('n2'), bound + 10_000, 'n1 to hear n2 again'), n2.wait(aliveOf('n1'), bound + 10_000, 'n2 to hear n1 again')]);
     const after = [eventAt(back1) - healedAt, eventAt(back2) - healedAt];
-    // both ends took the fresh connection over the silent one (each suspected the other), once, after the heal
+    // the fresh connection was taken over a link still silent after the heal (logged by each end that still
+    // suspected the other: the accepting end's old link may come back first, when its own retransmission
+    // gets through just after the heal, and that end then keeps the fresh link with no suspicion to clear)
     const stalled = [
       n1.events('log', droppedAt).filter(({ line }) => line['code'] === 'RXC_ERR_STALLED' && line['node'] === 'n2'),
       n2.events('log', droppedAt).filter(({ line }) => line['code'] === 'RXC_ERR_STALLED' && line['node'] === 'n1'),
     ];
     t.diagnostic(`after the heal n1 heard n2 again in ${after[0]?.toFixed(0)} ms, n2 heard n1 in ${after[1]?.toFixed(0)} ms (bound readTimeout + 2 s = ${bound}); ${dropped} packets dropped; a fresh connection replaced the silent one ${stalled[0]?.length} time(s) on n1, ${stalled[1]?.length} on n2`);
+    assert.ok(stalled.some((list) => list.length > 0), `a fresh connection replaced the silent link: n1 ${n1.story(droppedAt)} | n2 ${n2.story(droppedAt)}`);
     for (const [i, list] of stalled.entries()) {
       const who = i === 0 ? n1 : n2;
-      assert.equal(list.length, 1, `${who.name} replaced its silent link by a fresh connection once: ${who.story(droppedAt)}`);
-      assert.ok(list[0] !== undefined && list[0].at >= healedAt, `${who.name}: only after the heal (before it, no fresh dial got through)`);
+      assert.ok(list.length <= 1, `${who.name} replaced its silent link at most once: ${who.story(droppedAt)}`);
+      assert.ok(list.every(({ at }) => at >= healedAt), `${who.name}: only after the heal (before it, no fresh dial got through)`);
     }
     for (const [i, ms] of after.entries()) assert.ok(ms <= bound, `${i === 0 ? 'n1' : 'n2'} heard its peer again ${ms.toFixed(0)} ms after the heal (bound ${bound}): ${(i === 0 ? n1 : n2).story(droppedAt)}`);
     await sleep(1000);
