@@ -53,6 +53,9 @@ export interface View {
   readonly converged: boolean;
 }
 
+/** The report of a node none is held of: it sees and lost nobody (step 1 reaches it only through others). */
+const NO_REPORT: Pick<Report, 'sees' | 'down'> = { sees: [], down: [] };
+
 /** Whether report `a` is newer than `b` (a later process, or a later report of the same one). */
 export function newerReport(a: Pick<Report, 'inc' | 'v'>, b: Pick<Report, 'inc' | 'v'> | undefined): boolean {
   return b === undefined || a.inc > b.inc || (a.inc === b.inc && a.v > b.v);
@@ -74,15 +77,14 @@ export function agreedMembers(
   reportOf: (node: string) => Report | undefined,
   known: (node: string) => boolean,
 ): string[] {
-  const cache = new Map<string, { sees: ReadonlySet<string>; down: ReadonlySet<string> }>();
-  const of = (node: string): { sees: ReadonlySet<string>; down: ReadonlySet<string> } => {
-    let sets = cache.get(node);
-    if (sets === undefined) {
-      const report = node === self ? own : reportOf(node);
-      sets = { sees: new Set(report?.sees ?? []), down: new Set(report?.down ?? []) };
-      cache.set(node, sets);
+  const reports = new Map<string, Pick<Report, 'sees' | 'down'>>();
+  const of = (node: string): Pick<Report, 'sees' | 'down'> => {
+    let report = reports.get(node);
+    if (report === undefined) {
+      report = (node === self ? own : reportOf(node)) ?? NO_REPORT;
+      reports.set(node, report);
     }
-    return sets;
+    return report;
   };
   // 1. nodes reachable from this one through the reports
   const nodes = new Set<string>([self]);
@@ -96,7 +98,17 @@ export function agreedMembers(
       }
     }
   }
+  // most of the time nobody among them reports a loss: they are the view (no scoring, no sets)
+  let anyLoss = false;
+  for (const node of nodes) {
+    if (of(node).down.some((b) => nodes.has(b))) {
+      anyLoss = true;
+      break;
+    }
+  }
+  if (!anyLoss) return [...nodes].sort(byName);
   const list = [...nodes];
+  const down = new Map(list.map((node) => [node, new Set(of(node).down)]));
   const seenBy = new Map(list.map((node) => [node, 0]));
   for (const a of list) for (const b of of(a).sees) if (b !== a && seenBy.has(b)) seenBy.set(b, (seenBy.get(b) ?? 0) + 1);
   // 2-3. drop the worst connected node until no loss is left between the rest
@@ -109,10 +121,11 @@ export function agreedMembers(
       // reporting a loss once: a report of a loss is fresh, while the report
       // of a node that has just failed still claims to see everyone
       let score = 0;
+      const lostByA = down.get(a) as ReadonlySet<string>;
       for (const b of members) {
         if (a === b) continue;
-        if (of(b).down.has(a)) score += 2;
-        if (of(a).down.has(b)) score += 1;
+        if ((down.get(b) as ReadonlySet<string>).has(a)) score += 2;
+        if (lostByA.has(b)) score += 1;
       }
       if (score === 0) continue;
       if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, seenBy))) {
