@@ -282,6 +282,8 @@ interface MeshRun {
   /** The same, per node: when it saw its last peer join. */
   readonly perNodeMs: number[];
   readonly counts: unknown[];
+  /** rxcluster only: each node's CPU time (ms) from its own configuration to its last join. */
+  readonly cpuMs: number[];
 }
 
 const meshName = (i: number): string => `n${String(i).padStart(2, '0')}`;
@@ -314,7 +316,7 @@ async function meshRun(nodes: readonly Child[]): Promise<MeshRun> {
     configuredAt = await (nodes[i] as Child).call<number>('addNodes', { peers });
   }
   const results = await Promise.all(
-    nodes.map((c) => c.call<{ last: number; counts: unknown }>('waitJoined', { n: nodes.length - 1, timeoutMs: CONFIG.joinTimeoutMs }, CONFIG.joinTimeoutMs + 1000)),
+    nodes.map((c) => c.call<{ last: number; counts: unknown; cpuMs?: number }>('waitJoined', { n: nodes.length - 1, timeoutMs: CONFIG.joinTimeoutMs }, CONFIG.joinTimeoutMs + 1000)),
   );
   const perNodeMs = results.map((r) => r.last - configuredAt);
   if (process.env['BENCH_MESH_TRACE'] !== undefined) {
@@ -323,7 +325,7 @@ async function meshRun(nodes: readonly Child[]): Promise<MeshRun> {
     writeFileSync(file, JSON.stringify({ configuredAt, results }, null, 1));
     log(`bench: mesh trace in ${file}`);
   }
-  return { joinMs: Math.max(...perNodeMs), perNodeMs, counts: results.map((r) => r.counts) };
+  return { joinMs: Math.max(...perNodeMs), perNodeMs, counts: results.map((r) => r.counts), cpuMs: results.flatMap((r) => (r.cpuMs === undefined ? [] : [r.cpuMs])) };
 }
 
 /**
@@ -366,7 +368,7 @@ async function meshPhase(rows: Row[], summary: Record<string, unknown>): Promise
         const nodes = meshes[kind] as Child[];
         const r = await meshRun(nodes);
         runs[kind].push(r);
-        log(`bench: mesh ${kind}: all ${n} Online ${fmt(r.joinMs, 0)} ms after the last node was configured (per node from ${fmt(Math.min(...r.perNodeMs), 0)} ms)`);
+        log(`bench: mesh ${kind}: all ${n} Online ${fmt(r.joinMs, 0)} ms after the last node was configured (per node from ${fmt(Math.min(...r.perNodeMs), 0)} ms)${r.cpuMs.length > 0 ? `; CPU per node from its configuration to its last join: median ${fmt(median(r.cpuMs), 0)} ms, max ${fmt(Math.max(...r.cpuMs), 0)} ms` : ''}`);
         // quiet between runs: the other side's run should not compete with this one's pings
         if (i < CONFIG.meshRuns - 1) await Promise.all(nodes.map((c) => c.call('shutdown')));
       }
