@@ -534,7 +534,7 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
   }
   sees.sort(byName);
   lost.sort(byName);
-  const fullyConnected = agreedMembers(state.self, { sees, down: lost }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
+  const fullyConnected = agreedMembers(state.self, { sees, down: lost, view: state.own.view }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
   // the view holds only members: peers still waiting out joinDelay enter it with their join;
   // a node outside the set reports the set as it is, the others' view
   const members = fullyConnected.includes(state.self) ? fullyConnected.filter((n) => n === state.self || state.peers.get(n)?.joined === true) : fullyConnected;

@@ -15,12 +15,17 @@
  * 3. While some are disconnected, drop the node with the highest score:
  *    2 for each node that reports it lost, 1 for each node it reports lost
  *    (a report of a loss is fresh; the report of a node that has just
- *    failed still claims to see everyone). On a tie, the node fewer others
- *    see; then the node whose name sorts last.
+ *    failed still claims to see everyone). On a tie, the node whose going
+ *    leaves the view that more of the remaining nodes already report (the
+ *    view in place stays: a loss seen first from one side, then from both,
+ *    does not swap who is out); then the node fewer others see; then the
+ *    node whose name sorts last.
  *
  * Equal reports give equal views on every node. One-way loss between n1
- * and n2 (each stops seeing the other) gives {n1, n3, n4, n5} everywhere:
- * n2, outside the view, does not claim quorum.
+ * and n2 (each stops seeing the other) gives {n1, n3, n4, n5} everywhere
+ * when both losses are reported at once, and keeps out whichever of the
+ * two the view already left out when one side reported first: the node
+ * outside the view does not claim quorum.
  */
 
 /** What one node reports: whom it sees, and the view id it computed. */
@@ -54,7 +59,7 @@ export interface View {
 }
 
 /** The report of a node none is held of: it sees and lost nobody (step 1 reaches it only through others). */
-const NO_REPORT: Pick<Report, 'sees' | 'down'> = { sees: [], down: [] };
+const NO_REPORT: Pick<Report, 'sees' | 'down'> & Partial<Pick<Report, 'view'>> = { sees: [], down: [] };
 
 /** Whether report `a` is newer than `b` (a later process, or a later report of the same one). */
 export function newerReport(a: Pick<Report, 'inc' | 'v'>, b: Pick<Report, 'inc' | 'v'> | undefined): boolean {
@@ -65,7 +70,7 @@ export function newerReport(a: Pick<Report, 'inc' | 'v'>, b: Pick<Report, 'inc' 
  * The agreed view's members.
  *
  * @param self - this node's name
- * @param sees - the nodes this node sees now
+ * @param own - this node's own report as it is now: whom it sees and lost, and the view it held until now
  * @param reportOf - the latest report of a node, or undefined when none is held (a node with
  *   no report yet is taken to see exactly the nodes that see it)
  * @param known - whether a name is a node of this cluster (configured here): reports of others are ignored
@@ -73,12 +78,12 @@ export function newerReport(a: Pick<Report, 'inc' | 'v'>, b: Pick<Report, 'inc' 
  */
 export function agreedMembers(
   self: string,
-  own: Pick<Report, 'sees' | 'down'>,
+  own: Pick<Report, 'sees' | 'down'> & Partial<Pick<Report, 'view'>>,
   reportOf: (node: string) => Report | undefined,
   known: (node: string) => boolean,
 ): string[] {
-  const reports = new Map<string, Pick<Report, 'sees' | 'down'>>();
-  const of = (node: string): Pick<Report, 'sees' | 'down'> => {
+  const reports = new Map<string, Pick<Report, 'sees' | 'down'> & Partial<Pick<Report, 'view'>>>();
+  const of = (node: string): Pick<Report, 'sees' | 'down'> & Partial<Pick<Report, 'view'>> => {
     let report = reports.get(node);
     if (report === undefined) {
       report = (node === self ? own : reportOf(node)) ?? NO_REPORT;
@@ -128,7 +133,7 @@ export function agreedMembers(
         if (lostByA.has(b)) score += 1;
       }
       if (score === 0) continue;
-      if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, seenBy))) {
+      if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, seenBy, (x) => heldWithout(x, members, of)))) {
         worst = a;
         worstScore = score;
       }
@@ -140,14 +145,27 @@ export function agreedMembers(
 }
 
 /**
- * Of two nodes with equal scores, whether `a` goes before `b`: fewer others
- * see it, else its name sorts last. (Not who has it joined: a join ends at a
+ * Of two nodes with equal scores, whether `a` goes before `b`: the view
+ * without it is held by more of the members' reports, else fewer others see
+ * it, else its name sorts last. (Not who has it joined: a join ends at a
  * different moment on each side of a one-way fault, and the view would flip.)
  */
-function worse(a: string, b: string, seenBy: ReadonlyMap<string, number>): boolean {
+function worse(a: string, b: string, seenBy: ReadonlyMap<string, number>, held: (node: string) => number): boolean {
+  const ha = held(a);
+  const hb = held(b);
+  if (ha !== hb) return ha > hb;
   const sa = seenBy.get(a) ?? 0;
   const sb = seenBy.get(b) ?? 0;
   return sa !== sb ? sa < sb : a > b;
+}
+
+/** How many of `members` other than `node` report the view `members` without `node` as theirs. */
+function heldWithout(node: string, members: ReadonlySet<string>, of: (node: string) => Partial<Pick<Report, 'view'>>): number {
+  const rest = [...members].filter((n) => n !== node).sort(byName);
+  const id = viewId(rest);
+  let held = 0;
+  for (const n of rest) if (of(n).view === id) held += 1;
+  return held;
 }
 
 /** Code-unit order: the same on every node whatever its locale. */

@@ -41,6 +41,24 @@ describe('agreed view', () => {
     assert.equal(new Set(views.map(viewId)).size, 1);
   });
 
+  it('should keep out the node the view already left out when a one-way loss is then reported from both sides (no swap)', () => {
+    // n2 reported n1 lost first: every node's view left n1 out; now n1 reports n2 lost too (a tie on the scores)
+    const withoutN1 = viewId(['n2', 'n3', 'n4', 'n5']);
+    const holding = (r: Report): Report => ({ ...r, view: withoutN1 });
+    const reports = [
+      report('n1', ['n3', 'n4', 'n5'], ['n2']),
+      holding(report('n2', ['n3', 'n4', 'n5'], ['n1'])),
+      holding(full('n3')),
+      holding(full('n4')),
+      holding(full('n5')),
+    ];
+    const views = NAMES.map((self) => viewFrom(self, reports));
+    for (const [i, view] of views.entries()) assert.deepEqual(view, ['n2', 'n3', 'n4', 'n5'], `as ${NAMES[i] as string} computes it`);
+    // with no view in place (nobody holds either), the name decides as before
+    const fresh = reports.map((r) => ({ ...r, view: '0000000000000000' }));
+    for (const self of NAMES) assert.deepEqual(viewFrom(self, fresh), ['n1', 'n3', 'n4', 'n5']);
+  });
+
   it('should drop the node reported lost, not its accuser, while the lost node\'s own report is stale', () => {
     // n2 lost n1 (killed); n1's last report still sees everyone; the others have not noticed yet
     const reports = [full('n1'), report('n2', ['n3', 'n4', 'n5'], ['n1']), full('n3'), full('n4'), full('n5')];
