@@ -76,6 +76,17 @@ describe('stableQuorum', () => {
     });
   });
 
+  it('should start a new run of changes after a pause of exactly stableAfter', () => {
+    testScheduler.run(({ hot, expectObservable }) => {
+      // y (frame 7) holds exactly 3 frames: a stableAfter-long pause, so the run starts again at z (frame 10);
+      // z, w, x, y 2 frames apart then keep it unstable: given up at frame 16 (10 + 2 x 3), not 13 (7 + 2 x 3)
+      const input$ = hot('  -x-----y--z-w-x-y---------|', inputs);
+      const expected = '    -F--T-----------F--T------|';
+
+      expectObservable(input$.pipe(stableQuorum(3, testScheduler))).toBe(expected, answers);
+    });
+  });
+
   it('should pass errors and completion through and cancel the pending check', () => {
     testScheduler.run(({ hot, expectObservable }) => {
       const done$ = hot('   -x-|', inputs);

@@ -11,10 +11,10 @@ import { Manager } from '../src/index.js';
 import { fastOptions, joinedAll, logText, SECRET, startMesh, startNode, type Node } from './support/cluster.js';
 import { authOf, rawHello } from './support/raw.js';
 import { scope } from './support/scope.js';
-import { promtoolCheckMetrics, startPrometheus, waitFor, type Sample } from './support/prometheus.js';
+import { freePort, promtoolCheckMetrics, startPrometheus, waitFor, type Sample } from './support/prometheus.js';
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
-const STATUSES = ['Offline', 'Authenticating', 'Online', 'Leaving', 'Stopping'];
+const STATUSES = ['Offline', 'Authenticating', 'Online', 'Suspect', 'Leaving', 'Stopping'];
 const REASONS = ['bad-frame', 'too-big', 'auth', 'peer-refused', 'handshake-timeout', 'tls', 'send'];
 const FAMILIES: readonly (readonly [name: string, type: string])[] = [
   ['rxcluster_members', 'gauge'],
@@ -94,7 +94,7 @@ describe('metrics', () => {
     for (const node of nodes) {
       const s = await scrapeUntil(node, (x) => (x.get('rxcluster_peer_rtt_seconds_count') ?? 0) >= 2 && x.has('rxcluster_event_loop_delay_seconds{quantile="0.99"}'), 'round trips to both peers and event-loop samples');
       const who = node.manager.name;
-      assert.deepEqual(STATUSES.map((status) => value(s, `rxcluster_members{status="${status}"}`)), [0, 0, 2, 0, 0], `${who}: both peers Online, nothing else`);
+      assert.deepEqual(STATUSES.map((status) => value(s, `rxcluster_members{status="${status}"}`)), [0, 0, 2, 0, 0, 0], `${who}: both peers Online, nothing else`);
       assert.equal(value(s, 'rxcluster_quorum'), 1, `${who}: quorum`);
       assert.equal(value(s, 'rxcluster_leader'), who === 'a' ? 1 : 0, `${who}: a, the lowest name, leads`);
       const changes = value(s, 'rxcluster_view_changes_total');
@@ -160,7 +160,10 @@ describe('metrics', () => {
   it('should be scraped by a real Prometheus, which answers the series back through its HTTP API', { timeout: 60_000 }, async (t) => {
     const defer = scope(t);
     const nodes = await metricsMesh(defer);
-    await broadcast(nodes, nodes[0] as Node, 5);
+    const [a, b, c] = nodes as [Node, Node, Node];
+    await broadcast(nodes, a, 5);
+    // a is told of a node d that is not there: a redials it (refused at once), so its reconnects count up
+    a.manager.addNode('d', `127.0.0.1:${await freePort()}`);
     const prometheus = await startPrometheus(Object.fromEntries(nodes.map((n) => [n.manager.name, n.address])));
     defer(() => prometheus.stop());
 
@@ -168,7 +171,8 @@ describe('metrics', () => {
       const targets = await prometheus.targets();
       const sent = await prometheus.query('rxcluster_messages_sent_total{node="a"}');
       const rtt = await prometheus.query('rxcluster_peer_rtt_seconds_count > 0');
-      return ['a', 'b', 'c'].every((n) => targets[n] === 'up') && sent[0]?.value === 10 && rtt.length === 3;
+      const redials = await prometheus.query('rxcluster_reconnects_total{node="a"} > 0');
+      return ['a', 'b', 'c'].every((n) => targets[n] === 'up') && sent[0]?.value === 10 && rtt.length === 3 && redials.length === 1;
     }, 20_000, 'three targets up and their series in Prometheus').catch(async (error: unknown) => {
       throw new Error(`${String(error)}\ntargets: ${JSON.stringify(await prometheus.targets().catch(() => 'n/a'))}\nprometheus said:\n${prometheus.output()}`);
     });
@@ -190,6 +194,10 @@ describe('metrics', () => {
     assert.deepEqual(Object.keys(byNode(await prometheus.query('rxcluster_event_loop_delay_seconds_count > 0'))), ['a', 'b', 'c']);
     assert.deepEqual(Object.keys(byNode(await prometheus.query('rxcluster_view_changes_total >= 1'))), ['a', 'b', 'c']);
     assert.deepEqual(byNode(await prometheus.query('rxcluster_send_buffer_bytes >= 0')), { a: 0, b: 0, c: 0 });
+    const reconnects = byNode(await prometheus.query('rxcluster_reconnects_total'));
+    assert.deepEqual(Object.keys(reconnects), ['a', 'b', 'c']);
+    assert.ok((reconnects['a'] ?? 0) > 0 && (reconnects['a'] ?? 0) <= a.manager.stats.reconnects, `a's redials of d, as last scraped: ${reconnects['a']} (a counts ${a.manager.stats.reconnects} now)`);
+    assert.deepEqual({ b: reconnects['b'], c: reconnects['c'] }, { b: b.manager.stats.reconnects, c: c.manager.stats.reconnects }, 'b and c redialed nobody since the mesh settled');
   });
 
   it('should answer 404 at /metrics when the manager runs without the metrics option', { timeout: 10_000 }, async (t) => {

@@ -13,7 +13,7 @@ export interface QuorumInput {
  * once the view has been unchanged for `stableAfter`, and given up at once.
  * A node that has quorum keeps it through view changes that keep granting
  * it, unless the view keeps changing with no `stableAfter`-long pause for
- * longer than 2 × stableAfter (down-all-when-unstable): then it is given up
+ * 2 × stableAfter (down-all-when-unstable): then it is given up
  * until the view has been stable for `stableAfter`. Emits the first answer,
  * then one value per change.
  *
@@ -44,7 +44,7 @@ export function stableQuorum(stableAfter: number, scheduler: SchedulerLike = asy
       let view: string | undefined;
       /** When the view last changed. */
       let changed = -Infinity;
-      /** When the current run of changes (none more than stableAfter apart) began. */
+      /** When the current run of changes (each less than stableAfter after the one before) began. */
       let runStart = -Infinity;
       let out: boolean | undefined;
       let check: Subscription | undefined;
@@ -70,7 +70,8 @@ export function stableQuorum(stableAfter: number, scheduler: SchedulerLike = asy
         next: (input) => {
           const now = scheduler.now();
           if (input.view !== view) {
-            if (now - changed > stableAfter) runStart = now;
+            // a view that held stableAfter was stable (it could claim quorum): the next change starts a new run
+            if (now - changed >= stableAfter) runStart = now;
             changed = now;
             view = input.view;
           }
