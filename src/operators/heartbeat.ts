@@ -1,18 +1,4 @@
-import {
-  asyncScheduler,
-  connect,
-  distinctUntilChanged,
-  endWith,
-  ignoreElements,
-  map,
-  merge,
-  switchMap,
-  takeUntil,
-  timer,
-  type Observable,
-  type OperatorFunction,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Settings } from '../settings.js';
 
 /**
@@ -48,18 +34,33 @@ export function heartbeat<T>(
   settings$: Observable<Settings>,
   scheduler: SchedulerLike = asyncScheduler,
 ): OperatorFunction<T, number> {
+  // one subscriber and one scheduled action per connection (it runs for every link of every node):
+  // the same ticks as timer(interval, interval) restarted by each new interval, counted across restarts
   return (source$) =>
-    source$.pipe(
-      connect((shared$) => {
-        const lifetime$ = shared$.pipe(ignoreElements());
-        const ticks$ = settings$.pipe(
-          map((s) => s.pingInterval),
-          distinctUntilChanged(),
-          switchMap((interval) => timer(interval, interval, scheduler)),
-          map((_, n) => n),
-          takeUntil(lifetime$.pipe(endWith(true))),
-        );
-        return merge(lifetime$, ticks$);
-      }),
-    );
+    new Observable<number>((subscriber) => {
+      let count = 0;
+      let interval: number | undefined;
+      let ticks: Subscription | undefined;
+      const settings = settings$.subscribe({
+        next: ({ pingInterval }) => {
+          if (pingInterval === interval) return;
+          interval = pingInterval;
+          ticks?.unsubscribe();
+          ticks = scheduler.schedule(function (this: SchedulerAction<undefined>) {
+            subscriber.next(count++);
+            this.schedule(undefined, pingInterval);
+          }, pingInterval);
+        },
+        error: (error: unknown) => subscriber.error(error),
+      });
+      const lifetime = source$.subscribe({
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        ticks?.unsubscribe();
+        settings.unsubscribe();
+        lifetime.unsubscribe();
+      };
+    });
 }

@@ -1,7 +1,5 @@
 import {
   asyncScheduler,
-  distinctUntilChanged,
-  map,
   Observable,
   type OperatorFunction,
   type SchedulerLike,
@@ -63,15 +61,11 @@ export function suspicion<T>(settings$: Observable<Settings>, scheduler: Schedul
         subscriber.next(true);
       };
 
-      const settings = settings$
-        .pipe(
-          map((s) => s.readTimeout),
-          distinctUntilChanged(),
-        )
-        .subscribe((ms) => {
-          timeout = ms;
-          arm();
-        });
+      const settings = settings$.subscribe(({ readTimeout }) => {
+        if (readTimeout === timeout) return;
+        timeout = readTimeout;
+        arm();
+      });
       const frames = source$.subscribe({
         next: () => {
           lastRead = scheduler.now();
