@@ -5,15 +5,19 @@
  *
  * Two processes per run: the sender, and one process holding all receivers
  * (so every kind is bounded by the same two CPUs). The sender broadcasts
- * MESSAGES frames `{ seq, payload: 'x' × 100 }`, yielding while more than
- * 1 MiB is unsent. Figures:
+ * MESSAGES frames `{ seq, payload: 'x' × 100 }`, yielding (setImmediate)
+ * every 100 broadcasts and while more than 1 MiB is unsent: the NATS
+ * transport sends the broadcasts of one tick as one sealed batch, so 100 to
+ * a publish here; bare nats.js publishes each one. Figures:
  * - sender CPU per broadcast (µs): the sender's user + system CPU over its
  *   send loop and until its buffers drained, per broadcast message;
  * - delivered msg/s: messages taken by all receivers (`fromCluster$` +
  *   `packet.message()`; bare nats.js: `JSON.parse`) per second, from the first
  *   to the last one received.
  * Each case runs RUNS times, interleaved; the median is printed. The last line
- * is one JSON object with every figure.
+ * is one JSON object with every figure. With `BENCH_NATS_PROF=<dir>` each
+ * worker writes its CPU profile there as it exits (read one with
+ * `npx tsx bench/cpuprof-top.ts <file> 25`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +26,7 @@ import { startNatsServer } from '../test/support/natsServer.js';
 const MESSAGES = Number(process.env['BENCH_NATS_MESSAGES'] ?? 20_000);
 const RUNS = Number(process.env['BENCH_NATS_RUNS'] ?? 3);
 const WORKER = fileURLToPath(new URL('./nats-worker.ts', import.meta.url));
+const PROFILE_DIR = process.env['BENCH_NATS_PROF'];
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const live = new Set<ChildProcess>();
 const watchdog = setTimeout(() => {
@@ -35,9 +40,12 @@ class Worker {
   #next = 1;
   #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   ready: Promise<void>;
+  /** Settles once the process exited. */
+  readonly exited: Promise<void>;
   constructor(readonly label: string) {
-    this.#proc = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx', ...(process.env['BENCH_NATS_PROF'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_NATS_PROF']])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#proc = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx', ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(this.#proc);
+    this.exited = new Promise((resolve) => this.#proc.once('exit', () => resolve()));
     this.ready = new Promise((resolve, reject) => {
       this.#proc.on('message', (m: { ready?: true; id?: number; ok?: boolean; value?: unknown; error?: string }) => {
         if (m.ready === true) return resolve();
@@ -107,6 +115,8 @@ async function runOnce(kind: Kind, n: number, url: string): Promise<Figure> {
     return { kind, n, cpuUsPerMsg: sent.cpuUs / MESSAGES, deliveredPerSec: got.ms > 0 ? (got.received / got.ms) * 1000 : 0, lost: MESSAGES * n - got.received };
   } finally {
     await Promise.allSettled([tx.call({ op: 'stop' }, 5000), rx.call({ op: 'stop' }, 5000)]);
+    // a worker writes its profile as it exits: let it, rather than kill it first
+    if (PROFILE_DIR !== undefined) await Promise.race([Promise.all([tx.exited, rx.exited]), new Promise((r) => setTimeout(r, 10_000))]);
     tx.kill();
     rx.kill();
   }

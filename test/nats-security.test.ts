@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { CODES } from '../src/limits.js';
-import { clusterKey, openSealed, pairKeys, seal } from '../src/protocol/frameMac.js';
+import { clusterKey, openSealed, pairKeys, seal, sealBatch } from '../src/protocol/frameMac.js';
 import { nameToken } from '../src/transport/nats/index.js';
 import { fastOptions, first, joinedAll, logText, membersNow, sleep } from './support/cluster.js';
 import { natsMesh, type NatsNode } from './support/natsNodes.js';
@@ -39,17 +39,20 @@ describe('NATS: a client without the secret', () => {
     a.manager.fromCluster$.subscribe((p) => packets.push(p.message()));
     const joins: string[] = [];
     a.manager.nodeJoin$.subscribe((n) => joins.push(n));
+    // two broadcasts in one tick: one sealed batch
     b.manager.toCluster$.next('legit broadcast');
+    b.manager.toCluster$.next('legit broadcast 2');
     b.manager.toNode$.next({ node: 'a', message: 'legit private' });
     await first(a.manager.fromCluster$, (p) => p.message() === 'legit private', 3000, 'the legit messages');
     await sleep(300);
-    assert.deepEqual(packets, ['legit broadcast', 'legit private']);
+    const legit = ['legit broadcast', 'legit broadcast 2', 'legit private'];
+    assert.deepEqual(packets, legit);
 
     const toA = `${PREFIX}.p.${nameToken('a')}.${nameToken('b')}`;
     const pairFrames = recorded.filter((r) => r.subject === toA && openSealed(r.data)?.kind === 'F');
-    const broadcast = recorded.find((r) => r.subject === `${PREFIX}.all`);
+    const broadcast = recorded.find((r) => r.subject === `${PREFIX}.all` && openSealed(r.data)?.kind === 'M');
     const beat = recorded.find((r) => r.subject === `${PREFIX}.beat` && openSealed(r.data) !== undefined && Buffer.from(r.data).includes('"n":"b"'));
-    assert.ok(pairFrames.length >= 3 && broadcast !== undefined && beat !== undefined, 'the eavesdropper recorded pair frames, a broadcast and a heartbeat');
+    assert.ok(pairFrames.length >= 3 && broadcast !== undefined && beat !== undefined, 'the eavesdropper recorded pair frames, a batch of broadcasts and a heartbeat');
     // the live connection: the one that carried the private message, the last frame recorded
     const cid = Buffer.from(openSealed(pairFrames.at(-1)!.data)!.id, 'hex');
     const bEpoch = Buffer.from(openSealed(broadcast.data)!.id, 'hex');
@@ -70,6 +73,7 @@ describe('NATS: a client without the secret', () => {
 
     // 2. inject a message: as a broadcast of b (its epoch, a fresh seq) and on b's live pair connection
     raw.publish(`${PREFIX}.all`, seal(wrongCluster, 'B', bEpoch, 1_000_000, msg('injected broadcast')));
+    raw.publish(`${PREFIX}.all`, sealBatch(wrongCluster, bEpoch, 1_000_002, [Buffer.from(msg('injected batch')), Buffer.from(msg('injected batch 2'))]));
     raw.publish(toA, seal(randomBytes(32), 'F', cid, 1_000_000, msg('injected private')));
     raw.publish(toA, Buffer.concat([Buffer.from(pairFrames.at(-1)!.data.subarray(0, 39)), Buffer.from(msg('spliced'))]));
 
@@ -87,14 +91,14 @@ describe('NATS: a client without the secret', () => {
     // a's handshake with mallory times out (connectTimeout); b stays joined all along
     await first(a.manager.log$, (e) => e.code === CODES.HANDSHAKE_TIMEOUT, 5000, 'the handshake with mallory to time out').catch(() => undefined);
     await sleep(300);
-    assert.deepEqual(packets, ['legit broadcast', 'legit private'], 'nothing injected or replayed was delivered');
+    assert.deepEqual(packets, legit, 'nothing injected or replayed was delivered');
     assert.deepEqual(joins, [], 'mallory never joined');
     assert.equal(membersNow(a.manager).get('b')?.status, 'Online', 'b is still joined: no forged leave took');
     assert.equal(membersNow(a.manager).get('mallory')?.status !== 'Online', true);
     const stats = a.transport.stats;
     t.diagnostic(`a refused ${stats.forged} forged and ${stats.replayed} replayed frames`);
-    assert.ok(stats.forged >= 8, `forged frames counted: ${stats.forged}`);
-    // the live connection's recorded frames (at least the private message), the broadcast, the heartbeat;
+    assert.ok(stats.forged >= 9, `forged frames counted: ${stats.forged}`);
+    // the live connection's recorded frames (at least the private message), the batch, the heartbeat;
     // frames of a connection closed since (the loser of a simultaneous dial) are dropped unread
     assert.ok(stats.replayed >= 3, `replays counted: ${stats.replayed}`);
     assert.equal(stats.lost, 0, 'no sequence gap was opened by the forgeries');

@@ -8,9 +8,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * One layout for every sealed frame:
  *
  * ```
- * offset  0      kind    1 byte   (F pair frame, C pair close, B broadcast, H heartbeat)
+ * offset  0      kind    1 byte   (F pair frame, C pair close, B broadcast, M broadcasts, H heartbeat)
  * offset  1      id     16 bytes  (pair: the connection id; B and H: the sender's epoch)
- * offset 17      seq     6 bytes  (big-endian, grows by one per frame under this id and kind)
+ * offset 17      seq     6 bytes  (big-endian, grows by one per frame under this id and kind; M: its last broadcast's)
  * offset 23      mac    16 bytes  (HMAC-SHA256(key, bytes 0..22 | payload), first 16 bytes)
  * offset 39      payload
  * ```
@@ -21,6 +21,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * for another. Broadcasts and heartbeats are sealed with the cluster key, one
  * per secret. The kind is under the MAC, so a heartbeat never passes for a
  * broadcast.
+ *
+ * A batch (`M`) carries several broadcasts of one sender, each as a 4-byte
+ * big-endian length and its bytes, under one MAC: they take the sequence
+ * numbers up to the header's, one each, so a receiver counts a lost batch
+ * as the broadcasts it held.
  */
 
 /** Bytes of a sealed frame's header, MAC included. */
@@ -32,10 +37,13 @@ export const MAC_BYTES = 16;
 /** The largest sequence number a header holds (2^48 - 1). */
 export const MAX_SEQ = 2 ** 48 - 1;
 
-/** What a sealed frame carries: F a pair text frame, Y a pair binary frame, C a close, B a broadcast, H a heartbeat. */
-export type SealedKind = 'F' | 'C' | 'B' | 'H' | 'Y';
+/** Bytes of the length before each broadcast of a batch. */
+export const BATCH_LENGTH_BYTES = 4;
 
-const KIND_BYTE: Readonly<Record<SealedKind, number>> = { F: 0x46, C: 0x43, B: 0x42, H: 0x48, Y: 0x59 };
+/** What a sealed frame carries: F a pair text frame, Y a pair binary frame, C a close, B a broadcast, M several broadcasts, H a heartbeat. */
+export type SealedKind = 'F' | 'C' | 'B' | 'M' | 'H' | 'Y';
+
+const KIND_BYTE: Readonly<Record<SealedKind, number>> = { F: 0x46, C: 0x43, B: 0x42, M: 0x4d, H: 0x48, Y: 0x59 };
 const KIND_OF = new Map<number, SealedKind>(Object.entries(KIND_BYTE).map(([k, b]) => [b, k as SealedKind]));
 
 /** A sealed frame as read, before its MAC is checked. */
@@ -111,12 +119,63 @@ export function pairKeys(secret: string | Buffer, opening: PairOpening): { reado
  */
 export function seal(key: Buffer, kind: SealedKind, id: Buffer, seq: number, payload: Uint8Array | string): Buffer {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const out = Buffer.allocUnsafe(SEALED_HEADER_BYTES + body.length);
+  const out = header(kind, id, seq, body.length);
+  out.set(body, SEALED_HEADER_BYTES);
+  return sign(key, out);
+}
+
+/**
+ * Seals several broadcasts of one sender as one batch (`M`).
+ *
+ * @param key - the cluster key
+ * @param id - the sender's epoch, 16 bytes
+ * @param seq - the last broadcast's sequence number: the first is `seq - parts.length + 1`
+ * @param parts - the broadcasts, in the order sent
+ * @returns header and payload in one buffer
+ */
+export function sealBatch(key: Buffer, id: Buffer, seq: number, parts: readonly Uint8Array[]): Buffer {
+  let length = 0;
+  for (const part of parts) length += BATCH_LENGTH_BYTES + part.length;
+  const out = header('M', id, seq, length);
+  let at = SEALED_HEADER_BYTES;
+  for (const part of parts) {
+    out.writeUInt32BE(part.length, at);
+    out.set(part, at + BATCH_LENGTH_BYTES);
+    at += BATCH_LENGTH_BYTES + part.length;
+  }
+  return sign(key, out);
+}
+
+/**
+ * The broadcasts of a batch's payload.
+ *
+ * @returns views into `payload`, in order; undefined when the lengths do not add up or it holds fewer than two
+ */
+export function batchParts(payload: Buffer): Buffer[] | undefined {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at < payload.length) {
+    if (payload.length - at < BATCH_LENGTH_BYTES) return undefined;
+    const end = at + BATCH_LENGTH_BYTES + payload.readUInt32BE(at);
+    if (end > payload.length) return undefined;
+    parts.push(payload.subarray(at + BATCH_LENGTH_BYTES, end));
+    at = end;
+  }
+  return parts.length < 2 ? undefined : parts;
+}
+
+/** A frame of `length` payload bytes, its header written but for the MAC. */
+function header(kind: SealedKind, id: Buffer, seq: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(SEALED_HEADER_BYTES + length);
   out[0] = KIND_BYTE[kind];
   id.copy(out, 1, 0, SEALED_ID_BYTES);
   out.writeUIntBE(seq, 17, 6);
-  out.set(body, SEALED_HEADER_BYTES);
-  const mac = createHmac('sha256', key).update(out.subarray(0, 23)).update(body).digest();
+  return out;
+}
+
+/** Writes the MAC of a frame whose header and payload are in place. */
+function sign(key: Buffer, out: Buffer): Buffer {
+  const mac = createHmac('sha256', key).update(out.subarray(0, 23)).update(out.subarray(SEALED_HEADER_BYTES)).digest();
   mac.copy(out, 23, 0, MAC_BYTES);
   return out;
 }

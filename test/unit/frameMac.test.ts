@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { clusterKey, macHolds, MAX_SEQ, openSealed, pairKeys, seal, SEALED_HEADER_BYTES, type PairOpening } from '../../src/protocol/frameMac.js';
+import { batchParts, clusterKey, macHolds, MAX_SEQ, openSealed, pairKeys, seal, sealBatch, SEALED_HEADER_BYTES, type PairOpening } from '../../src/protocol/frameMac.js';
 import { checkPrefix, nameToken, Subjects } from '../../src/transport/nats/subjects.js';
 
 const SECRET = 'test-secret-of-32-bytes-length!!';
@@ -36,6 +36,34 @@ describe('frameMac', () => {
       const frame = openSealed(bad);
       assert.ok(frame === undefined || !macHolds(key, frame), `byte ${at} changed`);
     }
+  });
+
+  it('should seal several broadcasts as one batch under one MAC, and read them back in order', () => {
+    const key = clusterKey(SECRET);
+    const id = randomBytes(16);
+    const parts = [Buffer.from('one'), Buffer.from(''), Buffer.from('three')];
+    const sealed = sealBatch(key, id, 9, parts);
+    const frame = openSealed(sealed);
+    assert.ok(frame !== undefined);
+    assert.equal(frame.kind, 'M');
+    assert.equal(frame.seq, 9, 'the last broadcast\'s sequence number');
+    assert.equal(macHolds(key, frame), true);
+    assert.deepEqual(batchParts(frame.payload)?.map(String), ['one', '', 'three']);
+    for (const at of [0, SEALED_HEADER_BYTES, SEALED_HEADER_BYTES + 3, sealed.length - 1]) {
+      const bad = Buffer.from(sealed);
+      bad[at] = (bad[at]! ^ 0x01) & 0xff;
+      const changed = openSealed(bad);
+      assert.ok(changed === undefined || !macHolds(key, changed), `byte ${at} changed`);
+    }
+  });
+
+  it('should read no batch whose lengths do not add up, or that holds fewer than two broadcasts', () => {
+    const payload = openSealed(sealBatch(clusterKey(SECRET), randomBytes(16), 2, [Buffer.from('ab'), Buffer.from('cd')]))!.payload;
+    assert.equal(batchParts(payload.subarray(0, payload.length - 1)), undefined, 'cut short');
+    assert.equal(batchParts(Buffer.concat([payload, Buffer.from([0, 0])])), undefined, 'a stray length');
+    assert.equal(batchParts(Buffer.concat([payload, Buffer.from([0, 0, 0, 9, 1])])), undefined, 'a length past the end');
+    assert.equal(batchParts(payload.subarray(0, 6)), undefined, 'one broadcast');
+    assert.equal(batchParts(Buffer.alloc(0)), undefined, 'none');
   });
 
   it('should read nothing from a short frame or one of no known kind', () => {

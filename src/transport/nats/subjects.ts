@@ -6,7 +6,7 @@
  * ```
  * <prefix>.hs.<node>           open requests to <node> (request/reply)
  * <prefix>.p.<to>.<from>       pair frames and closes, <from> → <to>
- * <prefix>.all                 broadcasts (one publish for every peer)
+ * <prefix>.all                 broadcasts (one publish for every peer; one tick's as one batch)
  * <prefix>.beat                heartbeats (one per node per pingInterval)
  * ```
  */

@@ -16,7 +16,7 @@ import {
 import type { Msg, NatsConnection as NatsClient, NodeConnectionOptions, Status } from '@nats-io/transport-node';
 import { CODES, type Code } from '../../limits.js';
 import { sanitize } from '../../log.js';
-import { clusterKey, macHolds, MAX_SEQ, openSealed, pairKeys, seal, type PairOpening, type SealedFrame } from '../../protocol/frameMac.js';
+import { batchParts, BATCH_LENGTH_BYTES, clusterKey, macHolds, MAX_SEQ, openSealed, pairKeys, seal, sealBatch, SEALED_HEADER_BYTES, type PairOpening, type SealedFrame } from '../../protocol/frameMac.js';
 import { DialError, type Connection, type ListenOptions, type Refusal, type Transport, type TransportLogEntry } from '../types.js';
 import { BeatPayload, decodeJson, MAX_OPEN_BYTES, OpenReply, OpenRequest } from './codecs.js';
 import { NatsConnection, readClose, type PairWire } from './connection.js';
@@ -56,6 +56,8 @@ const LOST_CHECK_EVERY = 50;
 /** Hex characters of an epoch and a connection id kept in heartbeats. */
 const EPOCH_KEY_CHARS = 12;
 const CID_KEY_CHARS = 8;
+/** Bytes of broadcasts gathered into one batch, at most (less when the server's max_payload is lower). */
+const BATCH_BYTES = 64 * 1024;
 
 /** What this node knows of one peer transport (one process start of a peer), by its epoch. */
 interface PeerRecord {
@@ -79,7 +81,7 @@ export interface NatsTransportStats {
   lost: number;
   /** Open requests refused (malformed, duplicate id, too many pending). */
   refusedOpens: number;
-  /** Broadcasts published and taken. */
+  /** Broadcasts published and taken (a batch counts each one it holds). */
   broadcastsSent: number;
   broadcastsReceived: number;
   /** Heartbeats published and taken. */
@@ -135,6 +137,10 @@ export class NatsTransport implements Transport, PairWire {
   #settings = { pingInterval: 5000, readTimeout: 11000 };
   #bseq = 0;
   #hseq = 0;
+  /** Broadcasts of this tick not yet published, and their bytes in a batch. */
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
+  readonly #flushBatch = (): void => this.#flush();
   #nextId = 1;
   #connected = false;
   #lostCheck: Subscription | undefined;
@@ -240,6 +246,8 @@ export class NatsTransport implements Transport, PairWire {
    */
   updateSecrets(secrets: readonly (string | Buffer)[]): void {
     if (secrets.length === 0) throw new TypeError('updateSecrets: at least the primary secret');
+    // what was broadcast before goes out under the key it was broadcast under
+    this.#flush();
     this.#secrets = [...secrets];
     this.#clusterKeys = secrets.map((secret) => clusterKey(secret));
   }
@@ -297,19 +305,43 @@ export class NatsTransport implements Transport, PairWire {
   /**
    * One publish for every peer: `data` sealed under the cluster key on the
    * broadcast subject. Every node with an established connection to this one
-   * takes it; `connections` only says whether anyone is listening.
+   * takes it; `connections` only says whether anyone is listening. The
+   * broadcasts of one tick go out together in a microtask, as one sealed
+   * batch (at most BATCH_BYTES), or sooner, before any other frame this node
+   * publishes, so the order between broadcasts and pair frames holds as sent.
    */
   broadcast(data: Buffer, connections: readonly Connection[]): void {
+    if (this.#nc === undefined || this.#subjects === undefined || connections.length === 0 || this.#closing !== undefined) return;
+    const size = BATCH_LENGTH_BYTES + data.length;
+    if (this.#batch.length > 0 && this.#batchBytes + size > this.#batchLimit()) this.#flush();
+    this.#batch.push(data);
+    this.#batchBytes += size;
+    if (this.#batch.length === 1) queueMicrotask(this.#flushBatch);
+  }
+
+  /** Publishes the broadcasts gathered so far: one alone as `B`, several as one batch `M`. */
+  #flush(): void {
+    const parts = this.#batch;
+    if (parts.length === 0) return;
+    this.#batch = [];
+    this.#batchBytes = 0;
     const nc = this.#nc;
     const s = this.#subjects;
-    if (nc === undefined || s === undefined || connections.length === 0 || this.#closing !== undefined) return;
-    this.#bseq = nextSeq(this.#bseq);
+    if (nc === undefined || s === undefined) return;
+    this.#bseq = this.#bseq + parts.length > MAX_SEQ ? parts.length : this.#bseq + parts.length;
+    const key = this.#clusterKeys[0] as Buffer;
     try {
-      nc.publish(s.all, seal(this.#clusterKeys[0] as Buffer, 'B', this.#epoch, this.#bseq, data));
-      this.stats.broadcastsSent++;
+      nc.publish(s.all, parts.length === 1 ? seal(key, 'B', this.#epoch, this.#bseq, parts[0] as Buffer) : sealBatch(key, this.#epoch, this.#bseq, parts));
+      this.stats.broadcastsSent += parts.length;
     } catch (error) {
-      this.#say('warn', `broadcast not published: ${(error as Error).message}`, undefined, CODES.SEND);
+      this.#say('warn', `${parts.length} broadcast(s) not published: ${(error as Error).message}`, undefined, CODES.SEND);
     }
+  }
+
+  /** The most bytes of broadcasts in one batch: BATCH_BYTES, or what fits the server's max_payload. */
+  #batchLimit(): number {
+    const max = this.#nc?.info?.max_payload;
+    return typeof max === 'number' && max > 0 ? Math.min(BATCH_BYTES, max - SEALED_HEADER_BYTES) : BATCH_BYTES;
   }
 
   /** Internal ({@link PairWire}): seals and publishes one pair frame or close. */
@@ -317,6 +349,7 @@ export class NatsTransport implements Transport, PairWire {
     const nc = this.#nc;
     const s = this.#subjects;
     if (nc === undefined || s === undefined || nc.isClosed()) return false;
+    this.#flush();
     conn.outSeq = nextSeq(conn.outSeq);
     try {
       nc.publish(s.pairTo(conn.peer), seal(conn.outKey, kind, conn.cid, conn.outSeq, payload));
@@ -329,7 +362,7 @@ export class NatsTransport implements Transport, PairWire {
 
   /** Internal ({@link PairWire}): the NATS client's unsent bytes, read from its internals (0 where they cannot be read). */
   get bufferedAmount(): number {
-    return pendingBytes(this.#nc);
+    return pendingBytes(this.#nc) + this.#batchBytes;
   }
 
   /** Internal ({@link PairWire}): forgets a finished connection. */
@@ -358,6 +391,7 @@ export class NatsTransport implements Transport, PairWire {
   async #shutdown(): Promise<void> {
     this.#subscription.unsubscribe();
     this.#lostCheck?.unsubscribe();
+    this.#flush();
     for (const conn of [...this.#conns.values()]) conn.terminate();
     const nc = this.#nc;
     if (nc !== undefined && !nc.isClosed()) {
@@ -472,27 +506,33 @@ export class NatsTransport implements Transport, PairWire {
     }
   }
 
-  /** A sealed broadcast: to the newest established connection with its sender. */
+  /** A sealed broadcast or batch of broadcasts: to the newest established connection with its sender, one by one. */
   #onBroadcast(msg: Msg): void {
-    const frame = this.#cluster(msg, 'B', 'broadcast');
+    const frame = this.#cluster(msg, 'broadcast');
     if (frame === undefined) return;
+    const parts = frame.kind === 'B' ? [frame.payload] : batchParts(frame.payload);
+    if (parts === undefined) {
+      this.#refuse('forged', 'a batch of broadcasts whose lengths do not add up', undefined);
+      return;
+    }
     const record = this.#peers.get(frame.id);
     if (record === undefined) return;
-    if (frame.seq <= record.bseq) {
+    const firstSeq = frame.seq - parts.length + 1;
+    if (firstSeq <= record.bseq) {
       this.#refuse('replayed', `a replayed broadcast (seq ${frame.seq}, last ${record.bseq}) from ${record.name}`, record.name);
       return;
     }
     const conn = newestEstablished(record);
-    if (conn !== undefined) this.#gap(frame.seq - record.bseq - 1, `broadcasts from ${record.name}`, record.name);
+    if (conn !== undefined) this.#gap(firstSeq - record.bseq - 1, `broadcasts from ${record.name}`, record.name);
     record.bseq = frame.seq;
     if (conn === undefined) return;
-    this.stats.broadcastsReceived++;
-    conn.receiveFrame(frame.payload);
+    this.stats.broadcastsReceived += parts.length;
+    for (const part of parts) conn.receiveFrame(part);
   }
 
   /** A sealed heartbeat: kept for the echo; liveness (and the lag, when measured) to each connection it lists. */
   #onBeat(msg: Msg): void {
-    const frame = this.#cluster(msg, 'H', 'heartbeat');
+    const frame = this.#cluster(msg, 'heartbeat');
     if (frame === undefined) return;
     const beat = decodeJson(BeatPayload, frame.payload);
     if (typeof beat === 'string') {
@@ -519,10 +559,10 @@ export class NatsTransport implements Transport, PairWire {
     }
   }
 
-  /** Reads a broadcast or heartbeat and checks its seal under the cluster key. */
-  #cluster(msg: Msg, kind: 'B' | 'H', what: string): SealedFrame | undefined {
+  /** Reads a broadcast (a batch too) or heartbeat and checks its seal under the cluster key. */
+  #cluster(msg: Msg, what: 'broadcast' | 'heartbeat'): SealedFrame | undefined {
     const frame = openSealed(msg.data);
-    if (frame === undefined || frame.kind !== kind) {
+    if (frame === undefined || (what === 'heartbeat' ? frame.kind !== 'H' : frame.kind !== 'B' && frame.kind !== 'M')) {
       this.#refuse('forged', `a ${what} of no known form`, undefined);
       return undefined;
     }
@@ -539,6 +579,7 @@ export class NatsTransport implements Transport, PairWire {
     const nc = this.#nc;
     const s = this.#subjects;
     if (nc === undefined || s === undefined || !this.#connected || this.#closing !== undefined) return;
+    this.#flush();
     const now = Date.now();
     const p: BeatPayload['p'] = {};
     for (const [epoch, record] of this.#peers) {
