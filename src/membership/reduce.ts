@@ -89,7 +89,8 @@ export function reduceMembership<L extends LinkRef>(state: MembershipState<L>, i
   const step = reduceOne(time > state.clock ? { ...state, clock: time } : state, input);
   if (QUIET.has(input.type) || (step.state === state && input.type !== 'tick')) return step;
   // reports that only carry a new view id change neither whom anyone sees nor the view: nothing to settle
-  if (input.type === 'reach' && input.reports.every((r) => sameTopology(r, state.reports.get(r.node)))) return step;
+  // (unless the sender's own report just became current: a loss of this node it states counts from now on)
+  if (input.type === 'reach' && step.state.peers === state.peers && input.reports.every((r) => sameTopology(r, state.reports.get(r.node)))) return step;
   return settle(step);
 }
 
@@ -160,6 +161,7 @@ function freshPeer<L extends LinkRef>(name: string): PeerState<L> {
     suppressed: false,
     raised: null,
     everLinked: false,
+    reportPredatesLink: false,
     unseenSince: null,
     wentAt: null,
   };
@@ -213,7 +215,7 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
   const active = peer.active;
   if (active === undefined) {
     const fresh = peer.incarnation !== link.incarnation ? { penalty: 0, penaltyAt: time, suppressed: false, raised: null } : {};
-    const next: PeerState<L> = { ...peer, ...fresh, links: [...peer.links, link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, metadata: link.metadata, incarnation: link.incarnation, everLinked: true };
+    const next: PeerState<L> = { ...peer, ...fresh, links: [...peer.links, link], active: link, activeSince: time, status: STATUS.AUTHENTICATING, metadata: link.metadata, incarnation: link.incarnation, everLinked: true, reportPredatesLink: true };
     return { state: withPeer(state, name, next), effects: [tellAll(link)] };
   }
   if (active.instance === link.instance) {
@@ -264,6 +266,7 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
     suppressed: false,
     raised: null,
     everLinked: true,
+    reportPredatesLink: true,
   };
   if (peer.joined) {
     next = { ...next, joined: false, leaveReason: 'restarted', leavetime: time };
@@ -423,8 +426,11 @@ function suspect<L extends LinkRef>(state: MembershipState<L>, link: L, silent: 
 /** The report held for `node`, unless it comes from a process older than the one connected now. */
 function reportOf<L extends LinkRef>(state: MembershipState<L>, node: string): Report | undefined {
   const report = state.reports.get(node);
-  const active = state.peers.get(node)?.active;
-  return report === undefined || (active !== undefined && report.inc < active.incarnation) ? undefined : report;
+  const peer = state.peers.get(node);
+  const active = peer?.active;
+  if (report === undefined || (active !== undefined && report.inc < active.incarnation)) return undefined;
+  // a loss of this node reported before the link now up is out of date
+  return peer?.reportPredatesLink === true && report.down.includes(state.self) ? { ...report, down: report.down.filter((n) => n !== state.self) } : report;
 }
 
 /**
@@ -452,6 +458,8 @@ function tellAll<L extends LinkRef>(link: L): MembershipEffect<L> {
 function reach<L extends LinkRef>(state: MembershipState<L>, link: L, reports: readonly Report[]): MembershipStep<L> {
   const sender = state.peers.get(link.peer);
   if (state.stopping || sender === undefined || sender.active !== link) return unchanged(state);
+  // the sender's own report came over this link: what it says of this node is current from now on
+  if (sender.reportPredatesLink && reports.some((r) => r.node === link.peer)) state = withPeer(state, sender.name, { ...sender, reportPredatesLink: false });
   const held = new Map(state.reports);
   const fresh: Report[] = [];
   for (const report of reports) {
@@ -460,7 +468,7 @@ function reach<L extends LinkRef>(state: MembershipState<L>, link: L, reports: r
     held.set(report.node, report);
     fresh.push(report);
   }
-  if (fresh.length === 0) return unchanged(state);
+  if (fresh.length === 0) return { state, effects: [] };
   const next: MembershipState<L> = { ...state, reports: held };
   const effects: MembershipEffect<L>[] = [];
   for (const peer of next.peers.values()) {

@@ -76,6 +76,13 @@ export interface PeerState<L extends LinkRef = LinkRef> {
   readonly raised: { readonly at: number; readonly penalty: number; readonly penaltyAt: number; readonly suppressed: boolean } | null;
   /** This process has had a link to it: unseen for readTimeout, it is reported lost. */
   readonly everLinked: boolean;
+  /**
+   * From the up of a link to a new process or after an outage until the
+   * peer's own report comes over it: the report held of the peer predates
+   * the link, so a loss of this node it states is out of date (the link
+   * proves both ways work) and is not taken.
+   */
+  readonly reportPredatesLink: boolean;
   /** Since when this node has not seen it (ms), or null while it does. */
   readonly unseenSince: number | null;
   /**

@@ -390,6 +390,27 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.deepEqual(later.state.own.down, ['b']);
   });
 
+  it('should not take a loss of this node from a report older than the link now up with its author: the view keeps this node', () => {
+    // e was lost and came back; its last report, relayed by b before the new link, says it lost this node
+    const E2 = link('e', { seq: 2 });
+    const before = run([
+      ...fourPeersJoined(),
+      { type: 'down', link: E, reason: 'lost', time: 1000 },
+      { type: 'tick', time: 4000 },
+      { type: 'reach', link: B, reports: [{ node: 'e', inc: 1, v: 7, sees: ['b', 'c', 'd'], down: ['self'], view: '0000000000000000' }], time: 4100 },
+    ]).state;
+    assert.deepEqual(before.view, ['b', 'c', 'd', 'self'], 'e, lost both ways, is out');
+    // the new link proves both ways work: e's stale accusation no longer counts
+    const up = reduceMembership(before, { type: 'up', link: E2, time: 5000 }).state;
+    assert.ok(up.view.includes('self'), `this node stays in its own view when e's link comes up: ${up.view.join(', ')}`);
+    // once e's own report comes over the link, what it says counts again (here: it sees this node)
+    const heard = reduceMembership(up, { type: 'reach', link: E2, reports: [{ node: 'e', inc: 1, v: 8, sees: ['b', 'c', 'd', 'self'], down: [], view: '0000000000000000' }], time: 5001 }).state;
+    assert.equal(heard.peers.get('e')?.reportPredatesLink, false, 'the flag is cleared by e\'s own report over the link');
+    assert.ok(heard.view.includes('self'));
+    const accusing = reduceMembership(up, { type: 'reach', link: E2, reports: [{ node: 'e', inc: 1, v: 8, sees: ['b', 'c', 'd'], down: ['self'], view: '0000000000000000' }], time: 5001 }).state;
+    assert.ok(!accusing.view.includes('self'), 'an accusation sent over the live link counts');
+  });
+
   it('should accuse nobody when it stopped seeing most of its peers at once, even once it reaches some of them again', () => {
     const five = fourPeersJoined();
     // this node's own link fails: all four go silent
