@@ -10,10 +10,14 @@
  * - partition n1-n3 / n4-n5 for 30 s, then heal;
  * - n1's packets to n2 dropped for 60 s (one way);
  * - 20 % loss on every node's input and 50 ± 10 ms on its output for 60 s;
- * - n5's link down 5 s / up 5 s, six times.
+ * - n5's link down 5 s / up 5 s, six times;
+ * - n5 restarted beside its old process, frozen (SIGSTOP) just before the
+ *   new one starts, under the same name on the next port of the same address
+ *   (bench/serf-systems.ts, `restartBeside`); once the measurement is done
+ *   the old one is resumed (SIGCONT) for 15 s, then killed.
  * After the fault the nodes run until every one reports every other one up
- * and, for rxcluster, every node's view has all five again (at most 90 s),
- * then 10 s more.
+ * and, for rxcluster, every node's view has all five again (at most 90 s,
+ * less when a node's current process has exited), then 10 s more.
  *
  * Figures, from the lines each process printed (bench/serf-systems.ts):
  * - detection: fault start → an observer's first down (leave, failed) of a
@@ -28,9 +32,19 @@
  *   from (for the 20 % loss, every down), downs reported more than 15 s
  *   after the fault ended, and a second down of one node by one observer in
  *   the single-fault scenarios (a flap after the rejoin).
+ * For the restart beside the frozen process, the fault starts with the
+ * freeze and ends when the new process is up (listening, or serf's log
+ * streaming): detection is the freeze → an observer's first down of the old
+ * n5 (rxcluster's leave `restarted`, serf's failure), rejoin is the new n5
+ * up → the observer's up of n5 (before the old one was resumed); the 15 s
+ * after SIGCONT count for false events. Its notes say whether an observer
+ * ever had two n5 (an up of n5 while n5 was up; a view naming n5 twice;
+ * serf's member list, read every 2 s), the lines about the two processes
+ * (serf's name conflicts, rxcluster's refusals of the older process), and
+ * what the resumed old process changed.
  *
  * Environment: BENCH_SERF_ONLY (scenario keys: kill, stop, partition,
- * oneway, loss, flap), BENCH_SERF_SYSTEMS (rxcluster, rxcluster-short,
+ * oneway, loss, flap, frozen), BENCH_SERF_SYSTEMS (rxcluster, rxcluster-short,
  * serf), BENCH_SERF_FAULT_MS (the 60 s faults), BENCH_SERF_PARALLEL (labs
  * at a time, default 2), BENCH_SERF_DEBUG=1 (every node's events on
  * stderr). The table goes to stdout, then one JSON line with every figure;
@@ -39,7 +53,7 @@
 import { execFileSync } from 'node:child_process';
 import { createLab, median, sleep, within, type Lab, type Recorded } from '../test/netns/harness.js';
 import { PROFILES } from '../test/netns/scenarios.js';
-import { rxcluster, serf, type Member, type Membership, type System } from './serf-systems.js';
+import { rxcluster, serf, type Entry, type Member, type Membership, type System } from './serf-systems.js';
 
 const FAULT_MS = Number(process.env['BENCH_SERF_FAULT_MS'] ?? 60_000);
 const HOLD_MS = 30_000;
@@ -52,6 +66,10 @@ const QUIET_MS = 10_000;
 const LATE_MS = 15_000;
 /** A job (one scenario, one system) that takes longer than this is reported as failed. */
 const JOB_MS = 8 * 60_000;
+/** How long a frozen old process runs again (SIGCONT) before it is killed. */
+const AWAKE_MS = 15_000;
+/** How often serf's member lists are read while two processes of a name exist. */
+const ROSTER_EVERY_MS = 2000;
 
 // ---------------------------------------------------------------- preflight
 
@@ -75,6 +93,8 @@ function fail(message: string): never {
 /** A system running in a lab: every process of each node name, in start order. */
 class Cluster {
   readonly procs = new Map<string, Member[]>();
+  /** Processes no longer speaking for their node (a frozen old one beside its successor): their reports are left out. */
+  readonly retired = new Set<Member>();
 
   constructor(
     readonly lab: Lab,
@@ -93,7 +113,15 @@ class Cluster {
 
   /** Everything the processes of `observer` reported, in time order. */
   events(observer: string): Membership[] {
-    return (this.procs.get(observer) ?? []).flatMap((member) => this.system.events(member)).sort((a, b) => a.at - b.at);
+    return (this.procs.get(observer) ?? [])
+      .filter((member) => !this.retired.has(member))
+      .flatMap((member) => this.system.events(member))
+      .sort((a, b) => a.at - b.at);
+  }
+
+  /** The nodes whose current process has exited: the cluster cannot be whole again. */
+  gone(): string[] {
+    return [...this.procs.keys()].filter((name) => this.current(name).proc.hasExited());
   }
 
   /** Whether `observer`'s last report about `subject` at or before `at` is up. */
@@ -145,6 +173,16 @@ interface Fault {
   readonly from: number;
   readonly to: number;
   readonly notes: readonly string[];
+  /** Run once the nodes are whole again (or given up on) and quiet: more to watch, and its notes. */
+  readonly epilogue?: () => Promise<Epilogue>;
+}
+
+interface Epilogue {
+  /** When it started: ups after this are no rejoin. */
+  readonly from: number;
+  /** When the observation ended. */
+  readonly to: number;
+  readonly notes: readonly string[];
 }
 
 interface Scenario {
@@ -157,6 +195,8 @@ interface Scenario {
   /** One fault: a second down of an affected pair counts as false. */
   readonly single: boolean;
   apply(cluster: Cluster): Promise<Fault>;
+  /** Besides the whole mesh, what the nodes must have reported before the observation goes on (default nothing). */
+  settled?(cluster: Cluster, fault: Fault): boolean;
 }
 
 const NAMES = ['n1', 'n2', 'n3', 'n4', 'n5'];
@@ -285,7 +325,141 @@ const SCENARIOS: readonly Scenario[] = [
       return { from, to: performance.now(), notes: [] };
     },
   },
+  {
+    key: 'frozen',
+    title: 'restart n5 beside its frozen old process',
+    measured: pairsAbout('n5'),
+    affected: (_observer, subject) => subject === 'n5',
+    single: true,
+    apply: async (cluster) => {
+      const old = cluster.current('n5');
+      const { fresh, frozenAt } = await cluster.system.restartBeside(cluster.lab, old);
+      cluster.retired.add(old);
+      cluster.add(fresh);
+      let exitedAt: number | undefined;
+      void fresh.proc.exited.then(() => (exitedAt = performance.now()));
+      const rosters = readRosters(cluster, others('n5'));
+      const epilogue = async (): Promise<Epilogue> => {
+        const lists = await rosters.stop();
+        const from = performance.now();
+        old.proc.signal('SIGCONT');
+        await sleep(AWAKE_MS);
+        const to = performance.now();
+        const exit = old.proc.hasExited() ? await old.proc.exited : undefined;
+        await old.proc.stop();
+        const notes = [
+          `the new n5 was up ${time(fresh.readyAt - frozenAt)} after the freeze`,
+          ...(exitedAt === undefined ? [] : [`the new n5 exited (${exitCode(await fresh.proc.exited)}) ${time(exitedAt - fresh.readyAt)} after it was up`]),
+          twoAtOnce(cluster, frozenAt, to),
+          ...(lists === undefined ? [] : [rosterNote(cluster, lists)]),
+          conflictNote(cluster, old, fresh, frozenAt, from, to),
+          awakeNote(cluster, from, to, exit === undefined ? 'still ran' : `had exited by itself (${exitCode(exit)})`, exitedAt !== undefined),
+        ];
+        return { from, to, notes };
+      };
+      return { from: frozenAt, to: fresh.readyAt, notes: [], epilogue };
+    },
+    // serf's observers still list the frozen n5 as up: whole at once, but not yet replaced
+    settled: (cluster, fault) =>
+      others('n5').every((observer) => {
+        const reports = cluster.events(observer).filter((e) => e.node === 'n5' && e.at >= fault.from && (e.kind === 'up' || e.kind === 'down'));
+        return reports.some((e) => e.kind === 'down') && reports.at(-1)?.kind === 'up';
+      }),
+  },
 ];
+
+const exitCode = (exit: { code: number | null; signal: string | null }): string => (exit.signal === null ? `code ${String(exit.code)}` : exit.signal);
+
+/** Observers that reported an up of n5 while their last report about it was already an up: two n5 at once; and views that named n5 twice. */
+function twoAtOnce(cluster: Cluster, from: number, to: number): string {
+  const twice = others('n5').filter((observer) => {
+    let up = false;
+    let again = false;
+    for (const e of cluster.events(observer)) {
+      if (e.node !== 'n5' || e.at > to) continue;
+      if (e.kind === 'up' && up && e.at >= from) again = true;
+      if (e.kind === 'up' || e.kind === 'down') up = e.kind === 'up';
+    }
+    const doubled = cluster.events(observer).some((e) => e.kind === 'view' && e.at >= from && e.at <= to && (e.members ?? []).filter((n) => n === 'n5').length > 1);
+    return again || doubled;
+  });
+  return twice.length === 0 ? 'no observer had two n5 at once' : `${twice.join(', ')} had two n5 at once`;
+}
+
+/** serf's member lists read every ROSTER_EVERY_MS from the new process's start until `stop` (nothing for a system without them). */
+function readRosters(cluster: Cluster, observers: readonly string[]): { stop: () => Promise<Entry[][][] | undefined> } {
+  const { roster } = cluster.system;
+  if (roster === undefined) return { stop: () => Promise.resolve(undefined) };
+  let stopped = false;
+  const lists: Entry[][][] = [];
+  const deadline = performance.now() + JOB_MS;
+  const loop = (async (): Promise<void> => {
+    while (!stopped && performance.now() < deadline) {
+      try {
+        lists.push(await Promise.all(observers.map((name) => roster(cluster.lab, cluster.current(name)))));
+      } catch (error) {
+        // a lab torn down under it, or an agent not answering: the lists so far stand
+        process.stderr.write(`bench:serf: reading member lists stopped: ${error instanceof Error ? error.message : String(error)}\n`);
+        return;
+      }
+      await sleep(ROSTER_EVERY_MS);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return lists;
+    },
+  };
+}
+
+/** What the observers' member lists held for n5: the most entries at once, and each distinct entry in order of first sight. */
+function rosterNote(cluster: Cluster, lists: readonly (readonly (readonly Entry[])[])[]): string {
+  const most = Math.max(0, ...lists.flatMap((round) => round.map((list) => list.filter((e) => e.name === 'n5').length)));
+  const seen = [...new Set(lists.flatMap((round) => round.flatMap((list) => list.filter((e) => e.name === 'n5').map((e) => `${named(cluster.lab, e.addr)} ${e.status}`))))];
+  return `serf members of n1-n4 (${plural(lists.length, 'read')}): at most ${plural(most, 'n5 entry').replace('entrys', 'entries')} each, ${seen.join(', then ')}`;
+}
+
+/** An address with the lab node's name for its IP. */
+function named(lab: Lab, text: string): string {
+  return NAMES.reduce((out, name) => out.replace(new RegExp(`\\b${lab.ip(name).replaceAll('.', '\\.')}\\b`, 'g'), name), text);
+}
+
+/** The lines each process wrote about two processes under one name, grouped by text, before and after the old one was resumed. */
+function conflictNote(cluster: Cluster, old: Member, fresh: Member, from: number, resumedAt: number, to: number): string {
+  const writers: [string, Member][] = [...others('n5').map((name) => [name, cluster.current(name)] as [string, Member]), ['old n5', old], ['new n5', fresh]];
+  const phase = (lo: number, hi: number): string => {
+    const groups = new Map<string, { count: number; who: Set<string> }>();
+    for (const [who, member] of writers) {
+      for (const line of cluster.system.conflicts(member)) {
+        if (line.at < lo || line.at > hi) continue;
+        const text = named(cluster.lab, line.text);
+        const group = groups.get(text) ?? { count: 0, who: new Set() };
+        group.count += 1;
+        group.who.add(who);
+        groups.set(text, group);
+      }
+    }
+    if (groups.size === 0) return 'none';
+    return [...groups.entries()].map(([text, { count, who }]) => `"${text}" ×${count} (${[...who].join(', ').replace('n1, n2, n3, n4', 'n1-n4')})`).join(', ');
+  };
+  return `conflict lines before SIGCONT: ${phase(from, resumedAt)}; after: ${phase(resumedAt, to)}`;
+}
+
+/** What the observers reported about n5 once the old process ran again. */
+function awakeNote(cluster: Cluster, from: number, to: number, old: string, newGone: boolean): string {
+  let ups = 0;
+  const counts = others('n5').map((observer) => {
+    const events = cluster.events(observer).filter((e) => e.node === 'n5' && e.at >= from && e.at <= to);
+    const up = events.filter((e) => e.kind === 'up').length;
+    ups += up;
+    return `${events.filter((e) => e.kind === 'down').length}/${up}`;
+  });
+  const views = cluster.system.label.startsWith('rxcluster') ? `, ${plural(viewChanges(cluster, from, to), 'view change')}` : '';
+  const back = ups > 0 && newGone ? ' (the old process back under the name)' : '';
+  return `the old n5 resumed (SIGCONT) for ${AWAKE_MS / 1000} s: n5 down/up per observer ${counts.join(', ')}${back}${views}; it ${old}, then killed`;
+}
 
 // ---------------------------------------------------------------- one run
 
@@ -303,7 +477,7 @@ interface Figures {
   readonly error?: string;
 }
 
-function figures(cluster: Cluster, scenario: Scenario, fault: Fault, end: number): Omit<Figures, 'scenario' | 'system'> {
+function figures(cluster: Cluster, scenario: Scenario, fault: Fault, end: number, upsUntil = end): Omit<Figures, 'scenario' | 'system'> {
   const inWindow = (e: Membership): boolean => e.at >= fault.from && e.at <= end;
   const events = new Map(NAMES.map((name) => [name, cluster.events(name).filter(inWindow)]));
   const about = (observer: string, subject: string, kind: Membership['kind']): Membership[] =>
@@ -320,7 +494,7 @@ function figures(cluster: Cluster, scenario: Scenario, fault: Fault, end: number
     if (first === undefined || last === undefined) continue;
     detection.push(first.at - fault.from);
     // the first up after the last down that counts (0 when it came before the fault's end, as between two flaps)
-    const up = cluster.events(observer).find((e) => e.node === subject && e.kind === 'up' && e.at > last.at && e.at <= end);
+    const up = cluster.events(observer).find((e) => e.node === subject && e.kind === 'up' && e.at > last.at && e.at <= upsUntil);
     if (up === undefined) notRejoined += 1;
     else rejoin.push(Math.max(0, up.at - fault.to));
   }
@@ -344,7 +518,7 @@ function figures(cluster: Cluster, scenario: Scenario, fault: Fault, end: number
   }
   notes.push(plural(count('suspect'), 'suspicion'));
   const late = detection.filter((ms) => ms > fault.to - fault.from).length;
-  if (late > 0) notes.push(`${late} of ${scenario.measured.length} reported the node down only after the fault ended`);
+  if (late > 0 && scenario.key !== 'frozen') notes.push(`${late} of ${scenario.measured.length} reported the node down only after the fault ended`);
   if (scenario.key === 'kill') {
     const fresh = cluster.current('n5');
     const after = median(rejoin) - (fresh.readyAt - fault.to);
@@ -380,8 +554,9 @@ function viewChanges(cluster: Cluster, from: number, end: number): number {
 }
 
 /** Every node's membership events from 5 s before the fault to the end, relative to the fault's start (BENCH_SERF_DEBUG=1). */
-function timeline(cluster: Cluster, scenario: Scenario, fault: Fault, end: number): string {
-  const header = `${scenario.title} / ${cluster.system.label}: fault +0 .. +${((fault.to - fault.from) / 1000).toFixed(1)} s, end +${((end - fault.from) / 1000).toFixed(1)} s`;
+function timeline(cluster: Cluster, scenario: Scenario, fault: Fault, end: number, epilogue?: number): string {
+  const more = epilogue === undefined ? '' : `, epilogue from +${((epilogue - fault.from) / 1000).toFixed(1)} s`;
+  const header = `${scenario.title} / ${cluster.system.label}: fault +0 .. +${((fault.to - fault.from) / 1000).toFixed(1)} s${more}, end +${((end - fault.from) / 1000).toFixed(1)} s`;
   const lines = NAMES.map((name) => {
     const events = cluster.events(name).filter((e) => e.at >= fault.from - 5000 && e.at <= end);
     const text = events.map((e) => {
@@ -404,16 +579,20 @@ async function runOne(scenario: Scenario, makeSystem: (started: Recorded[]) => S
     if (!(await until(() => cluster.meshed(), MESH_MS))) throw new Error(`no full mesh within ${MESH_MS} ms`);
     await sleep(3000);
     const fault = await scenario.apply(cluster);
-    const rejoined = await until(() => cluster.whole(), REJOIN_MS);
+    const settled = (): boolean => cluster.whole() && (scenario.settled?.(cluster, fault) ?? true);
+    const rejoined = (await until(() => settled() || cluster.gone().length > 0, REJOIN_MS)) && settled();
+    const gone = cluster.gone();
     await sleep(QUIET_MS);
-    const end = performance.now();
-    if (DEBUG) process.stderr.write(`${timeline(cluster, scenario, fault, end)}\n`);
-    const result = figures(cluster, scenario, fault, end);
+    const epilogue = await fault.epilogue?.();
+    const end = epilogue?.to ?? performance.now();
+    if (DEBUG) process.stderr.write(`${timeline(cluster, scenario, fault, end, epilogue?.from)}\n`);
+    const result = figures(cluster, scenario, fault, end, epilogue?.from);
+    const whole = gone.length > 0 ? `not whole again: the current process of ${gone.join(', ')} exited` : `not whole again (every node up everywhere, all in every view${scenario.settled === undefined ? '' : ', the old n5 replaced'}) ${REJOIN_MS / 1000} s after the fault`;
     return {
       scenario: scenario.title,
       system: system.label,
       ...result,
-      notes: rejoined ? result.notes : [...result.notes, `not whole again (every node up everywhere, all in every view) ${REJOIN_MS / 1000} s after the fault`],
+      notes: [...result.notes, ...(epilogue?.notes ?? []), ...(rejoined ? [] : [whole])],
     };
   } finally {
     await Promise.all(started.map((proc) => proc.stop()));
