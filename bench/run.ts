@@ -52,8 +52,11 @@ const CONFIG = {
   meshRuns: envInt('BENCH_MESH_RUNS', 3),
   /** joinDelay of the mesh phase (the baseline waits as long before it counts a peer Online). */
   meshJoinDelay: envInt('BENCH_MESH_JOIN_DELAY', 100),
-  /** Peers of the memory probe at the first and at the second reading. */
+  /** Peers of the memory probe at the first reading (at the second: every mesh node and every hosted one). */
   meshMemoryFrom: 4,
+  /** Children that each host `memoryPerHost` more peers of the memory probe (bench/workers/hosts.ts). */
+  memoryHosts: envInt('BENCH_MEMORY_HOSTS', 2),
+  memoryPerHost: envInt('BENCH_MEMORY_PER_HOST', 12),
   /** Phases to run (env BENCH_ONLY, comma-separated): broadcast, pingpong, idle, mesh. All by default. */
   only: new Set((process.env['BENCH_ONLY'] ?? 'broadcast,pingpong,idle,mesh').split(',').map((p) => p.trim())),
   /** The whole bench is killed past this. */
@@ -330,28 +333,43 @@ async function meshRun(nodes: readonly Child[]): Promise<MeshRun> {
 
 /**
  * Memory per extra peer: one more process joins the mesh, first with
- * `meshMemoryFrom` peers, then with all; the settled RSS and heap (after
- * gc) at each, their difference per added peer.
+ * `meshMemoryFrom` peers, then with every mesh node and the nodes hosted
+ * `memoryPerHost` to a child in `memoryHosts` more children (bench/workers/hosts.ts;
+ * 40 peers by default); the settled RSS and heap (after gc) at each, their
+ * difference per added peer. Dozens of peers, not a dozen: RSS moves in
+ * pages and the JIT compiles code meanwhile, both once per process.
  */
-async function meshMemory(kind: Kind, nodes: readonly Child[]): Promise<{ rssKb: number; heapKb: number; peers: [number, number] }> {
+async function meshMemory(kind: Kind, nodes: readonly Child[]): Promise<{ rssKb: number; heapKb: number; externalKb: number; peers: [number, number] }> {
   const worker = kind === 'rx' ? 'mesh-rx.ts' : 'mesh-ws.ts';
-  const probe = await Child.start(`mesh-${kind}-probe`, worker, ['--expose-gc']);
+  const probe = await Child.start(`mesh-${kind}-probe`, worker, ['--expose-gc', ...(process.env['BENCH_PROBE_FLAGS'] ?? '').split(' ').filter((f) => f !== '')]);
+  const hosts: Child[] = [];
   try {
+    for (let h = 0; h < CONFIG.memoryHosts; h++) hosts.push(await Child.start(`memory-${kind}-host${h}`, 'hosts.ts'));
     const addr = await probe.call<string>('listen', { name: 'probe', joinDelay: CONFIG.meshJoinDelay });
-    const addrs = await Promise.all(nodes.map((c) => c.call<string>('address')));
-    const join = async (from: number, to: number): Promise<{ rss: number; heapUsed: number }> => {
-      for (let i = from; i < to; i++) await (nodes[i] as Child).call('addNodes', { peers: { probe: addr } });
-      await probe.call('addNodes', { peers: Object.fromEntries(addrs.slice(from, to).map((a, k) => [meshName(from + k), a])) });
-      await probe.call('waitJoined', { n: to, timeoutMs: CONFIG.joinTimeoutMs }, CONFIG.joinTimeoutMs + 1000);
+    const meshPeers = Object.fromEntries(await Promise.all(nodes.map(async (c, i) => [meshName(i), await c.call<string>('address')] as const)));
+    const hosted: Record<string, string>[] = [];
+    for (const [h, host] of hosts.entries()) {
+      hosted.push(await host.call<Record<string, string>>('start', { kind, prefix: `h${h}n`, count: CONFIG.memoryPerHost, joinDelay: CONFIG.meshJoinDelay }, 60_000));
+    }
+    const names = Object.keys(meshPeers);
+    const reading = async (peers: number): Promise<{ rss: number; heapUsed: number; external: number }> => {
+      await probe.call('waitJoined', { n: peers, timeoutMs: CONFIG.joinTimeoutMs }, CONFIG.joinTimeoutMs + 1000);
       return probe.call('memory', { settleMs: CONFIG.settleMs }, CONFIG.settleMs + 5000);
     };
     const few = CONFIG.meshMemoryFrom;
-    const m1 = await join(0, few);
-    const m2 = await join(few, nodes.length);
-    const added = nodes.length - few;
-    return { rssKb: (m2.rss - m1.rss) / added / 1024, heapKb: (m2.heapUsed - m1.heapUsed) / added / 1024, peers: [few, nodes.length] };
+    for (const name of names.slice(0, few)) await (nodes[names.indexOf(name)] as Child).call('addNodes', { peers: { probe: addr } });
+    await probe.call('addNodes', { peers: Object.fromEntries(names.slice(0, few).map((n) => [n, meshPeers[n] as string])) });
+    const m1 = await reading(few);
+    for (const name of names.slice(few)) await (nodes[names.indexOf(name)] as Child).call('addNodes', { peers: { probe: addr } });
+    for (const host of hosts) await host.call('addProbe', { addr });
+    const rest = { ...Object.fromEntries(names.slice(few).map((n) => [n, meshPeers[n] as string])), ...Object.assign({}, ...hosted) };
+    await probe.call('addNodes', { peers: rest });
+    const all = few + Object.keys(rest).length;
+    const m2 = await reading(all);
+    const added = all - few;
+    return { rssKb: (m2.rss - m1.rss) / added / 1024, heapKb: (m2.heapUsed - m1.heapUsed) / added / 1024, externalKb: (m2.external - m1.external) / added / 1024, peers: [few, all] };
   } finally {
-    await probe.stop();
+    await Promise.all([probe, ...hosts].map((c) => c.stop()));
   }
 }
 
@@ -377,7 +395,7 @@ async function meshPhase(rows: Row[], summary: Record<string, unknown>): Promise
     const limit = CONFIG.meshJoinDelay + TARGETS.meshJoinExtraMs;
     rows.push({ figure: `${n}-process mesh all Online, ms after last configured (median of ${runs.rx.length})`, rx: join.rx, ws: join.ws, ratio: join.rx / join.ws, target: `<= ${limit} ms`, ok: join.rx <= limit, digits: 0 });
     const memory = { ws: await meshMemory('ws', meshes.ws), rx: await meshMemory('rx', meshes.rx) };
-    log(`bench: mesh memory per extra peer (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers): rx RSS ${fmt(memory.rx.rssKb, 1)} KB, heap ${fmt(memory.rx.heapKb, 1)} KB; ws RSS ${fmt(memory.ws.rssKb, 1)} KB, heap ${fmt(memory.ws.heapKb, 1)} KB`);
+    log(`bench: mesh memory per extra peer (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers): rx RSS ${fmt(memory.rx.rssKb, 1)} KB, heap ${fmt(memory.rx.heapKb, 1)} KB, external ${fmt(memory.rx.externalKb, 1)} KB; ws RSS ${fmt(memory.ws.rssKb, 1)} KB, heap ${fmt(memory.ws.heapKb, 1)} KB, external ${fmt(memory.ws.externalKb, 1)} KB`);
     rows.push({ figure: `memory per extra peer, RSS KB (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers)`, rx: memory.rx.rssKb, ws: memory.ws.rssKb, ratio: memory.rx.rssKb / memory.ws.rssKb, target: `<= ${TARGETS.kbPerPeer} KB`, ok: memory.rx.rssKb <= TARGETS.kbPerPeer, digits: 1 });
     rows.push({ figure: 'memory per extra peer, heap used KB', rx: memory.rx.heapKb, ws: memory.ws.heapKb, ratio: memory.rx.heapKb / memory.ws.heapKb, target: '(info)', ok: true, digits: 1 });
     summary['mesh'] = { size: n, joinDelay: CONFIG.meshJoinDelay, joinMs: join, runs, memoryPerPeer: memory };
