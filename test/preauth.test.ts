@@ -1,6 +1,7 @@
 /**
  * Bounded work before authentication: handshake-stage frames over 8 KiB are
- * refused unparsed; at most maxPendingHandshakes accepted connections wait
+ * refused unparsed, and nothing more is read from the connection that sent
+ * one; at most maxPendingHandshakes accepted connections wait
  * for their handshake, the rest are closed at once and logged once per
  * interval; a connection that has not upgraded within connectTimeout of its
  * accept is closed, silent or not; a refusal reveals nothing. And the proof:
@@ -10,10 +11,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { CLOSE, CODES, HANDSHAKE_MAX_FRAME } from '../src/limits.js';
+import { CLOSE, CODES, HANDSHAKE_MAX_FRAME, REFUSED_LINGER, WS_SUBPROTOCOL } from '../src/limits.js';
 import { handshakeProof, type HandshakeTranscript } from '../src/protocol/handshake.js';
 import { stretchSecret } from '../src/protocol/keyring.js';
 import { fastOptions, first, joinedAll, SECRET, sleep, startNode } from './support/cluster.js';
@@ -74,6 +76,43 @@ describe('bounded pre-authentication work', () => {
     const atB = first(b.manager.fromCluster$, () => true, 5000, 'the 200 KiB message');
     a.manager.toCluster$.next(big);
     assert.deepEqual((await atB).message(), big);
+  });
+
+  it('reads nothing more from a caller whose handshake frame it refused, however much it sends, and cuts it REFUSED_LINGER later', { timeout: 20_000 }, async (t) => {
+    const defer = scope(t);
+    const a = await startNode('A');
+    defer(() => a.manager.shutdown());
+    // a bare TCP socket doing the upgrade by hand: nothing on this side ends it, whatever A sends
+    const { host, port } = hostPort(a.address);
+    const socket = connect({ host, port, allowHalfOpen: true });
+    defer(() => socket.destroy());
+    socket.on('error', () => undefined);
+    let received = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+    socket.write(`GET /rxcluster/v1 HTTP/1.1\r\nHost: ${a.address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${WS_SUBPROTOCOL}\r\n\r\n`);
+    await within(new Promise<void>((resolve) => socket.on('data', () => received.includes('\r\n\r\n') && resolve())), 3000, 'the upgrade');
+    assert.match(received.toString('latin1'), /^HTTP\/1\.1 101 /);
+    received = Buffer.alloc(0);
+    // a text frame whose header claims 2^40 bytes (masked, as a client's must be), then as much as A takes
+    socket.write(Buffer.from([0x81, 0x80 | 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    const start = performance.now();
+    const chunk = Buffer.alloc(64 * 1024);
+    let taken = 0;
+    const pump = (): void => {
+      while (!socket.destroyed && socket.write(chunk, (error) => (taken += error == null ? chunk.length : 0)));
+    };
+    socket.on('drain', pump);
+    pump();
+    const lived = (await within(closed, REFUSED_LINGER + 4000, 'A to cut the socket')) - start;
+    t.diagnostic(`cut ${lived.toFixed(0)} ms after the header; ${(taken / 1024 / 1024).toFixed(1)} MiB went into the kernel's buffers`);
+    // the close frame: FIN + opcode 8, unmasked, 2 bytes of code at least
+    assert.deepEqual([...received.subarray(0, 4)], [0x88, received[1], CLOSE.MESSAGE_TOO_BIG >> 8, CLOSE.MESSAGE_TOO_BIG & 0xff], 'a 1009 close frame reached the caller');
+    assert.ok(lived >= REFUSED_LINGER * 0.9, `kept ${lived.toFixed(0)} ms: the close frame had REFUSED_LINGER to arrive`);
+    // without the stop, A would read on (and drop) until the caller stopped, or ws's own 30 s close timeout
+    assert.ok(taken < 64 * 1024 * 1024, `A stopped reading: ${taken} bytes left the caller, no more than the kernel buffers hold`);
+    await first(a.manager.log$, (e) => e.code === CODES.FRAME_TOO_BIG, 2000, 'the log entry').catch(() => undefined);
+    assert.ok(a.logs.some((e) => e.code === CODES.FRAME_TOO_BIG), 'logged as RXC_ERR_FRAME_TOO_BIG');
   });
 
   it('closes connections past maxPendingHandshakes at once, logs them once per interval, and still joins the peers it dials', { timeout: 20_000 }, async (t) => {
