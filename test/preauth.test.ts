@@ -6,7 +6,7 @@
  * interval; a connection that has not upgraded within connectTimeout of its
  * accept is closed, silent or not; a refusal reveals nothing. And the proof:
  * a flood of silent sockets and 1 MiB pre-auth frames while a real peer
- * joins and the event loop stays responsive.
+ * joins and the event loop's p99 delay stays under 50 ms.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -199,9 +199,10 @@ describe('bounded pre-authentication work', () => {
     for (const s of seen) assert.ok(!s.text.includes(instance) && !s.text.includes('"A"'), `nothing about A in ${s.text}`);
   });
 
-  it('keeps a real peer joining within 2 s and the event-loop delay p99 under 50 ms while 1,000 silent sockets and 300 clients sending 1 MiB pre-auth frames arrive', { timeout: 60_000 }, async (t) => {
+  it('keeps a real peer joining within 2 s and the event-loop delay p99 under 50 ms while 1,000 silent sockets and 300 clients sending 1 MiB pre-auth frames arrive; every big frame is refused as too big, the attempts past maxPendingHandshakes cut at accept', { timeout: 100_000 }, async (t) => {
     const defer = scope(t);
-    const a = await startNode('A', fastOptions({ settings: { connectTimeout: 3000 } }));
+    const connectTimeout = 3000;
+    const a = await startNode('A', fastOptions({ settings: { connectTimeout } }));
     defer(() => a.manager.shutdown());
     const b = await startNode('B');
     defer(() => b.manager.shutdown());
@@ -230,14 +231,14 @@ describe('bounded pre-authentication work', () => {
         `the flood's ${type} line`,
       );
     await next('ready', 20_000);
-    // the delay this process sees with no flood at all: on a quiet machine about the
-    // histogram's resolution; on a busy shared one, the scheduler's own noise
+    // the delay this process sees with no flood at all, for the record: on a busy shared
+    // machine the scheduler's own noise, which the flood's figure includes too
     const idle = monitorEventLoopDelay({ resolution: 5 });
     idle.enable();
     await sleep(1500);
     idle.disable();
     const idleP99 = idle.percentile(99) / 1e6;
-    const budget = 50 + Math.max(0, idleP99 - 10);
+    // A runs in this process: this is A's event loop
     const histogram = monitorEventLoopDelay({ resolution: 5 });
     histogram.enable();
     flood.stdin?.write('go\n');
@@ -248,22 +249,30 @@ describe('bounded pre-authentication work', () => {
     b.manager.addNode('A', a.address);
     await joinedAll([a, b], 10_000);
     const joinMs = performance.now() - joinStart;
-    const tally = await next('settled', 40_000);
+    const tally = await next('settled', 60_000);
     histogram.disable();
     const p99 = histogram.percentile(99) / 1e6;
     const max = histogram.max / 1e6;
+    const refused = tally['bigClosedCodes'] as Record<string, number>;
+    const cut = tally['cutCodes'] as Record<string, number>;
+    const sum = (codes: Record<string, number>): number => Object.values(codes).reduce((x, y) => x + y, 0);
+    // A logs each refusal as it makes it; the last ones may still be on their way
+    const tooBigLogs = (): number => a.logs.filter((e) => e.code === CODES.FRAME_TOO_BIG).length;
+    await first(a.manager.log$, () => tooBigLogs() >= (refused[CLOSE.MESSAGE_TOO_BIG] ?? 0), 5000, 'a log entry for each refusal').catch(() => undefined);
     const limitLogs = a.logs.filter((e) => e.code === CODES.HANDSHAKE_LIMIT).length;
-    const tooBig = a.logs.filter((e) => e.code === CODES.FRAME_TOO_BIG).length;
-    const message = `a real peer joined in ${joinMs.toFixed(0)} ms; event-loop delay p99 ${p99.toFixed(1)} ms (max ${max.toFixed(1)} ms; idle p99 ${idleP99.toFixed(1)} ms, budget ${budget.toFixed(1)} ms); flood ${JSON.stringify(tally)}; A logged ${limitLogs} RXC_ERR_HANDSHAKE_LIMIT and ${tooBig} RXC_ERR_FRAME_TOO_BIG`;
+    const message = `a real peer joined in ${joinMs.toFixed(0)} ms; event-loop delay p99 ${p99.toFixed(1)} ms (max ${max.toFixed(1)} ms; idle p99 ${idleP99.toFixed(1)} ms); flood ${JSON.stringify(tally)}; A logged ${limitLogs} RXC_ERR_HANDSHAKE_LIMIT and ${tooBigLogs()} RXC_ERR_FRAME_TOO_BIG`;
     t.diagnostic(message);
-    console.log(message);
     assert.ok(joinMs < 2000, message);
-    assert.ok(p99 < budget, message);
+    assert.ok(p99 < 50, `p99 under 50 ms: ${message}`);
     assert.equal(tally['rawClosed'], 1000, 'every silent socket was closed by A');
-    assert.ok(limitLogs <= 20, `mass refusals are logged per interval (${limitLogs})`);
-    const codes = tally['bigClosedCodes'] as Record<string, number>;
-    assert.equal(Object.values(codes).reduce((x, y) => x + y, 0), 300, 'every big client was closed');
-    assert.equal(Object.keys(codes).filter((c) => c !== String(CLOSE.MESSAGE_TOO_BIG) && c !== '1006').length, 0, `closed with 1009 or cut at accept: ${JSON.stringify(codes)}`);
+    // each big client got its 1 MiB frame to A at last and had it refused at the header, 1009 ...
+    assert.deepEqual(refused, { [CLOSE.MESSAGE_TOO_BIG]: 300 }, `every big client's frame was refused as too big: ${message}`);
+    assert.equal(tally['bigGaveUp'], 0);
+    assert.equal(tooBigLogs(), 300, `each refusal logged as RXC_ERR_FRAME_TOO_BIG: ${message}`);
+    // ... after attempts cut at their TCP accept, before any upgrade, while maxPendingHandshakes were pending
+    assert.ok(sum(cut) > 0, `the flood overflowed maxPendingHandshakes: ${message}`);
+    assert.deepEqual(Object.keys(cut), ['1006'], `a cut attempt saw no close frame, only the socket closed: ${message}`);
+    assert.ok(limitLogs >= 1 && limitLogs <= 20, `mass refusals are logged per interval (${limitLogs})`);
     const members = [...(await first(a.manager.members$)).keys()];
     assert.deepEqual(members, ['B'], 'no flood socket became a member');
     assert.ok(process.memoryUsage().rss < 1024 * 1024 * 1024);
