@@ -18,12 +18,13 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { asapScheduler, skip, take } from 'rxjs';
+import { asapScheduler, EMPTY, map, skip, switchMap, take, timer, type Subscription } from 'rxjs';
 import { formatAddress, parseAddress } from './address.js';
 import { LogEntry, type LogLevel } from './log.js';
 import { Manager, type TlsOptions } from './manager.js';
 import { NodeName } from './protocol/frames.js';
 import { DEFAULT_SETTINGS, mergeSettings, type Settings } from './settings.js';
+import { describeCertificate, folderChanges$ } from './tlsFiles.js';
 
 /** The environment variable the shared secret is read from. */
 export const SECRET_ENV = 'RXCLUSTER_SECRET';
@@ -38,6 +39,8 @@ export interface CliConfig {
   readonly settings: Settings;
   /** PEM contents (not paths), when the node serves and dials over TLS. */
   readonly tls: TlsOptions | undefined;
+  /** Where `tls` was read from: watched while the node runs, and read again when they change. */
+  readonly tlsFiles: TlsFiles | undefined;
   readonly secret: string;
   /** Log entries below this level are not printed. */
   readonly logLevel: LogLevel;
@@ -55,6 +58,16 @@ export type ParseResult =
 
 /** Reads a whole file as UTF-8 text; throws when it cannot. */
 export type ReadFile = (path: string) => string;
+
+/** Paths of a node's TLS files (as given, or resolved against the config file's folder). */
+export interface TlsFiles {
+  readonly key: string;
+  readonly cert: string;
+  readonly ca?: string;
+}
+
+/** What the TLS files hold: the material `updateTls` takes. */
+type TlsMaterial = Pick<TlsOptions, 'key' | 'cert' | 'ca'>;
 
 export const HELP = `Usage: rxcluster [options]
 
@@ -79,6 +92,8 @@ Options:
   --tls-cert FILE          PEM certificate of this node
   --tls-ca FILE            PEM CA that peers' certificates must chain to
   --tls-request-cert       mutual TLS: require a client certificate from peers
+                           (the key, certificate and CA files are watched: replaced
+                           while the node runs, they are loaded with no restart)
   --log-level LEVEL        debug, info (default), warn or error
   --log-stdout             log entries as {"type":"log",...} JSON lines on stdout among
                            the events (default: readable lines on stderr)
@@ -266,13 +281,13 @@ function buildConfig(flags: Flags, env: Readonly<Record<string, string | undefin
   }
   const logLevel = (levelText ?? 'info') as LogLevel;
 
-  const tls = tlsOptions(flags, file, fromFile, readFile);
+  const { tls, tlsFiles } = tlsOptions(flags, file, fromFile, readFile);
 
   const secretFlag = flags.values.get('--secret-file');
   const secretPath = secretFlag ?? (file.secretFile === undefined ? undefined : fromFile(file.secretFile));
   const secret = readSecret(env[SECRET_ENV], secretPath, readFile);
 
-  return { name, listen, peers, settings, tls, secret, logLevel, logStdout: flags.switches.has('--log-stdout'), views: flags.switches.has('--views') };
+  return { name, listen, peers, settings, tls, tlsFiles, secret, logLevel, logStdout: flags.switches.has('--log-stdout'), views: flags.switches.has('--views') };
 }
 
 /**
@@ -382,21 +397,76 @@ function checkPeer(self: string, peer: string, addr: string): string {
   return address(addr, false, `address for peer ${peer}`);
 }
 
-function tlsOptions(flags: Flags, file: ConfigFile, fromFile: (path: string) => string, readFile: ReadFile): TlsOptions | undefined {
+function tlsOptions(
+  flags: Flags,
+  file: ConfigFile,
+  fromFile: (path: string) => string,
+  readFile: ReadFile,
+): { tls: TlsOptions | undefined; tlsFiles: TlsFiles | undefined } {
   const keyPath = flags.values.get('--tls-key') ?? (file.tls === undefined ? undefined : fromFile(file.tls.key));
   const certPath = flags.values.get('--tls-cert') ?? (file.tls === undefined ? undefined : fromFile(file.tls.cert));
   const caPath = flags.values.get('--tls-ca') ?? (file.tls?.ca === undefined ? undefined : fromFile(file.tls.ca));
   const requestCert = flags.switches.has('--tls-request-cert') || file.tls?.requestCert === true;
   if (keyPath === undefined && certPath === undefined) {
     if (caPath !== undefined || requestCert) throw new ConfigError('--tls-ca and --tls-request-cert need --tls-key and --tls-cert');
-    return undefined;
+    return { tls: undefined, tlsFiles: undefined };
   }
   if (keyPath === undefined) throw new ConfigError('--tls-cert needs --tls-key');
   if (certPath === undefined) throw new ConfigError('--tls-key needs --tls-cert');
-  const key = pem(keyPath, 'TLS key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a PEM private key', readFile);
-  const cert = pem(certPath, 'TLS certificate', /-----BEGIN CERTIFICATE-----/, 'a PEM certificate', readFile);
-  const ca = caPath === undefined ? undefined : pem(caPath, 'TLS CA', /-----BEGIN CERTIFICATE-----/, 'a PEM certificate', readFile);
-  return { key, cert, ...(ca === undefined ? {} : { ca }), requestCert };
+  const tlsFiles = { key: keyPath, cert: certPath, ...(caPath === undefined ? {} : { ca: caPath }) };
+  return { tls: { ...readTlsFiles(tlsFiles, readFile), requestCert }, tlsFiles };
+}
+
+/** Reads the key, certificate and CA files, each checked to be PEM of its kind; throws a ConfigError saying which is not. */
+function readTlsFiles(files: TlsFiles, readFile: ReadFile): TlsMaterial {
+  const key = pem(files.key, 'TLS key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a PEM private key', readFile);
+  const cert = pem(files.cert, 'TLS certificate', /-----BEGIN CERTIFICATE-----/, 'a PEM certificate', readFile);
+  const ca = files.ca === undefined ? undefined : pem(files.ca, 'TLS CA', /-----BEGIN CERTIFICATE-----/, 'a PEM certificate', readFile);
+  return { key, cert, ...(ca === undefined ? {} : { ca }) };
+}
+
+/** Ms a reload of the TLS files that failed waits for a further change before it is logged: the rest of a renewal, written a moment later. */
+export const TLS_RELOAD_GRACE_MS = 2000;
+
+/**
+ * Reads the TLS files again after each burst of changes in their folders
+ * and, when what they hold differs from what is served, swaps it in with
+ * `updateTls`, with no leave (the manager logs the new certificate). Material
+ * that does not load (a file unreadable or not PEM, a key that does not match
+ * the certificate) changes nothing and is logged as a warning naming the
+ * certificate still served, unless a further change comes within
+ * TLS_RELOAD_GRACE_MS: all files are read together each time, so a renewal
+ * written file by file is taken whole, never half.
+ *
+ * @returns the watch; unsubscribing closes it
+ */
+function reloadTlsOnChange(manager: Manager, files: TlsFiles, served: TlsMaterial, warn: (message: string) => void): Subscription {
+  let current = served;
+  /** Loads the files when they changed; returns why not, when they do not load. */
+  const reload = (): string | undefined => {
+    try {
+      const next = readTlsFiles(files, (path) => readFileSync(path, 'utf8'));
+      if (next.key === current.key && next.cert === current.cert && next.ca === current.ca) return undefined;
+      manager.updateTls(next);
+      current = next;
+      return undefined;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // OpenSSL's words for it: error:05800074:x509 certificate routines::key values mismatch
+      const why = message.includes('key values mismatch') ? `the key in ${files.key} does not match the certificate in ${files.cert}` : message;
+      return `TLS files not reloaded: ${why}; still serving ${describeCertificate(current.cert)}`;
+    }
+  };
+  const paths = [files.key, files.cert, ...(files.ca === undefined ? [] : [files.ca])];
+  return folderChanges$(paths)
+    .pipe(
+      // a new burst of changes drops the warning of the last one, still held
+      switchMap(() => {
+        const problem = reload();
+        return problem === undefined ? EMPTY : timer(TLS_RELOAD_GRACE_MS).pipe(map(() => problem));
+      }),
+    )
+    .subscribe({ next: warn, error: (error: Error) => warn(`TLS files no longer watched: ${error.message}`) });
 }
 
 function pem(path: string, what: string, marker: RegExp, expected: string, readFile: ReadFile): string {
@@ -507,10 +577,12 @@ async function run(config: CliConfig): Promise<void> {
 
   let stopping = false;
   let reader: Interface | undefined = undefined;
+  let tlsWatch: Subscription | undefined = undefined;
   let listening: Promise<string> | undefined = undefined;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    tlsWatch?.unsubscribe();
     reader?.close();
     if (reader !== undefined) process.stdin.destroy();
     // a listen still in flight settles first: Manager.shutdown() during listen()
@@ -581,6 +653,9 @@ async function run(config: CliConfig): Promise<void> {
     manager.leader$.pipe(skip(1)).subscribe((leader) => later('leader', { type: 'leader', leader, time: new Date().toISOString() }));
   }
   if (startedByNpm()) watchParent(stop);
+  if (config.tls !== undefined && config.tlsFiles !== undefined) {
+    tlsWatch = reloadTlsOnChange(manager, config.tlsFiles, config.tls, (message) => printLog(new LogEntry(new Date(), 'warn', message)));
+  }
 
   reader = createInterface({ input: process.stdin, terminal: false, crlfDelay: Infinity });
   reader.on('line', (text) => {

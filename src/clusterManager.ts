@@ -136,7 +136,8 @@ export interface ClusterManager {
   /**
    * Swaps this node's TLS key and certificate (and CAs) with no leave: open
    * connections keep theirs; new connections, both accepted and dialed, use
-   * the new ones. The API's own HTTPS server (`api.listen`) too.
+   * the new ones. The API's own HTTPS server (`api.listen`) too. Logs the
+   * new certificate's subject, SHA-256 fingerprint and expiry (info).
    *
    * @throws Error when the manager does not listen with TLS; TypeError or the TLS error for unusable material (nothing changes then)
    */

@@ -45,6 +45,15 @@ export const REPORT_SPACING = 150;
  */
 export const HANDSHAKE_MAX_FRAME = 8 * 1024;
 
+/**
+ * Ms a connection refused for a bad frame before it proved the secret is
+ * kept, unread, before it is cut: time for the close frame (1009 for an
+ * oversized frame) and the FIN already sent to reach the caller. Nothing more
+ * is read from it: ws would drain the rest of the refused frame, as much as the
+ * caller cares to send, until the caller closes.
+ */
+export const REFUSED_LINGER = 1000;
+
 /** Default of the `maxPendingHandshakes` option: accepted connections not yet authenticated, at most. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
 

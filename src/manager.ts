@@ -22,6 +22,7 @@ import { mergeSettings, type Settings } from './settings.js';
 import { stop } from './shutdown.js';
 import { describeState } from './stateDump.js';
 import { TrafficStats } from './stats.js';
+import { describeCertificate } from './tlsFiles.js';
 import type { RequestHandler, TlsOptions, Transport } from './transport/types.js';
 import type { ApiRequest, MembershipEvent, NodeMessage, StateDump } from './types.js';
 
@@ -200,7 +201,7 @@ export class Manager implements ClusterManager {
     if (this.#life.phase !== 'listening' || this.#transport.updateTls === undefined) throw new Error(`updateTls: manager ${this.name} does not listen with TLS`);
     this.#transport.updateTls(tls);
     this.#api.updateTls(tls);
-    this.#emitLog('info', 'TLS key and certificate updated');
+    this.#emitLog('info', `TLS key and certificate updated: now serving ${describeCertificate(tls.cert)}`);
   }
 
   updateSettings(settings: Partial<Settings>): void {

@@ -61,6 +61,7 @@ describe('parseConfig', () => {
       // a lone readTimeout scales the pingInterval default below it: 6000 × 5000 / 11000
       settings: mergeSettings(DEFAULT_SETTINGS, { readTimeout: 6000, joinDelay: 200, pingInterval: 2727 }),
       tls: undefined,
+      tlsFiles: undefined,
       secret: 'from-env',
       logLevel: 'debug',
       logStdout: false,
@@ -100,6 +101,8 @@ describe('parseConfig', () => {
       peers: { b: '127.0.0.1:7001', c: '127.0.0.1:7002' },
       settings: mergeSettings(DEFAULT_SETTINGS, { readTimeout: 4000, pingInterval: 1000, joinDelay: 181 }),
       tls: { key: KEY, cert: CERT, ca: CERT, requestCert: true },
+      // the paths are kept, resolved, to be watched
+      tlsFiles: { key: `${dir}/node.key`, cert: '/abs/node.crt', ca: `${dir}/ca.crt` },
       secret: 'from-file',
       logLevel: 'warn',
       logStdout: false,
@@ -123,6 +126,7 @@ describe('parseConfig', () => {
     // a relative config path: its folder is relative to the working directory
     const relative = config(parseConfig(['--config', 'conf/n.json'], ENV, files({ 'conf/n.json': '{"name":"r","listen":"127.0.0.1:0","tls":{"key":"k.pem","cert":"c.pem"}}', [resolve('conf/k.pem')]: KEY, [resolve('conf/c.pem')]: CERT })));
     assert.deepEqual(relative.tls, { key: KEY, cert: CERT, requestCert: false });
+    assert.deepEqual(relative.tlsFiles, { key: resolve('conf/k.pem'), cert: resolve('conf/c.pem') });
   });
 
   it('takes the secret from RXCLUSTER_SECRET or a secret file, and only from one', () => {
@@ -210,6 +214,7 @@ describe('parseConfig', () => {
     const read = files({ 'k.pem': KEY, 'c.pem': CERT, 'ca.pem': CERT });
     const c = config(parseConfig([...BASE, '--tls-key', 'k.pem', '--tls-cert', 'c.pem', '--tls-ca', 'ca.pem', '--tls-request-cert'], ENV, read));
     assert.deepEqual(c.tls, { key: KEY, cert: CERT, ca: CERT, requestCert: true });
+    assert.deepEqual(c.tlsFiles, { key: 'k.pem', cert: 'c.pem', ca: 'ca.pem' });
     assert.equal(problem(parseConfig([...BASE, '--tls-key', 'k.pem'], ENV, read)), '--tls-key needs --tls-cert');
     assert.equal(problem(parseConfig([...BASE, '--tls-cert', 'c.pem'], ENV, read)), '--tls-cert needs --tls-key');
     assert.equal(problem(parseConfig([...BASE, '--tls-request-cert'], ENV, read)), '--tls-ca and --tls-request-cert need --tls-key and --tls-cert');

@@ -1,19 +1,21 @@
 /**
  * Bounded work before authentication: handshake-stage frames over 8 KiB are
- * refused unparsed; at most maxPendingHandshakes accepted connections wait
+ * refused unparsed, and nothing more is read from the connection that sent
+ * one; at most maxPendingHandshakes accepted connections wait
  * for their handshake, the rest are closed at once and logged once per
  * interval; a connection that has not upgraded within connectTimeout of its
  * accept is closed, silent or not; a refusal reveals nothing. And the proof:
  * a flood of silent sockets and 1 MiB pre-auth frames while a real peer
- * joins and the event loop stays responsive.
+ * joins and the event loop's p99 delay stays under 50 ms.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { CLOSE, CODES, HANDSHAKE_MAX_FRAME } from '../src/limits.js';
+import { CLOSE, CODES, HANDSHAKE_MAX_FRAME, REFUSED_LINGER, WS_SUBPROTOCOL } from '../src/limits.js';
 import { handshakeProof, type HandshakeTranscript } from '../src/protocol/handshake.js';
 import { stretchSecret } from '../src/protocol/keyring.js';
 import { fastOptions, first, joinedAll, SECRET, sleep, startNode } from './support/cluster.js';
@@ -74,6 +76,43 @@ describe('bounded pre-authentication work', () => {
     const atB = first(b.manager.fromCluster$, () => true, 5000, 'the 200 KiB message');
     a.manager.toCluster$.next(big);
     assert.deepEqual((await atB).message(), big);
+  });
+
+  it('reads nothing more from a caller whose handshake frame it refused, however much it sends, and cuts it REFUSED_LINGER later', { timeout: 20_000 }, async (t) => {
+    const defer = scope(t);
+    const a = await startNode('A');
+    defer(() => a.manager.shutdown());
+    // a bare TCP socket doing the upgrade by hand: nothing on this side ends it, whatever A sends
+    const { host, port } = hostPort(a.address);
+    const socket = connect({ host, port, allowHalfOpen: true });
+    defer(() => socket.destroy());
+    socket.on('error', () => undefined);
+    let received = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+    socket.write(`GET /rxcluster/v1 HTTP/1.1\r\nHost: ${a.address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${WS_SUBPROTOCOL}\r\n\r\n`);
+    await within(new Promise<void>((resolve) => socket.on('data', () => received.includes('\r\n\r\n') && resolve())), 3000, 'the upgrade');
+    assert.match(received.toString('latin1'), /^HTTP\/1\.1 101 /);
+    received = Buffer.alloc(0);
+    // a text frame whose header claims 2^40 bytes (masked, as a client's must be), then as much as A takes
+    socket.write(Buffer.from([0x81, 0x80 | 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    const start = performance.now();
+    const chunk = Buffer.alloc(64 * 1024);
+    let taken = 0;
+    const pump = (): void => {
+      while (!socket.destroyed && socket.write(chunk, (error) => (taken += error == null ? chunk.length : 0)));
+    };
+    socket.on('drain', pump);
+    pump();
+    const lived = (await within(closed, REFUSED_LINGER + 4000, 'A to cut the socket')) - start;
+    t.diagnostic(`cut ${lived.toFixed(0)} ms after the header; ${(taken / 1024 / 1024).toFixed(1)} MiB went into the kernel's buffers`);
+    // the close frame: FIN + opcode 8, unmasked, 2 bytes of code at least
+    assert.deepEqual([...received.subarray(0, 4)], [0x88, received[1], CLOSE.MESSAGE_TOO_BIG >> 8, CLOSE.MESSAGE_TOO_BIG & 0xff], 'a 1009 close frame reached the caller');
+    assert.ok(lived >= REFUSED_LINGER * 0.9, `kept ${lived.toFixed(0)} ms: the close frame had REFUSED_LINGER to arrive`);
+    // without the stop, A would read on (and drop) until the caller stopped, or ws's own 30 s close timeout
+    assert.ok(taken < 64 * 1024 * 1024, `A stopped reading: ${taken} bytes left the caller, no more than the kernel buffers hold`);
+    await first(a.manager.log$, (e) => e.code === CODES.FRAME_TOO_BIG, 2000, 'the log entry').catch(() => undefined);
+    assert.ok(a.logs.some((e) => e.code === CODES.FRAME_TOO_BIG), 'logged as RXC_ERR_FRAME_TOO_BIG');
   });
 
   it('closes connections past maxPendingHandshakes at once, logs them once per interval, and still joins the peers it dials', { timeout: 20_000 }, async (t) => {
@@ -160,9 +199,10 @@ describe('bounded pre-authentication work', () => {
     for (const s of seen) assert.ok(!s.text.includes(instance) && !s.text.includes('"A"'), `nothing about A in ${s.text}`);
   });
 
-  it('keeps a real peer joining within 2 s and the event-loop delay p99 under 50 ms while 1,000 silent sockets and 300 clients sending 1 MiB pre-auth frames arrive', { timeout: 60_000 }, async (t) => {
+  it('keeps a real peer joining within 2 s and the event-loop delay p99 under 50 ms while 1,000 silent sockets and 300 clients sending 1 MiB pre-auth frames arrive; every big frame is refused as too big, the attempts past maxPendingHandshakes cut at accept', { timeout: 100_000 }, async (t) => {
     const defer = scope(t);
-    const a = await startNode('A', fastOptions({ settings: { connectTimeout: 3000 } }));
+    const connectTimeout = 3000;
+    const a = await startNode('A', fastOptions({ settings: { connectTimeout } }));
     defer(() => a.manager.shutdown());
     const b = await startNode('B');
     defer(() => b.manager.shutdown());
@@ -191,14 +231,14 @@ describe('bounded pre-authentication work', () => {
         `the flood's ${type} line`,
       );
     await next('ready', 20_000);
-    // the delay this process sees with no flood at all: on a quiet machine about the
-    // histogram's resolution; on a busy shared one, the scheduler's own noise
+    // the delay this process sees with no flood at all, for the record: on a busy shared
+    // machine the scheduler's own noise, which the flood's figure includes too
     const idle = monitorEventLoopDelay({ resolution: 5 });
     idle.enable();
     await sleep(1500);
     idle.disable();
     const idleP99 = idle.percentile(99) / 1e6;
-    const budget = 50 + Math.max(0, idleP99 - 10);
+    // A runs in this process: this is A's event loop
     const histogram = monitorEventLoopDelay({ resolution: 5 });
     histogram.enable();
     flood.stdin?.write('go\n');
@@ -209,22 +249,30 @@ describe('bounded pre-authentication work', () => {
     b.manager.addNode('A', a.address);
     await joinedAll([a, b], 10_000);
     const joinMs = performance.now() - joinStart;
-    const tally = await next('settled', 40_000);
+    const tally = await next('settled', 60_000);
     histogram.disable();
     const p99 = histogram.percentile(99) / 1e6;
     const max = histogram.max / 1e6;
+    const refused = tally['bigClosedCodes'] as Record<string, number>;
+    const cut = tally['cutCodes'] as Record<string, number>;
+    const sum = (codes: Record<string, number>): number => Object.values(codes).reduce((x, y) => x + y, 0);
+    // A logs each refusal as it makes it; the last ones may still be on their way
+    const tooBigLogs = (): number => a.logs.filter((e) => e.code === CODES.FRAME_TOO_BIG).length;
+    await first(a.manager.log$, () => tooBigLogs() >= (refused[CLOSE.MESSAGE_TOO_BIG] ?? 0), 5000, 'a log entry for each refusal').catch(() => undefined);
     const limitLogs = a.logs.filter((e) => e.code === CODES.HANDSHAKE_LIMIT).length;
-    const tooBig = a.logs.filter((e) => e.code === CODES.FRAME_TOO_BIG).length;
-    const message = `a real peer joined in ${joinMs.toFixed(0)} ms; event-loop delay p99 ${p99.toFixed(1)} ms (max ${max.toFixed(1)} ms; idle p99 ${idleP99.toFixed(1)} ms, budget ${budget.toFixed(1)} ms); flood ${JSON.stringify(tally)}; A logged ${limitLogs} RXC_ERR_HANDSHAKE_LIMIT and ${tooBig} RXC_ERR_FRAME_TOO_BIG`;
+    const message = `a real peer joined in ${joinMs.toFixed(0)} ms; event-loop delay p99 ${p99.toFixed(1)} ms (max ${max.toFixed(1)} ms; idle p99 ${idleP99.toFixed(1)} ms); flood ${JSON.stringify(tally)}; A logged ${limitLogs} RXC_ERR_HANDSHAKE_LIMIT and ${tooBigLogs()} RXC_ERR_FRAME_TOO_BIG`;
     t.diagnostic(message);
-    console.log(message);
     assert.ok(joinMs < 2000, message);
-    assert.ok(p99 < budget, message);
+    assert.ok(p99 < 50, `p99 under 50 ms: ${message}`);
     assert.equal(tally['rawClosed'], 1000, 'every silent socket was closed by A');
-    assert.ok(limitLogs <= 20, `mass refusals are logged per interval (${limitLogs})`);
-    const codes = tally['bigClosedCodes'] as Record<string, number>;
-    assert.equal(Object.values(codes).reduce((x, y) => x + y, 0), 300, 'every big client was closed');
-    assert.equal(Object.keys(codes).filter((c) => c !== String(CLOSE.MESSAGE_TOO_BIG) && c !== '1006').length, 0, `closed with 1009 or cut at accept: ${JSON.stringify(codes)}`);
+    // each big client got its 1 MiB frame to A at last and had it refused at the header, 1009 ...
+    assert.deepEqual(refused, { [CLOSE.MESSAGE_TOO_BIG]: 300 }, `every big client's frame was refused as too big: ${message}`);
+    assert.equal(tally['bigGaveUp'], 0);
+    assert.equal(tooBigLogs(), 300, `each refusal logged as RXC_ERR_FRAME_TOO_BIG: ${message}`);
+    // ... after attempts cut at their TCP accept, before any upgrade, while maxPendingHandshakes were pending
+    assert.ok(sum(cut) > 0, `the flood overflowed maxPendingHandshakes: ${message}`);
+    assert.deepEqual(Object.keys(cut), ['1006'], `a cut attempt saw no close frame, only the socket closed: ${message}`);
+    assert.ok(limitLogs >= 1 && limitLogs <= 20, `mass refusals are logged per interval (${limitLogs})`);
     const members = [...(await first(a.manager.members$)).keys()];
     assert.deepEqual(members, ['B'], 'no flood socket became a member');
     assert.ok(process.memoryUsage().rss < 1024 * 1024 * 1024);

@@ -116,7 +116,8 @@ describe('TLS identity and rotation', () => {
     await sleep(300);
     assert.deepEqual(leaves, [], 'no leave');
     assert.equal((await first(a.manager.members$)).get('b')?.status, 'Online');
-    assert.ok(a.logs.some((e) => e.message === 'TLS key and certificate updated'));
+    const swapped = `TLS key and certificate updated: now serving certificate CN=a (SHA-256 ${new X509Certificate(fresh.cert).fingerprint256}, valid until `;
+    assert.ok(a.logs.some((e) => e.level === 'info' && e.message.startsWith(swapped)), 'the swap is logged with the new certificate');
     // unusable material changes nothing
     assert.throws(() => a.manager.updateTls({ key: 'not a key', cert: 'not a cert' }));
     assert.equal(await servedFingerprint(a.address, probe, both), new X509Certificate(fresh.cert).fingerprint256);

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { socketEvents$ } from './socketEvents.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
 import { closeCodeOf } from './codes.js';
-import { HANDSHAKE_MAX_FRAME } from '../../limits.js';
+import { HANDSHAKE_MAX_FRAME, REFUSED_LINGER } from '../../limits.js';
 
 /** Send options of every frame (ws copies them): one object, not one per frame. */
 const TEXT = Object.freeze({ binary: false });
@@ -23,12 +23,14 @@ export interface WsConnectionOptions {
 /**
  * A ws socket behind the Connection interface. Until `authenticated()`, ws
  * refuses any frame over HANDSHAKE_MAX_FRAME at its header (1009), before
- * reading it.
+ * reading it, and a connection refused for a bad frame is read no further:
+ * cut REFUSED_LINGER after its close frame.
  */
 export class WsConnection implements Connection {
   readonly events$: Observable<SocketEvent>;
   readonly peerNames?: readonly string[];
   readonly #options: WsConnectionOptions;
+  #authenticated = false;
 
   constructor(
     readonly id: number,
@@ -41,10 +43,29 @@ export class WsConnection implements Connection {
     if (options.peerNames !== undefined) this.peerNames = options.peerNames;
     this.events$ = socketEvents$(ws);
     setMaxPayload(ws, Math.min(HANDSHAKE_MAX_FRAME, options.maxPayload));
+    ws.on('error', (error: Error & { code?: unknown }) => {
+      if (!this.#authenticated && typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) this.#stopReading();
+    });
+  }
+
+  /**
+   * ws refused a frame of a caller not yet authenticated (its close frame and
+   * FIN are on their way) and would read on, dropping what it reads, until the
+   * caller closes: the rest of a 1 MiB frame, or of a frame header that claims
+   * 2^63 bytes, all allocated and collected here. Instead nothing more is read
+   * (the kernel's receive window closes on the caller) and the socket is cut
+   * REFUSED_LINGER later; its session ended at the refusal (socketEvents$).
+   * ws resumes the socket on the next tick, just before this pause.
+   */
+  #stopReading(): void {
+    process.nextTick(() => this.ws.pause());
+    const timer = setTimeout(() => this.ws.terminate(), REFUSED_LINGER).unref();
+    this.onceClosed(() => clearTimeout(timer));
   }
 
   /** The peer proved the secret: frames up to maxPayload from now on, and no longer a pending handshake. */
   authenticated(): void {
+    this.#authenticated = true;
     setMaxPayload(this.ws, this.#options.maxPayload);
     this.#options.release?.();
   }

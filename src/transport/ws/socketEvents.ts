@@ -8,8 +8,12 @@ import { causeOf } from './codes.js';
  *
  * Subscribing attaches every listener, `'error'` included (an unheard
  * `'error'` would throw); the last error is folded into the `close` event,
- * after which the stream completes. Teardown removes exactly the listeners it
- * added and terminates a socket that is still open.
+ * after which the stream completes. A fault ws found in what the peer sent (an
+ * oversized or invalid frame, a `WS_ERR_*` error) is that close at once: ws
+ * has sent its close frame and is only finishing the closing handshake, which
+ * takes as long as the peer cares to take. Teardown removes exactly the
+ * listeners it added and terminates a socket that is still open, unless it is
+ * finishing an orderly close.
  */
 export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
   return new Observable<SocketEvent>((subscriber) => {
@@ -18,8 +22,9 @@ export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
       const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       subscriber.next({ type: 'message', data: isBinary ? buffer : buffer.toString('utf8') });
     };
-    const onError = (error: Error): void => {
+    const onError = (error: Error & { code?: unknown }): void => {
       lastError = error;
+      if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) onClose(ABNORMAL_CLOSURE, Buffer.alloc(0));
     };
     const onClose = (code: number, reason: Buffer): void => {
       // ws reports a fault it found itself (an oversized or invalid frame, a
@@ -36,7 +41,7 @@ export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
     ws.on('message', onMessage);
     ws.on('error', onError);
     ws.on('close', onClose);
-    if (ws.readyState === ws.CLOSED) onClose(1006, Buffer.alloc(0));
+    if (ws.readyState === ws.CLOSED) onClose(ABNORMAL_CLOSURE, Buffer.alloc(0));
     return () => {
       ws.off('message', onMessage);
       ws.off('error', onError);
@@ -53,3 +58,6 @@ export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
 }
 
 function noop(): void {}
+
+/** The code ws reports for a connection that ended with no close frame received. */
+const ABNORMAL_CLOSURE = 1006;
