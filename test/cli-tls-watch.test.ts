@@ -12,28 +12,13 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { TLS_RELOAD_GRACE_MS } from '../src/cli.js';
 import { TLS_RELOAD_QUIET_MS } from '../src/tlsFiles.js';
 import { sleep } from './support/cluster.js';
-import { createPki, type Pem } from './support/certs.js';
+import { createPki, servedFingerprint, type Pem } from './support/certs.js';
 import { meshJoined, startCliCluster, FAST, type CliLine, type CliNode, type Timed } from './support/cli-node.js';
 import { within } from './support/raw.js';
 import { scope } from './support/scope.js';
-
-/** The SHA-256 fingerprint of the certificate a new TLS connection to `address` is shown. */
-function servedFingerprint(address: string, client: Pem, ca: string): Promise<string> {
-  const at = address.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: address.slice(0, at), port: Number(address.slice(at + 1)), ca, key: client.key, cert: client.cert, servername: 'localhost' }, () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      socket.destroy();
-      resolve(fingerprint);
-    });
-    socket.on('error', reject);
-    socket.setTimeout(5000, () => socket.destroy(new Error('no TLS handshake within 5 s')));
-  });
-}
 
 function fingerprintOf(pem: Pem): string {
   return new X509Certificate(pem.cert).fingerprint256;

@@ -86,6 +86,14 @@ class Sim {
     return m;
   }
 
+  /** n4 starts 100 ms before the others (the earliest incarnation, though its name sorts after n1-n3); runs to `until`. */
+  async startOldestFirst(until: number): Promise<void> {
+    await this.start('n4');
+    this.advanceTo(100);
+    await this.startAll(['n1', 'n2', 'n3', 'n5']);
+    this.advanceTo(until);
+  }
+
   async startAll(names: readonly string[] = NAMES): Promise<void> {
     for (const name of names) await this.start(name);
   }
@@ -264,11 +272,7 @@ describe('quorum strategies through real managers, on the memory network in virt
     it('n4, started first, is the oldest: the others claim quorum when n4 enters their view, and in a 3|2 partition n4 and n5 keep it while n1-n3 give it up', TIMEOUT, async () => {
       const sim = new Sim({ strategy: 'keep-oldest' });
       try {
-        // n4 starts 100 ms before the others: the earliest incarnation, though its name sorts after n1-n3
-        await sim.start('n4');
-        sim.advanceTo(100);
-        await sim.startAll(['n1', 'n2', 'n3', 'n5']);
-        sim.advanceTo(20_100);
+        await sim.startOldestFirst(20_100);
         assert.deepEqual(sim.quorumChanges('n4', 0), ['true@0'], 'n4 knows of no older node: it has quorum from its start, alone, and keeps it as the others join');
         for (const name of ['n1', 'n2', 'n3', 'n5']) {
           const withN4 = sim.viewChanges(name, 0).find((e) => e.value.split(',').includes('n4'));
@@ -309,10 +313,7 @@ describe('quorum strategies through real managers, on the memory network in virt
     it('the oldest crashes: no node has quorum until it is back (majority: the four keep it); the oldest leaving in order is forgotten', TIMEOUT, async () => {
       const sim = new Sim({ strategy: 'keep-oldest' });
       try {
-        await sim.start('n4');
-        sim.advanceTo(100);
-        await sim.startAll(['n1', 'n2', 'n3', 'n5']);
-        sim.advanceTo(20_000);
+        await sim.startOldestFirst(20_000);
         for (const name of NAMES) assert.equal(sim.quorumOf(name), true, `${name} has quorum before the crash`);
         const survivors = ['n1', 'n2', 'n3', 'n5'];
 

@@ -7,11 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
 import { Manager, type ManagerOptions } from '../src/index.js';
 import type { LogEntry } from '../src/log.js';
 import { certificateNames } from '../src/transport/ws/index.js';
-import { createPki, type Pem, type Pki } from './support/certs.js';
+import { createPki, servedFingerprint, type Pem, type Pki } from './support/certs.js';
 import { fastOptions, first, joinedAll, SECRET, sleep, type Node } from './support/cluster.js';
 import { scope } from './support/scope.js';
 
@@ -33,20 +32,6 @@ async function tlsNode(name: string, pem: Pem, ca: string | string[], options: M
   manager.log$.subscribe((entry) => logs.push(entry));
   const address = await manager.listenTls('127.0.0.1:0', { ...pem, ca, requestCert: true });
   return { manager, address, logs };
-}
-
-/** The SHA-256 fingerprint of the certificate a TLS server at `address` presents now. */
-function servedFingerprint(address: string, client: Pem, ca: string[]): Promise<string> {
-  const at = address.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: address.slice(0, at), port: Number(address.slice(at + 1)), ca, key: client.key, cert: client.cert, servername: 'localhost' }, () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      socket.destroy();
-      resolve(fingerprint);
-    });
-    socket.on('error', reject);
-    socket.setTimeout(5000, () => socket.destroy(new Error('no TLS handshake within 5 s')));
-  });
 }
 
 describe('TLS identity and rotation', () => {

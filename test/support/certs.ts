@@ -8,6 +8,7 @@
  * the handful of fields and extensions a TLS peer checks.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
 
 export interface Pem {
   readonly key: string;
@@ -191,4 +192,18 @@ function pemCert(der: Buffer): string {
 
 function pemKey(key: KeyObject): string {
   return key.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS server at `address` presents to a new connection now. */
+export function servedFingerprint(address: string, client: Pem, ca: string | string[]): Promise<string> {
+  const at = address.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: address.slice(0, at), port: Number(address.slice(at + 1)), ca, key: client.key, cert: client.cert, servername: 'localhost' }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.destroy();
+      resolve(fingerprint);
+    });
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error('no TLS handshake within 5 s')));
+  });
 }
