@@ -86,6 +86,17 @@ class Sim {
     return m;
   }
 
+  /** Starts all five, checks every node has quorum at 20 s, partitions them there and runs readTimeout + pingInterval on; returns when the partition began. */
+  async partitionOfWhole(...groups: ReadonlyArray<readonly string[]>): Promise<number> {
+    await this.startAll();
+    const partitionAt = 20_000;
+    this.advanceTo(partitionAt);
+    for (const name of NAMES) assert.equal(this.quorumOf(name), true, `${name} has quorum before the partition`);
+    this.network.partition(...groups);
+    this.advanceTo(partitionAt + readTimeout + pingInterval);
+    return partitionAt;
+  }
+
   /** n4 starts 100 ms before the others (the earliest incarnation, though its name sorts after n1-n3); runs to `until`. */
   async startOldestFirst(until: number): Promise<void> {
     await this.start('n4');
@@ -242,12 +253,7 @@ describe('quorum strategies through real managers, on the memory network in virt
     it('size 4: neither side of a 3|2 partition has quorum (majority: the three keep it); it is back once a view holds 4', TIMEOUT, async () => {
       const sim = new Sim({ strategy: 'static', size: 4 });
       try {
-        await sim.startAll();
-        sim.advanceTo(20_000);
-        for (const name of NAMES) assert.equal(sim.quorumOf(name), true, `${name} has quorum before the partition`);
-        const partitionAt = 20_000;
-        sim.network.partition(['n1', 'n2', 'n3'], ['n4', 'n5']);
-        sim.advanceTo(partitionAt + readTimeout + pingInterval);
+        const partitionAt = await sim.partitionOfWhole(['n1', 'n2', 'n3'], ['n4', 'n5']);
         assertLost(sim, ['n1', 'n2', 'n3'], partitionAt);
         assertLost(sim, ['n4', 'n5'], partitionAt);
 
@@ -370,12 +376,7 @@ describe('quorum strategies through real managers, on the memory network in virt
     it('referee n5: in a 3|2 partition the two with n5 keep quorum, the three give it up (majority: the opposite)', TIMEOUT, async () => {
       const sim = new Sim({ strategy: 'referee', node: 'n5' });
       try {
-        await sim.startAll();
-        sim.advanceTo(20_000);
-        for (const name of NAMES) assert.equal(sim.quorumOf(name), true, `${name} has quorum before the partition`);
-        const partitionAt = 20_000;
-        sim.network.partition(['n1', 'n2', 'n3'], ['n4', 'n5']);
-        sim.advanceTo(partitionAt + readTimeout + pingInterval);
+        const partitionAt = await sim.partitionOfWhole(['n1', 'n2', 'n3'], ['n4', 'n5']);
         assertKept(sim, ['n4', 'n5'], partitionAt, 'n4');
         assertLost(sim, ['n1', 'n2', 'n3'], partitionAt);
       } finally {
