@@ -6,15 +6,19 @@
 import { X509Certificate } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { asyncScheduler, debounceTime, Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { sanitize } from './log.js';
 
 /** Ms without a change in the watched folders that end a burst of changes (a renewal writes several files). */
 export const TLS_RELOAD_QUIET_MS = 300;
+/** Ms after a burst's first change by which it ends however busy the folders stay (a log written beside the certificates). */
+export const TLS_RELOAD_MAX_WAIT_MS = 3000;
 
 /**
  * One emission after each burst of changes in the folders holding `paths`;
- * a burst ends `quietMs` after its last change.
+ * a burst ends `quietMs` after its last change, or `maxWaitMs` after its
+ * first, whichever comes first: a folder that never falls quiet (another
+ * file in it written all the time) still has its renewals read.
  *
  * The folders are watched, not the files: a file replaced by renaming a new
  * one over it (cert-manager, certbot, `mv`) is a new inode, which a watch on
@@ -31,9 +35,10 @@ export const TLS_RELOAD_QUIET_MS = 300;
  * @param paths - the files, watched through their folders
  * @param quietMs - ms without a change that end a burst; default TLS_RELOAD_QUIET_MS
  * @param scheduler - times the quiet; default asyncScheduler
+ * @param maxWaitMs - ms after a burst's first change that end it at the latest; default TLS_RELOAD_MAX_WAIT_MS
  * @returns a cold stream: each subscription watches anew
  */
-export function folderChanges$(paths: readonly string[], quietMs = TLS_RELOAD_QUIET_MS, scheduler: SchedulerLike = asyncScheduler): Observable<void> {
+export function folderChanges$(paths: readonly string[], quietMs = TLS_RELOAD_QUIET_MS, scheduler: SchedulerLike = asyncScheduler, maxWaitMs = TLS_RELOAD_MAX_WAIT_MS): Observable<void> {
   const folders = [...new Set(paths.map((path) => dirname(resolve(path))))];
   const changes$ = new Observable<void>((subscriber) => {
     const watchers: FSWatcher[] = [];
@@ -54,7 +59,35 @@ export function folderChanges$(paths: readonly string[], quietMs = TLS_RELOAD_QU
       for (const watcher of watchers) watcher.close();
     };
   });
-  return changes$.pipe(debounceTime(quietMs, scheduler));
+  return changes$.pipe(burstEnds(quietMs, maxWaitMs, scheduler));
+}
+
+/** Like debounceTime(quietMs), but a burst also ends maxWaitMs after its first value. */
+export function burstEnds(quietMs: number, maxWaitMs: number, scheduler: SchedulerLike): (source$: Observable<void>) => Observable<void> {
+  return (source$) =>
+    new Observable<void>((subscriber) => {
+      let first: number | undefined;
+      let end: Subscription | undefined;
+      const fire = (): void => {
+        end = undefined;
+        first = undefined;
+        subscriber.next();
+      };
+      const sub = source$.subscribe({
+        next: () => {
+          const now = scheduler.now();
+          first ??= now;
+          end?.unsubscribe();
+          end = scheduler.schedule(fire, Math.max(0, Math.min(now + quietMs, first + maxWaitMs) - now));
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        end?.unsubscribe();
+        sub.unsubscribe();
+      };
+    });
 }
 
 /**

@@ -59,8 +59,13 @@ describe('NATS: a client without the secret', () => {
     const wrongCluster = clusterKey(WRONG);
     const msg = (text: string): string => JSON.stringify({ type: 'msg', from: 'b', time: Date.now(), data: text });
 
+    // 0. an open of another wire version (a node from before batched broadcasts) is refused, saying why
+    const stale = { v: 1, from: 'b', to: 'a', cid: randomBytes(16).toString('hex'), nonce: randomBytes(32).toString('hex'), epoch: randomBytes(16).toString('hex'), floors: [0, 0] };
+    const staleAnswer = JSON.parse((await raw.request(`${PREFIX}.hs.${nameToken('a')}`, JSON.stringify(stale), { timeout: 2000 })).string()) as { v: number; refused?: string };
+    assert.deepEqual(staleAnswer, { v: 2, refused: 'NATS wire version 2 here, 1 there: run one version on every node' });
+
     // 1. join as a configured name, with a guessed secret: the open is answered (as a TCP accept would be), the hello is not
-    const open = { v: 1, from: 'mallory', to: 'a', cid: randomBytes(16).toString('hex'), nonce: randomBytes(32).toString('hex'), epoch: randomBytes(16).toString('hex'), floors: [0, 0] };
+    const open = { v: 2, from: 'mallory', to: 'a', cid: randomBytes(16).toString('hex'), nonce: randomBytes(32).toString('hex'), epoch: randomBytes(16).toString('hex'), floors: [0, 0] };
     const answer = JSON.parse((await raw.request(`${PREFIX}.hs.${nameToken('a')}`, JSON.stringify(open), { timeout: 2000 })).string()) as { nonce: string; epoch: string; floors: [number, number] };
     const guessed = pairKeys(WRONG, {
       cid: open.cid, dialer: 'mallory', acceptor: 'a', dialerNonce: open.nonce, acceptorNonce: answer.nonce,

@@ -364,11 +364,12 @@ function leaveOf<L extends LinkRef>(
 ): MembershipStep<L> {
   const announced = peer.status === STATUS.LEAVING ? 'shutdown' : reason;
   // while this node stops, nothing is announced and quorum stays as it was
-  if (state.stopping) return { state: withPeer(state, peer.name, keepOrDrop({ ...peer, active: undefined, activeSince: null, lag: 0 })), effects: [] };
+  if (state.stopping) return { state: withPeer(state, peer.name, keepOrDrop({ ...peer, active: undefined, activeSince: null, lag: 0, reportPredatesLink: false })), effects: [] };
   const base: PeerState<L> = {
     ...peer,
     active: undefined,
     activeSince: null,
+    reportPredatesLink: false,
     joined: false,
     lag: 0,
     status: STATUS.OFFLINE,
@@ -430,7 +431,7 @@ function reportOf<L extends LinkRef>(state: MembershipState<L>, node: string): R
   const active = peer?.active;
   if (report === undefined || (active !== undefined && report.inc < active.incarnation)) return undefined;
   // a loss of this node reported before the link now up is out of date
-  return peer?.reportPredatesLink === true && report.down.includes(state.self) ? { ...report, down: report.down.filter((n) => n !== state.self) } : report;
+  return active !== undefined && peer?.reportPredatesLink === true && report.down.includes(state.self) ? { ...report, down: report.down.filter((n) => n !== state.self) } : report;
 }
 
 /**

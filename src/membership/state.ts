@@ -80,7 +80,8 @@ export interface PeerState<L extends LinkRef = LinkRef> {
    * From the up of a link to a new process or after an outage until the
    * peer's own report comes over it: the report held of the peer predates
    * the link, so a loss of this node it states is out of date (the link
-   * proves both ways work) and is not taken.
+   * proves both ways work) and is not taken while that link lasts. Cleared
+   * when the link goes: the next accusation counts.
    */
   readonly reportPredatesLink: boolean;
   /** Since when this node has not seen it (ms), or null while it does. */

@@ -121,6 +121,13 @@ export function agreedMembers(
   for (;;) {
     let worst: string | undefined;
     let worstScore = 0;
+    // the views held without a node, counted once per round and only for nodes in a tie
+    const heldMemo = new Map<string, number>();
+    const held = (x: string): number => {
+      let n = heldMemo.get(x);
+      if (n === undefined) heldMemo.set(x, (n = heldWithout(x, members, of)));
+      return n;
+    };
     for (const a of members) {
       // broken connections, where being reported lost counts twice and
       // reporting a loss once: a report of a loss is fresh, while the report
@@ -133,7 +140,7 @@ export function agreedMembers(
         if (lostByA.has(b)) score += 1;
       }
       if (score === 0) continue;
-      if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, seenBy, (x) => heldWithout(x, members, of)))) {
+      if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, seenBy, held))) {
         worst = a;
         worstScore = score;
       }

@@ -411,6 +411,26 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.ok(!accusing.view.includes('self'), 'an accusation sent over the live link counts');
   });
 
+  it('should take a loss of this node again once the link that made its author\'s report out of date is gone, before any report came over it', () => {
+    const E2 = link('e', { seq: 2 });
+    const inputs: MembershipInput[] = [
+      ...fourPeersJoined(),
+      { type: 'down', link: E, reason: 'lost', time: 1000 },
+      { type: 'tick', time: 4000 },
+      { type: 'reach', link: B, reports: [{ node: 'e', inc: 1, v: 7, sees: ['b', 'c', 'd'], down: ['self'], view: '0000000000000000' }], time: 4100 },
+      // e's new link comes up and goes again before e's own report came over it
+      { type: 'up', link: E2, time: 5000 },
+      { type: 'down', link: E2, reason: 'lost', time: 5010 },
+      // a newer accusation of e, relayed by b
+      { type: 'reach', link: B, reports: [{ node: 'e', inc: 1, v: 9, sees: ['b', 'c', 'd'], down: ['self'], view: '0000000000000000' }], time: 5100 },
+    ];
+    const { state } = run(inputs);
+    // (left set, the flag would keep dropping this node from every later report of e, whoever relays it,
+    // and this node would compute another view than its peers from the same reports)
+    assert.equal(state.peers.get('e')?.reportPredatesLink, false, 'cleared with the link');
+    assert.equal(state.peers.get('e')?.active, undefined);
+  });
+
   it('should accuse nobody when it stopped seeing most of its peers at once, even once it reaches some of them again', () => {
     const five = fourPeersJoined();
     // this node's own link fails: all four go silent

@@ -16,16 +16,25 @@ const Ms = t.refinement(t.number, (n) => Number.isSafeInteger(n) && n >= 0, 'Ms'
 /** A broadcast floor and a heartbeat floor: the sender's sequence numbers at the opening. */
 const Floors = t.tuple([Seq, Seq], 'Floors');
 
-/** Dialer → acceptor's handshake subject: open a pair connection. */
+/**
+ * The NATS transport's wire version, in every open request and reply: 2
+ * since broadcasts may come as sealed batches (kind M), which a version-1
+ * node would drop as forged. An open of another version is refused, saying
+ * which, so a cluster upgrades all its nodes rather than losing broadcasts.
+ */
+export const NATS_WIRE_VERSION = 2;
+const WireVersion = t.refinement(t.number, (n) => Number.isSafeInteger(n) && n >= 1, 'WireVersion');
+
+/** Dialer → acceptor's handshake subject: open a pair connection (any version decodes; another than ours is refused). */
 export const OpenRequest = t.type(
-  { v: t.literal(1), from: NodeName, to: NodeName, cid: Hex32, nonce: Hex64, epoch: Hex32, floors: Floors },
+  { v: WireVersion, from: NodeName, to: NodeName, cid: Hex32, nonce: Hex64, epoch: Hex32, floors: Floors },
   'OpenRequest',
 );
 export type OpenRequest = t.TypeOf<typeof OpenRequest>;
 
 /** Acceptor → dialer: the acceptor's half of the opening, or a refusal. */
 export const OpenReply = t.union(
-  [t.type({ v: t.literal(1), nonce: Hex64, epoch: Hex32, floors: Floors }, 'OpenAccepted'), t.type({ v: t.literal(1), refused: t.string }, 'OpenRefused')],
+  [t.type({ v: t.literal(NATS_WIRE_VERSION), nonce: Hex64, epoch: Hex32, floors: Floors }, 'OpenAccepted'), t.type({ v: WireVersion, refused: t.string }, 'OpenRefused')],
   'OpenReply',
 );
 export type OpenReply = t.TypeOf<typeof OpenReply>;

@@ -18,7 +18,7 @@ import { CODES, type Code } from '../../limits.js';
 import { sanitize } from '../../log.js';
 import { batchParts, BATCH_LENGTH_BYTES, clusterKey, macHolds, MAX_SEQ, openSealed, pairKeys, seal, sealBatch, SEALED_HEADER_BYTES, type PairOpening, type SealedFrame } from '../../protocol/frameMac.js';
 import { DialError, type Connection, type ListenOptions, type Refusal, type Transport, type TransportLogEntry } from '../types.js';
-import { BeatPayload, decodeJson, MAX_OPEN_BYTES, OpenReply, OpenRequest } from './codecs.js';
+import { BeatPayload, decodeJson, MAX_OPEN_BYTES, NATS_WIRE_VERSION, OpenReply, OpenRequest } from './codecs.js';
 import { NatsConnection, readClose, type PairWire } from './connection.js';
 import { checkPrefix, DEFAULT_SUBJECT_PREFIX, Subjects } from './subjects.js';
 
@@ -263,7 +263,7 @@ export class NatsTransport implements Transport, PairWire {
       const cid = randomBytes(16);
       const nonce = randomBytes(32).toString('hex');
       const floors: [number, number] = [this.#bseq, this.#hseq];
-      const request: OpenRequest = { v: 1, from: s.self, to: peer, cid: cid.toString('hex'), nonce, epoch: this.#epochHex, floors } as OpenRequest;
+      const request: OpenRequest = { v: NATS_WIRE_VERSION, from: s.self, to: peer, cid: cid.toString('hex'), nonce, epoch: this.#epochHex, floors } as OpenRequest;
       let conn: NatsConnection | undefined;
       nc.request(s.handshakeOf(peer), JSON.stringify(request), { timeout }).then(
         (msg) => {
@@ -442,11 +442,15 @@ export class NatsTransport implements Transport, PairWire {
     const refuse = (why: string, level: 'debug' | 'warn', code: Code | undefined, tell: string | undefined): void => {
       this.stats.refusedOpens++;
       this.#say(level, `open request refused: ${why}`, undefined, code, `open:${why}`);
-      if (tell !== undefined && msg.reply !== undefined && msg.reply !== '') msg.respond(JSON.stringify({ v: 1, refused: tell }));
+      if (tell !== undefined && msg.reply !== undefined && msg.reply !== '') msg.respond(JSON.stringify({ v: NATS_WIRE_VERSION, refused: tell }));
     };
     if (msg.data.length > MAX_OPEN_BYTES) return refuse('too big', 'warn', CODES.BAD_FRAME, undefined);
     const open = decodeJson(OpenRequest, msg.data);
     if (typeof open === 'string') return refuse(`malformed (${open})`, 'warn', CODES.BAD_FRAME, undefined);
+    if (open.v !== NATS_WIRE_VERSION) {
+      const why = `${open.from} speaks NATS wire version ${open.v}, this node ${NATS_WIRE_VERSION}: run one version on every node`;
+      return refuse(why, 'warn', CODES.PEER_REFUSED, `NATS wire version ${NATS_WIRE_VERSION} here, ${open.v} there: run one version on every node`);
+    }
     if (open.to !== s.self) return refuse(`addressed to another node`, 'warn', CODES.PEER_REFUSED, undefined);
     if (this.#conns.has(open.cid)) return refuse(`connection id already in use (a replay?)`, 'warn', CODES.REPLAY, undefined);
     const pending = [...this.#conns.values()].filter((c) => !c.established && c.direction === 'inbound').length;
@@ -465,7 +469,7 @@ export class NatsTransport implements Transport, PairWire {
     const conn = this.#track(new NatsConnection(this, this.#nextId++, 'inbound', open.from, Buffer.from(open.cid, 'hex'), open.epoch, keys.toDialer, keys.toAcceptor, open.floors, this.#maxPayload));
     if (candidates.length > 1) conn.candidates = candidates.map((c) => ({ outKey: c.toDialer, inKey: c.toAcceptor }));
     this.#incoming.next(conn);
-    msg.respond(JSON.stringify({ v: 1, nonce, epoch: this.#epochHex, floors }));
+    msg.respond(JSON.stringify({ v: NATS_WIRE_VERSION, nonce, epoch: this.#epochHex, floors }));
   }
 
   /** A sealed pair frame or close addressed to this node. */
