@@ -116,8 +116,22 @@ export function agreedMembers(
   const down = new Map(list.map((node) => [node, new Set(of(node).down)]));
   const seenBy = new Map(list.map((node) => [node, 0]));
   for (const a of list) for (const b of of(a).sees) if (b !== a && seenBy.has(b)) seenBy.set(b, (seenBy.get(b) ?? 0) + 1);
-  // 2-3. drop the worst connected node until no loss is left between the rest
+  // 2-3. drop the worst connected node until no loss is left between the rest: each node's
+  // broken connections, where being reported lost counts twice and reporting a loss once (a report
+  // of a loss is fresh, while the report of a node that has just failed still claims to see
+  // everyone), scored once and then lowered as nodes go (not scored anew each round)
   const members = new Set(list);
+  const score = new Map<string, number>();
+  for (const a of list) {
+    let s = 0;
+    const lostByA = down.get(a) as ReadonlySet<string>;
+    for (const b of list) {
+      if (a === b) continue;
+      if ((down.get(b) as ReadonlySet<string>).has(a)) s += 2;
+      if (lostByA.has(b)) s += 1;
+    }
+    score.set(a, s);
+  }
   for (;;) {
     let worst: string | undefined;
     let worstScore = 0;
@@ -129,24 +143,22 @@ export function agreedMembers(
       return n;
     };
     for (const a of members) {
-      // broken connections, where being reported lost counts twice and
-      // reporting a loss once: a report of a loss is fresh, while the report
-      // of a node that has just failed still claims to see everyone
-      let score = 0;
-      const lostByA = down.get(a) as ReadonlySet<string>;
-      for (const b of members) {
-        if (a === b) continue;
-        if ((down.get(b) as ReadonlySet<string>).has(a)) score += 2;
-        if (lostByA.has(b)) score += 1;
-      }
-      if (score === 0) continue;
-      if (worst === undefined || score > worstScore || (score === worstScore && worse(a, worst, seenBy, held))) {
+      const s = score.get(a) as number;
+      if (s === 0) continue;
+      if (worst === undefined || s > worstScore || (s === worstScore && worse(a, worst, seenBy, held))) {
         worst = a;
-        worstScore = score;
+        worstScore = s;
       }
     }
     if (worst === undefined) break;
     members.delete(worst);
+    const lostByWorst = down.get(worst) as ReadonlySet<string>;
+    for (const a of members) {
+      let s = score.get(a) as number;
+      if (lostByWorst.has(a)) s -= 2;
+      if ((down.get(a) as ReadonlySet<string>).has(worst)) s -= 1;
+      score.set(a, s);
+    }
   }
   return [...members].sort(byName);
 }
