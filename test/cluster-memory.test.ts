@@ -19,6 +19,7 @@ import { VirtualTimeScheduler, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { DEFAULT_SETTINGS, Manager, STATUS, type ApiClusterNode } from '../src/index.js';
 import { MemoryNetwork } from '../src/testing.js';
+import { MemoryCluster } from './support/memoryCluster.js';
 
 const SECRET = 'a-cluster-secret-of-at-least-32-bytes';
 const NAMES = ['n1', 'n2', 'n3', 'n4', 'n5'] as const;
@@ -68,12 +69,7 @@ function seedOf(seed: number, name: string): number {
 }
 
 /** Five managers on one memory network and one virtual clock, with everything they tell recorded. */
-class Sim {
-  readonly network: MemoryNetwork;
-  /** The current manager of each name. */
-  readonly managers = new Map<string, Manager>();
-  /** Every manager ever started, the killed ones too: all are shut down at the end. */
-  readonly everyManager: Manager[] = [];
+class Sim extends MemoryCluster {
   readonly log: Entry[] = [];
   /** Suspicions and view changes, in order. */
   readonly signals: Signal[] = [];
@@ -82,22 +78,20 @@ class Sim {
   readonly badStamps: string[] = [];
   private readonly quorum = new Map<string, boolean>();
   private readonly members = new Map<string, ReadonlyMap<string, ApiClusterNode>>();
-  private readonly recorders = new Map<Manager, Subscription>();
 
   constructor(
-    readonly scheduler: VirtualTimeScheduler,
+    scheduler: VirtualTimeScheduler,
     private readonly seed: number,
   ) {
-    this.network = new MemoryNetwork({ scheduler });
-  }
-
-  now(): number {
-    return this.scheduler.now();
+    super(scheduler, NAMES);
   }
 
   /** Starts (or restarts) `name`: a new Manager on a new transport, configured with the four others, listening on its name. */
-  async start(name: string): Promise<Manager> {
-    const m = new Manager(name, SECRET, { transport: this.network.transport(), scheduler: this.scheduler, random: seeded(seedOf(this.seed, name)) });
+  start(name: string): Promise<Manager> {
+    return this.launch(name, (transport) => new Manager(name, SECRET, { transport, scheduler: this.scheduler, random: seeded(seedOf(this.seed, name)) }), (m) => this.record(name, m));
+  }
+
+  private record(name: string, m: Manager): Subscription {
     const rec = m.membership$.subscribe((e) => {
       const t = this.now();
       if (e.time.getTime() !== t) this.badStamps.push(`${name}: ${e.type} ${e.node} stamped ${e.time.getTime()} at ${t}`);
@@ -118,33 +112,12 @@ class Sim {
       }),
     );
     rec.add(m.members$.subscribe((members) => this.members.set(name, members)));
-    this.recorders.set(m, rec);
-    for (const other of NAMES) if (other !== name) m.addNode(other, other);
-    assert.equal(await m.listen(name), name);
-    this.managers.set(name, m);
-    this.everyManager.push(m);
-    return m;
+    return rec;
   }
 
-  advance(ms: number): void {
-    this.network.advance(ms);
-  }
-
-  advanceTo(t: number): void {
-    assert.ok(t >= this.now(), `advanceTo(${t}) is in the past (now ${this.now()})`);
-    this.network.advance(t - this.now());
-  }
-
-  /** kill -9: the process tells nothing more (its recorders stop); peers see its connections reset. */
-  kill(name: string): Manager {
-    const m = this.managers.get(name);
-    assert.ok(m !== undefined);
-    this.network.kill(name);
-    this.recorders.get(m)?.unsubscribe();
-    this.managers.delete(name);
+  protected forget(name: string): void {
     this.quorum.delete(name);
     this.members.delete(name);
-    return m;
   }
 
   /** Joins and leaves seen since `since` (inclusive), optionally by one node, about one peer. */
@@ -190,18 +163,6 @@ class Sim {
       for (const peer of others) assert.equal(members.get(peer)?.status, STATUS.ONLINE, `${what}: ${name} sees ${peer} Online`);
       assert.equal(this.quorumOf(name), true, `${what}: ${name} has quorum`);
     }
-  }
-
-  /** Shuts every manager down, the grace run in virtual time, and checks each shutdown resolved. */
-  async shutdownAll(): Promise<void> {
-    let settled = 0;
-    const all = Promise.all(this.everyManager.map((m) => m.shutdown().then(() => void settled++)));
-    for (let i = 0; i < 10 && settled < this.everyManager.length; i++) {
-      this.advance(1_000);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    await all;
-    for (const rec of this.recorders.values()) rec.unsubscribe();
   }
 }
 

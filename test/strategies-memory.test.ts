@@ -18,7 +18,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualTimeScheduler, type Subscription } from 'rxjs';
 import { DEFAULT_SETTINGS, Manager, type QuorumStrategy } from '../src/index.js';
-import { MemoryNetwork } from '../src/testing.js';
+import { MemoryCluster } from './support/memoryCluster.js';
 
 const SECRET = 'a-cluster-secret-of-at-least-32-bytes';
 const NAMES = ['n1', 'n2', 'n3', 'n4', 'n5'] as const;
@@ -35,14 +35,7 @@ interface Change<T> {
 }
 
 /** Five managers (or fewer, or restarted ones) on one memory network and one virtual clock, with what they tell recorded. */
-class Sim {
-  readonly scheduler = new VirtualTimeScheduler();
-  readonly network = new MemoryNetwork({ scheduler: this.scheduler });
-  readonly managers = new Map<string, Manager>();
-  /** Every manager ever started: all are shut down at the end. */
-  private readonly everyManager: Manager[] = [];
-  private readonly recorders = new Map<Manager, Subscription>();
-  private readonly pending: Promise<void>[] = [];
+class Sim extends MemoryCluster {
   readonly quorumLog: Change<boolean>[] = [];
   /** View changes: only those where a node's view members changed. */
   readonly viewLog: Change<string>[] = [];
@@ -51,15 +44,16 @@ class Sim {
   private readonly views = new Map<string, string>();
   private readonly leaders = new Map<string, string | null>();
 
-  constructor(private readonly strategy: QuorumStrategy) {}
-
-  now(): number {
-    return this.scheduler.now();
+  constructor(private readonly strategy: QuorumStrategy) {
+    super(new VirtualTimeScheduler(), NAMES);
   }
 
   /** Starts (or restarts) `name` now: configured with the four others, listening on its name. */
-  async start(name: string): Promise<Manager> {
-    const m = new Manager(name, SECRET, { transport: this.network.transport(), scheduler: this.scheduler, quorum: this.strategy, random: () => 0.5 });
+  start(name: string): Promise<Manager> {
+    return this.launch(name, (transport) => new Manager(name, SECRET, { transport, scheduler: this.scheduler, quorum: this.strategy, random: () => 0.5 }), (m) => this.record(name, m));
+  }
+
+  private record(name: string, m: Manager): Subscription {
     const rec = m.quorum$.subscribe((value) => {
       this.quorum.set(name, value);
       this.quorumLog.push({ t: this.now(), node: name, value });
@@ -78,12 +72,7 @@ class Sim {
         if (e.type === 'leave') this.leaveLog.push({ t: this.now(), node: name, value: `${e.node}:${e.reason}` });
       }),
     );
-    this.recorders.set(m, rec);
-    for (const other of NAMES) if (other !== name) m.addNode(other, other);
-    assert.equal(await m.listen(name), name);
-    this.managers.set(name, m);
-    this.everyManager.push(m);
-    return m;
+    return rec;
   }
 
   /** Starts all five, checks every node has quorum at 20 s, partitions them there and runs readTimeout + pingInterval on; returns when the partition began. */
@@ -109,22 +98,17 @@ class Sim {
     for (const name of names) await this.start(name);
   }
 
-  advanceTo(t: number): void {
-    assert.ok(t >= this.now(), `advanceTo(${t}) is in the past (now ${this.now()})`);
-    this.network.advance(t - this.now());
+  /** kill -9: the process tells nothing more; its peers see its connections reset; its shutdown begins (its timers stop). */
+  override kill(name: string): Manager {
+    const m = super.kill(name);
+    this.pending.push(m.shutdown());
+    return m;
   }
 
-  /** kill -9: the process tells nothing more; its peers see its connections reset. */
-  kill(name: string): void {
-    const m = this.managers.get(name);
-    assert.ok(m !== undefined, `${name} runs`);
-    this.network.kill(name);
-    this.recorders.get(m)?.unsubscribe();
-    this.managers.delete(name);
+  protected forget(name: string): void {
     this.quorum.delete(name);
     this.views.delete(name);
     this.leaders.delete(name);
-    this.pending.push(m.shutdown());
   }
 
   /**
@@ -145,9 +129,7 @@ class Sim {
     }
     await done;
     this.recorders.get(m)?.unsubscribe();
-    this.quorum.delete(name);
-    this.views.delete(name);
-    this.leaders.delete(name);
+    this.forget(name);
   }
 
   quorumOf(name: string): boolean | undefined {
@@ -183,19 +165,6 @@ class Sim {
     return this.viewChanges(name, since)
       .map((e) => `${e.value}@${e.t}`)
       .join(' ');
-  }
-
-  /** Shuts every manager down, the grace run in virtual time, and checks each shutdown resolved. */
-  async shutdownAll(): Promise<void> {
-    let settled = 0;
-    const all = Promise.all([...this.pending, ...this.everyManager.map((m) => m.shutdown())].map((p) => p.then(() => void settled++)));
-    const total = this.pending.length + this.everyManager.length;
-    for (let i = 0; i < 10 && settled < total; i++) {
-      this.network.advance(1_000);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    await all;
-    for (const rec of this.recorders.values()) rec.unsubscribe();
   }
 }
 
@@ -450,7 +419,7 @@ describe('quorum strategies through real managers, on the memory network in virt
         const cycle = 3_000;
         const steps: { readonly t: number; readonly run: () => Promise<unknown> | void }[] = [];
         for (let i = 0; i < 8; i++) {
-          steps.push({ t: flapFrom + i * cycle, run: () => sim.kill('n5') });
+          steps.push({ t: flapFrom + i * cycle, run: () => void sim.kill('n5') });
           steps.push({ t: flapFrom + i * cycle + 1_000, run: () => sim.start('n5') }); // the last restart at 42 000
         }
         /** Runs the crashes and restarts due up to `t`, then advances to `t`. */
