@@ -59,6 +59,9 @@ export type ParseResult =
 /** Reads a whole file as UTF-8 text; throws when it cannot. */
 export type ReadFile = (path: string) => string;
 
+/** A file read as UTF-8 text: how the CLI reads its config and its TLS files. */
+const readUtf8: ReadFile = (path) => readFileSync(path, 'utf8');
+
 /** Paths of a node's TLS files (as given, or resolved against the config file's folder). */
 export interface TlsFiles {
   readonly key: string;
@@ -445,7 +448,7 @@ function reloadTlsOnChange(manager: Manager, files: TlsFiles, served: TlsMateria
   /** Loads the files when they changed; returns why not, when they do not load. */
   const reload = (): string | undefined => {
     try {
-      const next = readTlsFiles(files, (path) => readFileSync(path, 'utf8'));
+      const next = readTlsFiles(files, readUtf8);
       if (next.key === current.key && next.cert === current.cert && next.ca === current.ca) return undefined;
       manager.updateTls(next);
       current = next;
@@ -699,7 +702,7 @@ function watchParent(stop: () => void): void {
 
 /** Entry point: parse, then run or refuse. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
-  const parsed = parseConfig(argv, process.env, (path) => readFileSync(path, 'utf8'));
+  const parsed = parseConfig(argv, process.env, readUtf8);
   if (parsed.kind === 'help') {
     process.stdout.write(parsed.text);
     return;

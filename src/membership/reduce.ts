@@ -469,7 +469,7 @@ function reach<L extends LinkRef>(state: MembershipState<L>, link: L, reports: r
     held.set(report.node, report);
     fresh.push(report);
   }
-  if (fresh.length === 0) return { state, effects: [] };
+  if (fresh.length === 0) return unchanged(state);
   const next: MembershipState<L> = { ...state, reports: held };
   const effects: MembershipEffect<L>[] = [];
   for (const peer of next.peers.values()) {

@@ -328,7 +328,7 @@ export class NatsTransport implements Transport, PairWire {
     const nc = this.#nc;
     const s = this.#subjects;
     if (nc === undefined || s === undefined) return;
-    this.#bseq = this.#bseq + parts.length > MAX_SEQ ? parts.length : this.#bseq + parts.length;
+    this.#bseq = nextSeq(this.#bseq, parts.length);
     const key = this.#clusterKeys[0] as Buffer;
     try {
       nc.publish(s.all, parts.length === 1 ? seal(key, 'B', this.#epoch, this.#bseq, parts[0] as Buffer) : sealBatch(key, this.#epoch, this.#bseq, parts));
@@ -699,8 +699,9 @@ export class NatsTransport implements Transport, PairWire {
 }
 
 /** The next sequence number; wraps never in practice (2^48 frames). */
-function nextSeq(seq: number): number {
-  return seq >= MAX_SEQ ? 1 : seq + 1;
+/** The sequence number `count` frames after `seq`: past MAX_SEQ the numbers start again at 1 (a batch of `count` ends at `count`). */
+function nextSeq(seq: number, count = 1): number {
+  return seq + count > MAX_SEQ ? count : seq + count;
 }
 
 function newestEstablished(record: PeerRecord): NatsConnection | undefined {
