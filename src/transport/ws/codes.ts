@@ -45,15 +45,20 @@ export function closeCodeOf(cause: CloseCause): number {
  * orderly close, `normal`.
  */
 export function causeOf(code: number, error: Error | undefined): CloseCause {
-  const wsCode = (error as { code?: unknown } | undefined)?.code;
-  if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 'too-big';
-  if (typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_')) return 'protocol';
+  if ((error as { code?: unknown } | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 'too-big';
+  if (isWsProtocolError(error)) return 'protocol';
   if (code === ABNORMAL_CLOSURE) return 'reset';
   return CAUSE_OF.get(code) ?? 'normal';
 }
 
 /** The code ws reports when the connection ended with no close frame. */
-const ABNORMAL_CLOSURE = 1006;
+export const ABNORMAL_CLOSURE = 1006;
+
+/** Whether ws found a fault in what the peer sent (an oversized or invalid frame: a `WS_ERR_*` code); ws has sent its close frame. */
+export function isWsProtocolError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('WS_ERR_');
+}
 
 /** Whether a dial or TLS error is a certificate or TLS fault (logged as RXC_ERR_TLS). */
 export function isTlsError(error: unknown): boolean {

@@ -2,7 +2,7 @@ import type { Observable } from 'rxjs';
 import WebSocket from 'ws';
 import { socketEvents$ } from './socketEvents.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
-import { closeCodeOf } from './codes.js';
+import { closeCodeOf, isWsProtocolError } from './codes.js';
 import { HANDSHAKE_MAX_FRAME, REFUSED_LINGER } from '../../limits.js';
 
 /** Send options of every frame (ws copies them): one object, not one per frame. */
@@ -43,8 +43,8 @@ export class WsConnection implements Connection {
     if (options.peerNames !== undefined) this.peerNames = options.peerNames;
     this.events$ = socketEvents$(ws);
     setMaxPayload(ws, Math.min(HANDSHAKE_MAX_FRAME, options.maxPayload));
-    ws.on('error', (error: Error & { code?: unknown }) => {
-      if (!this.#authenticated && typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) this.#stopReading();
+    ws.on('error', (error: Error) => {
+      if (!this.#authenticated && isWsProtocolError(error)) this.#stopReading();
     });
   }
 

@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
 import type WebSocket from 'ws';
 import type { SocketEvent } from '../types.js';
-import { causeOf } from './codes.js';
+import { ABNORMAL_CLOSURE, causeOf, isWsProtocolError } from './codes.js';
 
 /**
  * The events of one ws socket as an Observable.
@@ -22,9 +22,9 @@ export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
       const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       subscriber.next({ type: 'message', data: isBinary ? buffer : buffer.toString('utf8') });
     };
-    const onError = (error: Error & { code?: unknown }): void => {
+    const onError = (error: Error): void => {
       lastError = error;
-      if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) onClose(ABNORMAL_CLOSURE, Buffer.alloc(0));
+      if (isWsProtocolError(error)) onClose(ABNORMAL_CLOSURE, Buffer.alloc(0));
     };
     const onClose = (code: number, reason: Buffer): void => {
       // ws reports a fault it found itself (an oversized or invalid frame, a
@@ -59,5 +59,3 @@ export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
 
 function noop(): void {}
 
-/** The code ws reports for a connection that ended with no close frame received. */
-const ABNORMAL_CLOSURE = 1006;
