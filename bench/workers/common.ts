@@ -367,3 +367,8 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[rank] ?? 0;
 }
+
+/** A ws message as text (ws hands over a Buffer, an ArrayBuffer or, fragmented, an array of Buffers). */
+export function wsText(data: Buffer | ArrayBuffer | Buffer[]): string {
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+}

@@ -14,8 +14,8 @@
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import WebSocket, { WebSocketServer, type RawData } from 'ws';
-import { num, serve, str } from './common.js';
+import WebSocket, { WebSocketServer } from 'ws';
+import { num, serve, str, wsText } from './common.js';
 
 const MAX_PAYLOAD = 1024 * 1024;
 const SECRET = 'rxcluster-bench-secret-of-32-bytes!!';
@@ -29,7 +29,6 @@ interface Hosted {
 
 const hosted: Hosted[] = [];
 
-const text = (data: RawData): string => (Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8'));
 
 async function rxNode(name: string, joinDelay: number): Promise<Hosted> {
   const { Manager } = await import('../../src/index.js');
@@ -50,7 +49,7 @@ async function wsNode(name: string): Promise<Hosted> {
   wss.on('connection', (ws) => {
     track(ws);
     ws.once('message', (data) => {
-      const peer = (JSON.parse(text(data)) as { name?: string }).name ?? '';
+      const peer = (JSON.parse(wsText(data)) as { name?: string }).name ?? '';
       if (peer !== 'probe' || !probeKnown) {
         ws.close(1008, 'refused');
         return;

@@ -10,8 +10,8 @@
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import WebSocket, { WebSocketServer, type RawData } from 'ws';
-import { num, serve, settledMemory, str, waitUntil } from './common.js';
+import WebSocket, { WebSocketServer } from 'ws';
+import { num, serve, settledMemory, str, waitUntil, wsText } from './common.js';
 
 const MAX_PAYLOAD = 1024 * 1024;
 let self = '';
@@ -24,7 +24,6 @@ const joinedAt = new Map<string, number>();
 const counts = { joins: 0, refused: 0 };
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
-const text = (data: RawData): string => (Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8'));
 
 function online(ws: WebSocket, peer: string): void {
   setTimeout(() => {
@@ -63,7 +62,7 @@ serve({
     wss.on('connection', (ws) => {
       track(ws);
       ws.once('message', (data) => {
-        const peer = (JSON.parse(text(data)) as { name?: string }).name ?? '';
+        const peer = (JSON.parse(wsText(data)) as { name?: string }).name ?? '';
         if (!configured.has(peer)) {
           counts.refused++;
           ws.close(1008, 'refused');
