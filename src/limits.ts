@@ -50,7 +50,8 @@ export const HANDSHAKE_MAX_FRAME = 8 * 1024;
  * kept, unread, before it is cut: time for the close frame (1009 for an
  * oversized frame) and the FIN already sent to reach the caller. Nothing more
  * is read from it: ws would drain the rest of the refused frame, as much as the
- * caller cares to send, until the caller closes.
+ * caller cares to send, until the caller closes. Such a connection no longer
+ * counts as a pending handshake (maxPendingHandshakes).
  */
 export const REFUSED_LINGER = 1000;
 

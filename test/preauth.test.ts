@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { CLOSE, CODES, HANDSHAKE_MAX_FRAME, REFUSED_LINGER, WS_SUBPROTOCOL } from '../src/limits.js';
@@ -113,6 +113,45 @@ describe('bounded pre-authentication work', () => {
     assert.ok(taken < 64 * 1024 * 1024, `A stopped reading: ${taken} bytes left the caller, no more than the kernel buffers hold`);
     await first(a.manager.log$, (e) => e.code === CODES.FRAME_TOO_BIG, 2000, 'the log entry').catch(() => undefined);
     assert.ok(a.logs.some((e) => e.code === CODES.FRAME_TOO_BIG), 'logged as RXC_ERR_FRAME_TOO_BIG');
+  });
+
+  it('counts a caller it refused for a bad frame out of maxPendingHandshakes at once: refusals in a row do not hold the slots for REFUSED_LINGER', { timeout: 20_000 }, async (t) => {
+    const defer = scope(t);
+    const max = 4;
+    const a = await startNode('A', fastOptions({ maxPendingHandshakes: max, settings: { connectTimeout: 5000 } }));
+    defer(() => a.manager.shutdown());
+    const { host, port } = hostPort(a.address);
+    /** A bare socket that upgrades by hand and stays open whatever A sends; resolves with what A answered its upgrade. */
+    const upgraded = async (): Promise<{ socket: Socket; received: () => Buffer }> => {
+      const socket = connect({ host, port, allowHalfOpen: true });
+      defer(() => socket.destroy());
+      socket.on('error', () => undefined);
+      let received = Buffer.alloc(0);
+      socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
+      socket.write(`GET /rxcluster/v1 HTTP/1.1\r\nHost: ${a.address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${WS_SUBPROTOCOL}\r\n\r\n`);
+      const answer = new Promise<void>((resolve) => {
+        socket.on('data', () => received.includes('\r\n\r\n') && resolve());
+        socket.on('close', () => resolve());
+      });
+      await within(answer, 3000, 'an answer to the upgrade');
+      return { socket, received: () => received };
+    };
+    const firstRefusal = performance.now();
+    // three times the slots, one after another: each upgrades, sends a frame header claiming 2^40 bytes, gets its 1009
+    for (let i = 0; i < 3 * max; i++) {
+      const caller = await upgraded();
+      assert.match(caller.received().toString('latin1'), /^HTTP\/1\.1 101 /, `caller ${i} upgraded`);
+      const at = caller.received().length;
+      caller.socket.write(Buffer.from([0x81, 0x80 | 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+      await within(new Promise<void>((resolve) => caller.socket.on('data', () => caller.received().length >= at + 4 && resolve())), 3000, `caller ${i}'s close frame`);
+      assert.deepEqual([...caller.received().subarray(at + 2, at + 4)], [CLOSE.MESSAGE_TOO_BIG >> 8, CLOSE.MESSAGE_TOO_BIG & 0xff], `caller ${i} refused with 1009`);
+    }
+    // every refused caller is still connected (paused until REFUSED_LINGER), yet an honest caller still gets in
+    const honest = await upgraded();
+    const elapsed = performance.now() - firstRefusal;
+    t.diagnostic(`${3 * max} refusals and the next upgrade in ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed < REFUSED_LINGER, `all within REFUSED_LINGER of the first refusal, while the refused still linger (${elapsed.toFixed(0)} ms)`);
+    assert.match(honest.received().toString('latin1'), /^HTTP\/1\.1 101 /, 'the next caller is upgraded, not cut at accept');
   });
 
   it('closes connections past maxPendingHandshakes at once, logs them once per interval, and still joins the peers it dials', { timeout: 20_000 }, async (t) => {

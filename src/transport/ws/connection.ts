@@ -55,9 +55,14 @@ export class WsConnection implements Connection {
    * 2^63 bytes, all allocated and collected here. Instead nothing more is read
    * (the kernel's receive window closes on the caller) and the socket is cut
    * REFUSED_LINGER later; its session ended at the refusal (socketEvents$).
-   * ws resumes the socket on the next tick, just before this pause.
+   * ws resumes the socket on the next tick, just before this pause. It
+   * leaves the pending handshakes at once: paused, it would not even see the
+   * caller's FIN, and refusals in a row (more than maxPendingHandshakes a
+   * second) would hold every slot for REFUSED_LINGER and cut honest callers
+   * at accept.
    */
   #stopReading(): void {
+    this.#options.release?.();
     process.nextTick(() => this.ws.pause());
     const timer = setTimeout(() => this.ws.terminate(), REFUSED_LINGER).unref();
     this.onceClosed(() => clearTimeout(timer));
