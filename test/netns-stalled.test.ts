@@ -2,9 +2,16 @@
  * A stalled TCP link after a network fault heals, in network namespaces (a
  * file of its own, so that test/netns.test.ts stays short): three nodes with
  * pingInterval 1000 / readTimeout 3000, n1's packets to n2 dropped (nft,
- * silent) for 15 s. TCP's retransmissions back off meanwhile (the RTO doubles
- * from 200 ms), so after the heal the old connection would stay silent for
- * another 10 s or so; n3 hears both, so nobody drops the link. The node that
+ * silent) for 15 s. TCP's retransmissions back off meanwhile: the wait
+ * doubles from the RTO, so the old connection stays silent until its next
+ * retransmission, and n3 hears both, so nobody drops the link. When that
+ * retransmission comes depends on the RTO, which Linux derives from
+ * round-trip samples (at least 200 ms; a loaded machine's delayed ACKs made
+ * it ≈ 250 ms in one CI run, whose retransmission 63 × RTO after the drop
+ * landed 0.8 s after the heal). The lab pins it: with rto_min 800 ms the RTO
+ * is 0.80–0.87 s, the old connection retransmits 15 × RTO (≤ 13.1 s) and
+ * 31 × RTO (≥ 24.8 s) after its first lost segment (≤ 1.1 s after the drop),
+ * so it is silent from the heal (15 s) for at least 8.7 s. The node that
  * dialed the link dials a fresh connection beside it every readTimeout
  * while it is suspected: once the network is back, the first one opens, both
  * ends keep it (RXC_ERR_STALLED on each end that still suspected the other),
@@ -18,6 +25,8 @@ import { PROFILES } from './netns/scenarios.js';
 const profile = PROFILES.find((p) => p.label !== 'defaults');
 if (profile === undefined) throw new Error('no short profile');
 const { readTimeout } = profile;
+/** The minimum TCP retransmission timeout pinned on the lab's routes (see the header). */
+const RTO_MIN = 800;
 /** How much later than readTimeout a silent peer may be reported (timer granularity, a loaded 2-core machine). */
 const TOLERANCE = 1500;
 
@@ -29,6 +38,7 @@ const joinOf =
 describe('a stalled link after a healed fault (network namespaces)', () => {
   it('a one-way drop n1->n2 for 15 s, healed: a fresh connection replaces the stalled one, both hear each other again within readTimeout + 2 s, no leave', { timeout: 90_000 }, async (t) => {
     const lab = await labFor(t, ['n1', 'n2', 'n3']);
+    await lab.pinRtoMin(RTO_MIN);
     const nodes = await lab.startAll({ settings: profile.settings });
     await Promise.all(nodes.flatMap((node) => nodes.filter((other) => other !== node).map((other) => node.wait(joinOf(other.name), 60_000, `${node.name} to join ${other.name}`))));
     const [n1, n2] = nodes as [LabNode, LabNode, LabNode];
@@ -38,7 +48,8 @@ describe('a stalled link after a healed fault (network namespaces)', () => {
     // the fault bit: n2 stops hearing n1, and n1, whose link stalls, stops hearing n2
     await n2.wait((line, at) => at >= droppedAt && line.type === 'suspect' && line['node'] === 'n1', readTimeout + TOLERANCE + 3000, 'n2 to suspect n1');
     await n1.wait((line, at) => at >= droppedAt && line.type === 'suspect' && line['node'] === 'n2', readTimeout + TOLERANCE + 5000, 'n1 to suspect n2');
-    // long enough for TCP's retransmission back-off to pass 10 s (it doubles from 200 ms: 12.8 s after 12.6 s of loss)
+    // long enough for TCP's retransmission back-off to pass 10 s (12 × RTO_MIN between the retransmissions
+    // 15 and 31 RTOs after the first lost segment: the heal falls in that silence, see the header)
     await sleep(Math.max(0, droppedAt + 15_000 - performance.now()));
     const dropped = (await lab.dropped())['n1>n2'] ?? 0;
     assert.ok(dropped > 0, `the drop rule dropped packets (${dropped})`);

@@ -523,6 +523,28 @@ export class Lab {
     );
   }
 
+  /**
+   * Sets the minimum TCP retransmission timeout on every node's route to its
+   * /24 (`rto_min`), for connections made after this call. Linux starts
+   * retransmitting after max(200 ms, srtt + 4 × rttvar) and doubles the wait
+   * each time, so when an old connection retransmits after a long drop depends
+   * on round-trip samples a loaded machine skews (delayed ACKs add tens of ms):
+   * a test that needs to know when TCP cannot be back pins the base here
+   * (the RTO is then rto_min plus srtt).
+   */
+  async pinRtoMin(ms: number): Promise<void> {
+    if (!Number.isInteger(ms) || ms < 1 || ms > 120_000) throw new Error(`rto_min ${ms}: expected whole milliseconds in 1..120000`);
+    await Promise.all(
+      this.names.map((name) =>
+        run('ip', ['-n', this.ns(name), 'route', 'replace', `${this.subnet}.0/24`, 'dev', 'eth0', 'proto', 'kernel', 'scope', 'link', 'src', this.ip(name), 'rto_min', `${ms}ms`]),
+      ),
+    );
+    for (const name of this.names) {
+      const routes = await run('ip', ['-n', this.ns(name), 'route', 'show', `${this.subnet}.0/24`]);
+      if (!routes.includes(`rto_min lock ${ms}ms`)) throw new Error(`${name}: rto_min ${ms}ms not set on its route: ${routes.trim()}`);
+    }
+  }
+
   private nftBridge(args: readonly string[]): Promise<string> {
     return run('ip', ['netns', 'exec', this.bridgeNs, 'nft', ...args]);
   }
