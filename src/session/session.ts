@@ -11,15 +11,15 @@ import {
   merge,
   mergeMap,
   NEVER,
+  Observable,
   of,
   race,
   share,
   Subject,
+  Subscription,
   take,
-  takeUntil,
   tap,
   timer,
-  type Observable,
   type SchedulerLike,
 } from 'rxjs';
 import { isLeft } from 'fp-ts/lib/Either.js';
@@ -228,63 +228,85 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       );
     });
 
-    /** The authenticated session: frames in, pings out, silence watched, the join announced after joinDelay. */
+    /**
+     * The authenticated session: frames in, pings out, silence watched, the
+     * join announced after joinDelay. Written out as one subscriber rather
+     * than a share, a map, a filter, a merge and a takeUntil: it runs for
+     * every frame of every link, and each rxjs step a link keeps costs it
+     * objects for as long as it lives.
+     */
     const live$ = (current: Link): Observable<SessionEvent> =>
-      defer(() => {
-        // suspected after readTimeout of silence; dropped when the peers confirm it, or after SILENCE_LIMIT × readTimeout
-        const watched$ = frames$.pipe(readTimeout(hardLimit$, ctx.scheduler), share());
-        const suspicion$ = frames$.pipe(
-          suspicion(ctx.settings$, ctx.scheduler),
-          map((suspect): SessionEvent => ({ type: 'suspect', link: current, suspect })),
-        );
-        const handled$ = watched$.pipe(
-          map((frame): SessionEvent | undefined => {
-            switch (frame.type) {
-              case 'msg':
-              case 'req':
-              case 'res':
-              case 'chan':
-                return { type: 'packet', link: current, frame, bytes: size };
-              case 'meta':
-                return { type: 'meta', link: current, metadata: frame.data };
-              case 'reach':
-                return { type: 'reach', link: current, reports: frame.rows };
-              case 'ping':
-                send({ type: 'pong', id: frame.id });
-                return undefined;
-              case 'pong':
-                return { type: 'lag', link: current, ms: Math.max(0, ctx.scheduler.now() - frame.id) };
-              case 'leave':
-                throw new PeerLeavingSignal();
-              default:
-                throw outOfStage(frame, 'a live frame');
-            }
-          }),
-          filter((e): e is SessionEvent => e !== undefined),
-        );
-        const traffic$ = ctx.logTraffic
-          ? watched$.pipe(map((frame) => log('debug', `received ${frame.type} frame from ${current.peer}`, current.peer)))
-          : NO_EVENTS$;
-        // a transport with presence of its own (NATS heartbeats) makes these pings needless
-        // (heartbeat reads its source only for its lifetime: frames stop at ignoreElements, one step each)
-        const pings$ = conn.presence === true ? NO_EVENTS$ : watched$.pipe(
-          ignoreElements(),
-          heartbeat(ctx.settings$, ctx.scheduler),
-          tap(() => send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame)),
-          ignoreElements(),
-        );
-        const joinDue$ = concat(of(true), NEVER).pipe(
-          joinDelay(ctx.settings$, ctx.scheduler),
-          take(1),
-          map((): SessionEvent => ({ type: 'joinDue', link: current })),
-        );
-        return concat(
-          of<SessionEvent>({ type: 'up', link: current }),
+      concat(
+        of<SessionEvent>({ type: 'up', link: current }),
+        new Observable<SessionEvent>((subscriber) => {
+          const subscriptions = new Subscription();
+          const fail = (error: unknown): void => subscriber.error(error);
+          const emit = (event: SessionEvent): void => subscriber.next(event);
           // this side ended the link (duplicate, removed, slow, shutdown): stop reading, report it down
-          merge(handled$, suspicion$, traffic$, pings$, joinDue$).pipe(takeUntil(current.ended$)),
-          defer(() => concat(current.endReason === 'slow' ? of(slowLog(current)) : NO_EVENTS$, ending$(undefined))),
-        );
-      });
+          subscriptions.add(current.ended$.subscribe(() => subscriber.complete()));
+          if (subscriber.closed) return subscriptions;
+          // each frame handled at once; dropped after SILENCE_LIMIT × readTimeout of silence
+          subscriptions.add(
+            frames$.pipe(readTimeout(hardLimit$, ctx.scheduler)).subscribe({
+              next: (frame) => {
+                let event: SessionEvent | undefined;
+                try {
+                  event = handle(current, frame);
+                } catch (error) {
+                  fail(error);
+                  return;
+                }
+                if (event !== undefined) emit(event);
+                if (ctx.logTraffic) emit(log('debug', `received ${frame.type} frame from ${current.peer}`, current.peer));
+              },
+              error: fail,
+              complete: () => subscriber.complete(),
+            }),
+          );
+          // suspected after readTimeout of silence; the peers' reports decide whether that drops it
+          subscriptions.add(frames$.pipe(suspicion(ctx.settings$, ctx.scheduler)).subscribe({ next: (suspect) => emit({ type: 'suspect', link: current, suspect }), error: fail }));
+          // a transport with presence of its own (NATS heartbeats) makes these pings needless
+          if (conn.presence !== true) {
+            subscriptions.add(
+              NEVER.pipe(heartbeat(ctx.settings$, ctx.scheduler)).subscribe({
+                next: () => send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame),
+                error: fail,
+              }),
+            );
+          }
+          subscriptions.add(
+            concat(of(true), NEVER)
+              .pipe(joinDelay(ctx.settings$, ctx.scheduler), take(1))
+              .subscribe({ next: () => emit({ type: 'joinDue', link: current }), error: fail }),
+          );
+          return subscriptions;
+        }),
+        defer(() => concat(current.endReason === 'slow' ? of(slowLog(current)) : NO_EVENTS$, ending$(undefined))),
+      );
+
+    /** What one live frame means: an event for the manager, a pong sent, or the end of the session (thrown). */
+    const handle = (current: Link, frame: Frame): SessionEvent | undefined => {
+      switch (frame.type) {
+        case 'msg':
+        case 'req':
+        case 'res':
+        case 'chan':
+          return { type: 'packet', link: current, frame, bytes: size };
+        case 'meta':
+          return { type: 'meta', link: current, metadata: frame.data };
+        case 'reach':
+          return { type: 'reach', link: current, reports: frame.rows };
+        case 'ping':
+          send({ type: 'pong', id: frame.id });
+          return undefined;
+        case 'pong':
+          return { type: 'lag', link: current, ms: Math.max(0, ctx.scheduler.now() - frame.id) };
+        case 'leave':
+          throw new PeerLeavingSignal();
+        default:
+          throw outOfStage(frame, 'a live frame');
+      }
+    };
 
     const slowLog = (l: Link): SessionEvent =>
       log('warn', `${l.peer} is a slow consumer: more than ${ctx.sendBufferBytes} bytes unsent (sendBufferBytes); disconnected`, l.peer, CODES.SLOW_CONSUMER);
