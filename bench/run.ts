@@ -339,7 +339,7 @@ async function meshRun(nodes: readonly Child[]): Promise<MeshRun> {
  * difference per added peer. Dozens of peers, not a dozen: RSS moves in
  * pages and the JIT compiles code meanwhile, both once per process.
  */
-async function meshMemory(kind: Kind, nodes: readonly Child[]): Promise<{ rssKb: number; heapKb: number; externalKb: number; peers: [number, number] }> {
+async function meshMemory(kind: Kind, nodes: readonly Child[]): Promise<{ rssKb: number; heapKb: number; externalKb: number; newSpaceKb: number; newSpaceMiB: [number, number]; peers: [number, number] }> {
   const worker = kind === 'rx' ? 'mesh-rx.ts' : 'mesh-ws.ts';
   const probe = await Child.start(`mesh-${kind}-probe`, worker, ['--expose-gc', ...(process.env['BENCH_PROBE_FLAGS'] ?? '').split(' ').filter((f) => f !== '')]);
   const hosts: Child[] = [];
@@ -352,7 +352,7 @@ async function meshMemory(kind: Kind, nodes: readonly Child[]): Promise<{ rssKb:
       hosted.push(await host.call<Record<string, string>>('start', { kind, prefix: `h${h}n`, count: CONFIG.memoryPerHost, joinDelay: CONFIG.meshJoinDelay }, 60_000));
     }
     const names = Object.keys(meshPeers);
-    const reading = async (peers: number): Promise<{ rss: number; heapUsed: number; external: number }> => {
+    const reading = async (peers: number): Promise<{ rss: number; heapUsed: number; external: number; newSpace: number }> => {
       await probe.call('waitJoined', { n: peers, timeoutMs: CONFIG.joinTimeoutMs }, CONFIG.joinTimeoutMs + 1000);
       return probe.call('memory', { settleMs: CONFIG.settleMs }, CONFIG.settleMs + 5000);
     };
@@ -367,7 +367,14 @@ async function meshMemory(kind: Kind, nodes: readonly Child[]): Promise<{ rssKb:
     const all = few + Object.keys(rest).length;
     const m2 = await reading(all);
     const added = all - few;
-    return { rssKb: (m2.rss - m1.rss) / added / 1024, heapKb: (m2.heapUsed - m1.heapUsed) / added / 1024, externalKb: (m2.external - m1.external) / added / 1024, peers: [few, all] };
+    return {
+      rssKb: (m2.rss - m1.rss) / added / 1024,
+      heapKb: (m2.heapUsed - m1.heapUsed) / added / 1024,
+      externalKb: (m2.external - m1.external) / added / 1024,
+      newSpaceKb: (m2.newSpace - m1.newSpace) / added / 1024,
+      newSpaceMiB: [m1.newSpace / 2 ** 20, m2.newSpace / 2 ** 20],
+      peers: [few, all],
+    };
   } finally {
     await Promise.all([probe, ...hosts].map((c) => c.stop()));
   }
@@ -395,7 +402,7 @@ async function meshPhase(rows: Row[], summary: Record<string, unknown>): Promise
     const limit = CONFIG.meshJoinDelay + TARGETS.meshJoinExtraMs;
     rows.push({ figure: `${n}-process mesh all Online, ms after last configured (median of ${runs.rx.length})`, rx: join.rx, ws: join.ws, ratio: join.rx / join.ws, target: `<= ${limit} ms`, ok: join.rx <= limit, digits: 0 });
     const memory = { ws: await meshMemory('ws', meshes.ws), rx: await meshMemory('rx', meshes.rx) };
-    log(`bench: mesh memory per extra peer (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers): rx RSS ${fmt(memory.rx.rssKb, 1)} KB, heap ${fmt(memory.rx.heapKb, 1)} KB, external ${fmt(memory.rx.externalKb, 1)} KB; ws RSS ${fmt(memory.ws.rssKb, 1)} KB, heap ${fmt(memory.ws.heapKb, 1)} KB, external ${fmt(memory.ws.externalKb, 1)} KB`);
+    log(`bench: mesh memory per extra peer (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers): rx RSS ${fmt(memory.rx.rssKb, 1)} KB, heap ${fmt(memory.rx.heapKb, 1)} KB, external ${fmt(memory.rx.externalKb, 1)} KB, young generation ${fmt(memory.rx.newSpaceKb, 1)} KB (${fmt(memory.rx.newSpaceMiB[0], 1)} → ${fmt(memory.rx.newSpaceMiB[1], 1)} MiB); ws RSS ${fmt(memory.ws.rssKb, 1)} KB, heap ${fmt(memory.ws.heapKb, 1)} KB, external ${fmt(memory.ws.externalKb, 1)} KB, young generation ${fmt(memory.ws.newSpaceKb, 1)} KB (${fmt(memory.ws.newSpaceMiB[0], 1)} → ${fmt(memory.ws.newSpaceMiB[1], 1)} MiB)`);
     rows.push({ figure: `memory per extra peer, RSS KB (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers)`, rx: memory.rx.rssKb, ws: memory.ws.rssKb, ratio: memory.rx.rssKb / memory.ws.rssKb, target: `<= ${TARGETS.kbPerPeer} KB`, ok: memory.rx.rssKb <= TARGETS.kbPerPeer, digits: 1 });
     rows.push({ figure: 'memory per extra peer, heap used KB', rx: memory.rx.heapKb, ws: memory.ws.heapKb, ratio: memory.rx.heapKb / memory.ws.heapKb, target: '(info)', ok: true, digits: 1 });
     summary['mesh'] = { size: n, joinDelay: CONFIG.meshJoinDelay, joinMs: join, runs, memoryPerPeer: memory };

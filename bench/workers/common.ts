@@ -7,6 +7,7 @@
  * Only node built-ins here: the idle-RSS baseline imports this file and must
  * not pull in anything rxcluster loads.
  */
+import { getHeapSpaceStatistics } from 'node:v8';
 import { readFileSync } from 'node:fs';
 
 /** A request from bench/run.ts. */
@@ -103,7 +104,7 @@ export function str(args: Record<string, unknown>, key: string): string {
  * RSS and heap after settling: wait, collect garbage (when --expose-gc is
  * on), then the lowest of three samples 300 ms apart.
  */
-export async function settledMemory(settleMs: number): Promise<{ rss: number; heapUsed: number; external: number; gc: boolean }> {
+export async function settledMemory(settleMs: number): Promise<{ rss: number; heapUsed: number; external: number; newSpace: number; gc: boolean }> {
   await sleep(settleMs);
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc !== undefined) {
@@ -117,7 +118,9 @@ export async function settledMemory(settleMs: number): Promise<{ rss: number; he
     const m = process.memoryUsage();
     if (m.rss < best.rss) best = m;
   }
-  return { rss: best.rss, heapUsed: best.heapUsed, external: best.external, gc: gc !== undefined };
+  // V8's young generation as committed now: it grows with the allocation rate in steps of megabytes
+  const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+  return { rss: best.rss, heapUsed: best.heapUsed, external: best.external, newSpace, gc: gc !== undefined };
 }
 
 /**
