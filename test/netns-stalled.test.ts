@@ -11,7 +11,7 @@
  * landed 0.8 s after the heal). The lab pins it: with rto_min 800 ms the RTO
  * is 0.80–0.87 s, the old connection retransmits 15 × RTO (≤ 13.1 s) and
  * 31 × RTO (≥ 24.8 s) after its first lost segment (≤ 1.1 s after the drop),
- * so it is silent from the heal (15 s) for at least 8.7 s. The node that
+ * so it is silent from the heal (15 s) for at least 9.7 s. The node that
  * dialed the link dials a fresh connection beside it every readTimeout
  * while it is suspected: once the network is back, the first one opens, both
  * ends keep it (RXC_ERR_STALLED on each end that still suspected the other),
