@@ -15,16 +15,9 @@ const LOW_WATER_DIVISOR = 16;
 /** The leave notice a node sends each peer as it shuts down. */
 const LEAVE_FRAME = '{"type":"leave"}';
 
-/**
- * One frame ready to send: JSON text, or a binary frame's bytes; `size` is
- * its length in bytes. Text goes to one peer as a string (the transport
- * writes it into the socket as it frames it: no Buffer made here, whose
- * backing store costs an allocation and a finaliser per message), and is
- * encoded once for a broadcast to several.
- */
+/** One frame ready to send: text as UTF-8 bytes, or a binary frame. */
 interface Encoded {
-  readonly data: string | Buffer;
-  readonly size: number;
+  readonly bytes: Buffer;
   readonly binary: boolean;
 }
 
@@ -77,15 +70,13 @@ export class Outbox {
     const fast = this.o.transport;
     if (fast?.broadcast !== undefined && to.length > 0 && !frame.binary) {
       // one hand-over for all (NATS: one publish); then each link's slow-consumer check
-      fast.broadcast(bytesOf(frame.data), to.map((link) => link.conn));
+      fast.broadcast(frame.bytes, to.map((link) => link.conn));
       for (const link of to) most = Math.max(most, link.queued());
     } else {
-      // UTF-8 encoded once for several peers, not once per peer
-      const data = to.length > 1 ? bytesOf(frame.data) : frame.data;
-      for (const link of to) most = Math.max(most, link.send(data, frame.binary));
+      for (const link of to) most = Math.max(most, link.send(frame.bytes, frame.binary));
     }
     this.stats.messagesSent += to.length;
-    this.stats.bytesSent += frame.size * to.length;
+    this.stats.bytesSent += frame.bytes.length * to.length;
     if (most > this.#high) this.#pressure.next();
   }
 
@@ -113,8 +104,8 @@ export class Outbox {
     const frame = this.#encode(kind, message, via, link.peer);
     if (frame === undefined) return false;
     this.stats.messagesSent++;
-    this.stats.bytesSent += frame.size;
-    if (link.send(frame.data, frame.binary) > this.#high) this.#pressure.next();
+    this.stats.bytesSent += frame.bytes.length;
+    if (link.send(frame.bytes, frame.binary) > this.#high) this.#pressure.next();
     return true;
   }
 
@@ -178,19 +169,13 @@ export class Outbox {
         this.log('warn', `${via} message not sent: the frame is ${size} bytes, over maxPayload (${this.o.maxPayload})`, node);
         return undefined;
       }
-      const bytes = encodeBinary(text, message);
-      return { data: bytes, size: bytes.length, binary: true };
+      return { bytes: encodeBinary(text, message), binary: true };
     }
     const problem = outgoingProblem(text, this.o.maxPayload);
     if (problem !== undefined) {
       this.log('warn', `${via} message not sent: ${problem}`, node);
       return undefined;
     }
-    return { data: text, size: Buffer.byteLength(text), binary: false };
+    return { bytes: Buffer.from(text), binary: false };
   }
-}
-
-/** A frame's bytes: text encoded as UTF-8, bytes as they are. */
-function bytesOf(data: string | Buffer): Buffer {
-  return typeof data === 'string' ? Buffer.from(data) : data;
 }
