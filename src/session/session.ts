@@ -269,7 +269,14 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           if (conn.presence !== true) {
             subscriptions.add(
               NEVER.pipe(heartbeat(ctx.settings$, ctx.scheduler)).subscribe({
-                next: () => send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame),
+                next: () => {
+                  // a transport that throws ends this connection, as a throw in a frame's handling does
+                  try {
+                    send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame);
+                  } catch (error) {
+                    fail(error);
+                  }
+                },
                 error: fail,
               }),
             );
