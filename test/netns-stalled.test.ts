@@ -11,7 +11,8 @@
  * landed 0.8 s after the heal). The lab pins it: with rto_min 800 ms the RTO
  * is 0.80–0.87 s, the old connection retransmits 15 × RTO (≤ 13.1 s) and
  * 31 × RTO (≥ 24.8 s) after its first lost segment (≤ 1.1 s after the drop),
- * so it is silent from the heal (15 s) for at least 9.7 s. The node that
+ * so it is silent from the heal (15 s, plus the few ms the heal takes) for
+ * at least 9.7 s. The node that
  * dialed the link dials a fresh connection beside it every readTimeout
  * while it is suspected: once the network is back, the first one opens, both
  * ends keep it (RXC_ERR_STALLED on each end that still suspected the other),
@@ -48,8 +49,8 @@ describe('a stalled link after a healed fault (network namespaces)', () => {
     // the fault bit: n2 stops hearing n1, and n1, whose link stalls, stops hearing n2
     await n2.wait((line, at) => at >= droppedAt && line.type === 'suspect' && line['node'] === 'n1', readTimeout + TOLERANCE + 3000, 'n2 to suspect n1');
     await n1.wait((line, at) => at >= droppedAt && line.type === 'suspect' && line['node'] === 'n2', readTimeout + TOLERANCE + 5000, 'n1 to suspect n2');
-    // long enough for TCP's retransmission back-off to pass 10 s (12 × RTO_MIN between the retransmissions
-    // 15 and 31 RTOs after the first lost segment: the heal falls in that silence, see the header)
+    // long enough for TCP's retransmission back-off to pass 10 s (16 RTOs, at least 12.8 s, between the
+    // retransmissions 15 and 31 RTOs after the first lost segment: the heal falls in that silence, see the header)
     await sleep(Math.max(0, droppedAt + 15_000 - performance.now()));
     const dropped = (await lab.dropped())['n1>n2'] ?? 0;
     assert.ok(dropped > 0, `the drop rule dropped packets (${dropped})`);

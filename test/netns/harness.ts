@@ -525,12 +525,13 @@ export class Lab {
 
   /**
    * Sets the minimum TCP retransmission timeout on every node's route to its
-   * /24 (`rto_min`), for connections made after this call. Linux starts
-   * retransmitting after max(200 ms, srtt + 4 × rttvar) and doubles the wait
-   * each time, so when an old connection retransmits after a long drop depends
-   * on round-trip samples a loaded machine skews (delayed ACKs add tens of ms):
-   * a test that needs to know when TCP cannot be back pins the base here
-   * (the RTO is then rto_min plus srtt).
+   * /24 (`rto_min`), for connections made after this call. Linux's
+   * retransmission timeout is about srtt + max(rto_min, 4 × mdev), rto_min
+   * 200 ms by default, and it doubles at each retransmission, so when an old
+   * connection retransmits after a long drop depends on round-trip samples a
+   * loaded machine skews (delayed ACKs add tens of ms): a test that needs to
+   * know when TCP cannot be back pins the floor here (on an idle veth the
+   * RTO is then rto_min plus srtt).
    */
   async pinRtoMin(ms: number): Promise<void> {
     if (!Number.isInteger(ms) || ms < 1 || ms > 120_000) throw new Error(`rto_min ${ms}: expected whole milliseconds in 1..120000`);
