@@ -33,7 +33,9 @@ import {
  *   - from the same process as the active link (same instance): a duplicate.
  *     `preferConnection` keeps the link dialed by the node whose name sorts
  *     first (both ends compute the same), the other is closed with
- *     `duplicate`; the peer's join state is untouched (no flicker);
+ *     `duplicate`; the peer's join state is untouched (no flicker). When the
+ *     peer dialed both and the new one wins (its fresh connection beside a
+ *     silent one), the old one is left for the peer to close;
  *   - from a newer process (larger incarnation; the instance id breaks a
  *     tie): a restart. The old links are closed, a joined peer is announced
  *     as left with reason `restarted`, and the new link waits for its join;
@@ -223,10 +225,17 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
     const kept = preferConnection(active, link);
     const loser = kept === active ? link : active;
     let next: PeerState<L> = { ...peer, links: [...peer.links, link], active: kept };
-    const effects: MembershipEffect<L>[] = [
-      { type: 'close', link: loser, reason: 'duplicate', cause: 'duplicate', text: 'duplicate connection' },
-      { type: 'log', level: 'debug', message: `duplicate connection to ${name} closed (keeping the one dialed by ${kept.dialer})`, node: name, code: CODES.DUPLICATE },
-    ];
+    // the peer dialed both and the new one wins (it replaced a link it found silent): the peer closes
+    // the old one once the new one is up on its end. Closed from here, that close could reach the
+    // peer before this end's welcome on the new link (two connections, no order between them), and
+    // the peer would see its only link end with no heir: a false leave and a rejoin
+    const leftToPeer = kept === link && kept.dialer === name && loser.dialer === name;
+    const effects: MembershipEffect<L>[] = leftToPeer
+      ? [{ type: 'log', level: 'debug', message: `${name} dialed a fresh connection: the older one is left for ${name} to close`, node: name, code: CODES.DUPLICATE }]
+      : [
+          { type: 'close', link: loser, reason: 'duplicate', cause: 'duplicate', text: 'duplicate connection' },
+          { type: 'log', level: 'debug', message: `duplicate connection to ${name} closed (keeping the one dialed by ${kept.dialer})`, node: name, code: CODES.DUPLICATE },
+        ];
     if (kept !== active && (peer.suspect || peer.dropping)) {
       // a fresh connection replaced a silent one (a TCP connection stalled in retransmission
       // back-off after the network healed): the peer is heard again, with no leave

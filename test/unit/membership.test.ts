@@ -481,6 +481,30 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.deepEqual(told(calm.effects), ['close b#1 duplicate/duplicate']);
   });
 
+  it('should leave the old link for the peer to close when the peer dialed a fresh one beside it: its close could outrun our welcome', () => {
+    // b dialed the link; b found it silent and dialed a fresh one beside it
+    const fromB = link('b', { dialer: 'b', seq: 1 });
+    const freshFromB = link('b', { dialer: 'b', seq: 2 });
+    const joined = run([
+      { type: 'configure', name: 'b', addr: 'b:1' },
+      { type: 'up', link: fromB, time: 0 },
+      { type: 'joinDue', link: fromB, time: 500 },
+    ]);
+    const step = reduceMembership(joined.state, { type: 'up', link: freshFromB, time: 21_000 });
+    assert.deepEqual(told(step.effects), [], 'nothing closed here: b closes the old link once the fresh one is up on its end');
+    const peer = step.state.peers.get('b');
+    assert.equal(peer?.active, freshFromB, 'the fresh link is active');
+    assert.deepEqual(peer?.links, [fromB, freshFromB], 'the old one stays until b closes it');
+    const closed = reduceMembership(step.state, { type: 'down', link: fromB, reason: 'duplicate', time: 21_050 });
+    assert.deepEqual(told(closed.effects), [], 'b closing it changes nothing');
+    assert.deepEqual(closed.state.peers.get('b')?.links, [freshFromB]);
+    assert.equal(closed.state.peers.get('b')?.joined, true);
+    // had the fresh link failed on b's end instead, it goes down here and the old one takes over, with no leave
+    const failed = reduceMembership(step.state, { type: 'down', link: freshFromB, reason: 'lost', time: 21_050 });
+    assert.deepEqual(told(failed.effects), []);
+    assert.equal(failed.state.peers.get('b')?.active, fromB);
+  });
+
   it('should excuse the peers lost with one that a fresh link brought back for readTimeout more, not end the excuse at once', () => {
     const inputs = fourPeersJoined();
     // e still sees everyone, so nobody is dropped; b, c and d fall silent together: this node is the one cut off
