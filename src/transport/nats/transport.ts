@@ -698,8 +698,7 @@ export class NatsTransport implements Transport, PairWire {
   }
 }
 
-/** The next sequence number; wraps never in practice (2^48 frames). */
-/** The sequence number `count` frames after `seq`: past MAX_SEQ the numbers start again at 1 (a batch of `count` ends at `count`). */
+/** The sequence number `count` frames after `seq`: past MAX_SEQ (2^48 frames, never in practice) the numbers start again at 1 (a batch of `count` ends at `count`). */
 function nextSeq(seq: number, count = 1): number {
   return seq + count > MAX_SEQ ? count : seq + count;
 }

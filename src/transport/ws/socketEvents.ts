@@ -58,4 +58,3 @@ export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
 }
 
 function noop(): void {}
-
