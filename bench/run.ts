@@ -357,10 +357,10 @@ async function meshMemory(kind: Kind, nodes: readonly Child[]): Promise<{ rssKb:
       return probe.call('memory', { settleMs: CONFIG.settleMs }, CONFIG.settleMs + 5000);
     };
     const few = CONFIG.meshMemoryFrom;
-    for (const name of names.slice(0, few)) await (nodes[names.indexOf(name)] as Child).call('addNodes', { peers: { probe: addr } });
+    for (const node of nodes.slice(0, few)) await node.call('addNodes', { peers: { probe: addr } });
     await probe.call('addNodes', { peers: Object.fromEntries(names.slice(0, few).map((n) => [n, meshPeers[n] as string])) });
     const m1 = await reading(few);
-    for (const name of names.slice(few)) await (nodes[names.indexOf(name)] as Child).call('addNodes', { peers: { probe: addr } });
+    for (const node of nodes.slice(few)) await node.call('addNodes', { peers: { probe: addr } });
     for (const host of hosts) await host.call('addProbe', { addr });
     const rest = { ...Object.fromEntries(names.slice(few).map((n) => [n, meshPeers[n] as string])), ...Object.assign({}, ...hosted) };
     await probe.call('addNodes', { peers: rest });
@@ -402,7 +402,9 @@ async function meshPhase(rows: Row[], summary: Record<string, unknown>): Promise
     const limit = CONFIG.meshJoinDelay + TARGETS.meshJoinExtraMs;
     rows.push({ figure: `${n}-process mesh all Online, ms after last configured (median of ${runs.rx.length})`, rx: join.rx, ws: join.ws, ratio: join.rx / join.ws, target: `<= ${limit} ms`, ok: join.rx <= limit, digits: 0 });
     const memory = { ws: await meshMemory('ws', meshes.ws), rx: await meshMemory('rx', meshes.rx) };
-    log(`bench: mesh memory per extra peer (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers): rx RSS ${fmt(memory.rx.rssKb, 1)} KB, heap ${fmt(memory.rx.heapKb, 1)} KB, external ${fmt(memory.rx.externalKb, 1)} KB, young generation ${fmt(memory.rx.newSpaceKb, 1)} KB (${fmt(memory.rx.newSpaceMiB[0], 1)} → ${fmt(memory.rx.newSpaceMiB[1], 1)} MiB); ws RSS ${fmt(memory.ws.rssKb, 1)} KB, heap ${fmt(memory.ws.heapKb, 1)} KB, external ${fmt(memory.ws.externalKb, 1)} KB, young generation ${fmt(memory.ws.newSpaceKb, 1)} KB (${fmt(memory.ws.newSpaceMiB[0], 1)} → ${fmt(memory.ws.newSpaceMiB[1], 1)} MiB)`);
+    const told = (m: (typeof memory)['rx']): string =>
+      `RSS ${fmt(m.rssKb, 1)} KB, heap ${fmt(m.heapKb, 1)} KB, external ${fmt(m.externalKb, 1)} KB, young generation ${fmt(m.newSpaceKb, 1)} KB (${fmt(m.newSpaceMiB[0], 1)} → ${fmt(m.newSpaceMiB[1], 1)} MiB)`;
+    log(`bench: mesh memory per extra peer (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers): rx ${told(memory.rx)}; ws ${told(memory.ws)}`);
     rows.push({ figure: `memory per extra peer, RSS KB (${memory.rx.peers[0]} → ${memory.rx.peers[1]} peers)`, rx: memory.rx.rssKb, ws: memory.ws.rssKb, ratio: memory.rx.rssKb / memory.ws.rssKb, target: `<= ${TARGETS.kbPerPeer} KB`, ok: memory.rx.rssKb <= TARGETS.kbPerPeer, digits: 1 });
     rows.push({ figure: 'memory per extra peer, heap used KB', rx: memory.rx.heapKb, ws: memory.ws.heapKb, ratio: memory.rx.heapKb / memory.ws.heapKb, target: '(info)', ok: true, digits: 1 });
     summary['mesh'] = { size: n, joinDelay: CONFIG.meshJoinDelay, joinMs: join, runs, memoryPerPeer: memory };
