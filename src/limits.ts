@@ -38,6 +38,23 @@ export const CLOSE_GRACE = 1000;
  */
 export const REPORT_SPACING = 150;
 
+/** The spacing of reachability reports under a readTimeout: {@link REPORT_SPACING}, or readTimeout / 10 when shorter. */
+export function reportSpacing(readTimeout: number): number {
+  return Math.min(REPORT_SPACING, Math.floor(readTimeout / 10));
+}
+
+/**
+ * Ms a change of whom the view leaves out for a loss waits before it is
+ * taken: three report spacings, time for a report to reach every node and be
+ * relayed once. Two nodes that lose each other at about the same moment each
+ * hear their own loss first; waiting lets both losses reach every node, so
+ * each decides once, on the same reports (no view that the next report
+ * takes back).
+ */
+export function viewSettle(readTimeout: number): number {
+  return 3 * reportSpacing(readTimeout);
+}
+
 /**
  * Bytes a frame may hold before its sender proved the secret (hello, challenge,
  * auth and welcome are under 1 KiB plus the sender's metadata, at most 4 KiB): a bigger one is refused before it

@@ -19,11 +19,14 @@ import { VirtualTimeScheduler, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { DEFAULT_SETTINGS, Manager, STATUS, type ApiClusterNode } from '../src/index.js';
 import { MemoryNetwork } from '../src/testing.js';
+import { viewSettle } from '../src/limits.js';
 import { MemoryCluster } from './support/memoryCluster.js';
 
 const SECRET = 'a-cluster-secret-of-at-least-32-bytes';
 const NAMES = ['n1', 'n2', 'n3', 'n4', 'n5'] as const;
 const { joinDelay, readTimeout, pingInterval, connectTimeout, maxConnectInterval } = DEFAULT_SETTINGS;
+/** How long a loss settles before the view leaves a node out for it (and a healed one before it takes it back). */
+const settle = viewSettle(readTimeout);
 /** The whole scenario, in ms of virtual time. */
 const TEN_MINUTES = 600_000;
 /** Latency added near the end, one way, in ms. */
@@ -377,8 +380,10 @@ async function scenario(scheduler: VirtualTimeScheduler, seed: number, t?: TestC
       sim.advanceTo(cutAt + readTimeout);
       assert.deepEqual(sim.suspicions(cutAt), [`n2?n1@${cutAt + readTimeout}`], 'n2 suspects n1 after readTimeout; nobody else suspects anyone');
       assert.deepEqual(sim.quorumChanges(cutAt), [], 'a suspicion alone moves no view: it may be cleared by the next frame');
-      // suspected for readTimeout more: n2 reports n1 lost
-      sim.advanceTo(cutAt + 2 * readTimeout);
+      // suspected for readTimeout more: n2 reports n1 lost; every node takes it once it has settled
+      sim.advanceTo(cutAt + 2 * readTimeout + settle - 1);
+      for (const n of NAMES) assert.equal(sim.viewOf(n)?.id, before[0], `${n}: the loss settles for ${settle} ms before the view moves`);
+      sim.advanceTo(cutAt + 2 * readTimeout + settle);
       const agreed = NAMES.map((n) => sim.viewOf(n));
       for (const [i, view] of agreed.entries()) {
         assert.deepEqual(view?.members, ['n2', 'n3', 'n4', 'n5'], `${NAMES[i]}: the view is the fully connected set without n1`);
@@ -388,19 +393,20 @@ async function scenario(scheduler: VirtualTimeScheduler, seed: number, t?: TestC
       assert.notEqual(agreed[0]?.id, before[0], 'a new view id');
       assert.deepEqual(
         sim.quorumChanges(cutAt).map((e) => `${e.node}:${e.value}@${e.t}`),
-        [`n1:false@${cutAt + 2 * readTimeout}`],
+        [`n1:false@${cutAt + 2 * readTimeout + settle}`],
         'only n1, outside the view, gives up quorum',
       );
       sim.advanceTo(cutHealAt);
       assert.deepEqual(sim.membership(cutAt), [], 'nobody leaves: the others refute the suspicion');
       assert.equal(sim.membersOf('n2').get('n1')?.status, STATUS.SUSPECT, 'n2 shows n1 Suspect');
-      const viewChanges = sim.signals.filter((s) => s.type === 'view' && s.t > cutAt + 2 * readTimeout);
+      const viewChanges = sim.signals.filter((s) => s.type === 'view' && s.t > cutAt + 2 * readTimeout + settle);
       assert.deepEqual(viewChanges, [], 'no view changes while the cut lasts: no oscillation');
 
       sim.network.heal();
       sim.advanceTo(cutHealAt + pingInterval);
       assert.deepEqual(sim.suspicions(cutHealAt).filter((x) => x.startsWith('n2!n1@')).length, 1, 'n1 speaks again within a pingInterval: cleared');
-      assert.deepEqual(sim.quorumChanges(cutHealAt).map((e) => `${e.node}:${e.value}`), ['n1:true'], 'n1 has quorum again');
+      sim.advanceTo(cutHealAt + pingInterval + settle);
+      assert.deepEqual(sim.quorumChanges(cutHealAt).map((e) => `${e.node}:${e.value}`), ['n1:true'], 'n1 has quorum again once that has settled');
       sim.advanceTo(370_000);
       assert.deepEqual(sim.membership(cutHealAt), [], 'after the heal: no join, no leave');
       const whole = NAMES.map((n) => sim.viewOf(n));

@@ -54,13 +54,25 @@ function settleOf(profile: Profile): number {
   return profile.label === 'defaults' ? 0 : 2 * profile.readTimeout + 3000;
 }
 
+/** Each node's view and quorum lines over the whole recording, seconds from the fault's start (negative before it). */
+function viewStories(record: ScenarioRecord): string {
+  return NAMES.map((name) => {
+    const lines = (record.events[name] ?? []).filter(({ line }) => line.type === 'view' || line.type === 'quorum');
+    const told = lines.map(({ line, at }) => {
+      const t = ((at - record.faultFrom) / 1000).toFixed(1);
+      return line.type === 'view' ? `${t}:v=${String(line['id']).slice(0, 8)}${line['converged'] === true ? '' : '~'}` : `${t}:q=${String(line['quorum'])}`;
+    });
+    return `${name}: ${told.join(' ')}`;
+  }).join(' | ');
+}
+
 /** Every one of `names` ends (at the end of the recording) with quorum and one and the same converged view. */
 function assertSettled(record: ScenarioRecord, names: readonly string[]): void {
   const finals = names.map((name) => linesOf(record, name, 'view', 0, record.endAt).at(-1)?.line);
   const ids = finals.map((line) => String(line?.['id']));
   assert.equal(new Set(ids).size, 1, `${names.join(', ')} end on one view ${Math.round(record.endAt - record.faultTo)} ms after the fault: ${ids.map((id, i) => `${names[i]}=${id}`).join(', ')}: ${stories(record)}`);
   for (const [i, line] of finals.entries()) {
-    assert.equal(line?.['converged'], true, `${names[i]}'s last view is converged: ${stories(record)}`);
+    assert.equal(line?.['converged'], true, `${names[i]}'s last view is converged: ${stories(record)}; views over the whole run: ${viewStories(record)}`);
     assert.notEqual(linesOf(record, names[i] as string, 'quorum', 0, record.endAt).at(-1)?.line['quorum'], false, `${names[i]} has quorum ${Math.round(record.endAt - record.faultTo)} ms after the fault: ${stories(record)}`);
   }
 }

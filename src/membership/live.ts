@@ -14,7 +14,7 @@ import {
   type Observable,
   type SchedulerLike,
 } from 'rxjs';
-import { REPORT_SPACING, type Code } from '../limits.js';
+import { reportSpacing, type Code } from '../limits.js';
 import type { LogLevel } from '../log.js';
 import { stableQuorum } from '../operators/stableQuorum.js';
 import { quorumBy, type QuorumStrategy } from '../protocol/quorum.js';
@@ -199,7 +199,7 @@ export class LiveMembership {
       for (const report of reports) if (newerReport(report, queued.get(report.node))) queued.set(report.node, report);
     }
     if (this.#flush !== undefined) return;
-    const spacing = Math.min(REPORT_SPACING, Math.floor(this.#state.readTimeout / 10));
+    const spacing = reportSpacing(this.#state.readTimeout);
     const wait = this.#lastFlush === undefined ? 0 : Math.max(0, this.#lastFlush + spacing - this.#scheduler.now());
     this.#flush = this.#scheduler.schedule(() => {
       this.#flush = undefined;

@@ -1,7 +1,7 @@
-import { CODES } from '../limits.js';
+import { CODES, viewSettle } from '../limits.js';
 import { preferConnection } from '../protocol/handshake.js';
 import type { LeaveReason } from '../session/link.js';
-import { agreedMembers, byName, newerReport, viewId, type Report } from './view.js';
+import { agreedSets, byName, newerReport, viewId, type Report } from './view.js';
 import {
   STATUS,
   type LinkRef,
@@ -71,7 +71,10 @@ import {
  *   one cut off, and accuses nobody); its view id) and the
  *   agreed view (`view.ts`: the largest fully connected set, of which only
  *   joined peers and this node are members) are recomputed; a changed
- *   report is sent to every peer.
+ *   report is sent to every peer. Whom the view leaves out for a loss
+ *   changes only once the reports have asked for it for viewSettle (a
+ *   `tick` is asked for then), so a loss heard from one side and then,
+ *   relayed, from the other moves the view once.
  * - Flap damping: each fault that ends a link of the same process adds 1 to
  *   the peer's penalty, which halves every 5 × readTimeout. At 1.5 the peer
  *   is suppressed: it joins only once its penalty has decayed below 0.75 and
@@ -546,13 +549,19 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
     if (excused === null || excused <= state.clock) lost.push(peer.name);
     else if (Number.isFinite(excused)) pending = Math.min(pending, excused);
   }
+  sees.sort(byName);
+  lost.sort(byName);
+  const sets = agreedSets(state.self, { sees, down: lost, view: state.own.view }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
+  // whom the view leaves out for a loss changes once the reports have asked for it for viewSettle
+  // (a node hears its own loss first: the other side's, relayed, follows within a few report spacings)
+  const held = heldDrops(state, sets.reachable, sets.members);
+  if (held.dropped !== state.dropped || held.dropSince !== state.dropSince) state = { ...state, dropped: held.dropped, dropSince: held.dropSince };
+  if (held.dropSince !== null) pending = Math.min(pending, held.dropSince + viewSettle(state.readTimeout));
   if (Number.isFinite(pending) && state.recheckAt !== pending) {
     state = { ...state, recheckAt: pending };
     effects.push({ type: 'recheck', delay: pending - state.clock });
   }
-  sees.sort(byName);
-  lost.sort(byName);
-  const fullyConnected = agreedMembers(state.self, { sees, down: lost, view: state.own.view }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
+  const fullyConnected = sets.reachable.filter((n) => !state.dropped.includes(n));
   // the view holds only members: peers still waiting out joinDelay enter it with their join;
   // a node outside the set reports the set as it is, the others' view
   const members = fullyConnected.includes(state.self) ? fullyConnected.filter((n) => n === state.self || state.peers.get(n)?.joined === true) : fullyConnected;
@@ -573,6 +582,20 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
     effects[i] = { type: 'gossip', reports: [state.own, ...[...state.reports.values()].filter((r) => r.node !== peer)], to: effect.to };
   }
   return state === step.state && effects.length === step.effects.length && !effects.some((e, i) => e !== step.effects[i]) ? step : { state, effects };
+}
+
+/**
+ * Whom the view leaves out for a loss, now: the reports ask for the
+ * reachable nodes outside `members`; a set other than the one in place is
+ * taken once they have asked for a different one for viewSettle (the one
+ * in place, less nodes no longer reachable, meanwhile).
+ */
+function heldDrops<L extends LinkRef>(state: MembershipState<L>, reachable: readonly string[], members: readonly string[]): Pick<MembershipState<L>, 'dropped' | 'dropSince'> {
+  const wanted = reachable.filter((n) => !members.includes(n));
+  const kept = state.dropped.every((n) => reachable.includes(n)) ? state.dropped : state.dropped.filter((n) => reachable.includes(n));
+  if (sameList(wanted, kept)) return { dropped: kept, dropSince: null };
+  const since = state.dropSince ?? state.clock;
+  return since + viewSettle(state.readTimeout) <= state.clock ? { dropped: wanted, dropSince: null } : { dropped: kept, dropSince: since };
 }
 
 /**

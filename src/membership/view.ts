@@ -67,14 +67,7 @@ export function newerReport(a: Pick<Report, 'inc' | 'v'>, b: Pick<Report, 'inc' 
 }
 
 /**
- * The agreed view's members.
- *
- * @param self - this node's name
- * @param own - this node's own report as it is now: whom it sees and lost, and the view it held until now
- * @param reportOf - the latest report of a node, or undefined when none is held (a node with
- *   no report yet is taken to see exactly the nodes that see it)
- * @param known - whether a name is a node of this cluster (configured here): reports of others are ignored
- * @returns the members, sorted
+ * The agreed view's members: {@link agreedSets}' `members`.
  */
 export function agreedMembers(
   self: string,
@@ -82,6 +75,26 @@ export function agreedMembers(
   reportOf: (node: string) => Report | undefined,
   known: (node: string) => boolean,
 ): string[] {
+  return agreedSets(self, own, reportOf, known).members;
+}
+
+/**
+ * The agreed view: the nodes reachable through the reports (step 1), and
+ * the largest fully connected set among them (steps 2-3).
+ *
+ * @param self - this node's name
+ * @param own - this node's own report as it is now: whom it sees and lost, and the view it held until now
+ * @param reportOf - the latest report of a node, or undefined when none is held (a node with
+ *   no report yet is taken to see exactly the nodes that see it)
+ * @param known - whether a name is a node of this cluster (configured here): reports of others are ignored
+ * @returns the reachable nodes and the members, each sorted
+ */
+export function agreedSets(
+  self: string,
+  own: Pick<Report, 'sees' | 'down'> & Partial<Pick<Report, 'view'>>,
+  reportOf: (node: string) => Report | undefined,
+  known: (node: string) => boolean,
+): { readonly reachable: string[]; readonly members: string[] } {
   const reports = new Map<string, Pick<Report, 'sees' | 'down'> & Partial<Pick<Report, 'view'>>>();
   const of = (node: string): Pick<Report, 'sees' | 'down'> & Partial<Pick<Report, 'view'>> => {
     let report = reports.get(node);
@@ -111,8 +124,8 @@ export function agreedMembers(
       break;
     }
   }
-  if (!anyLoss) return [...nodes].sort(byName);
-  const list = [...nodes];
+  const list = [...nodes].sort(byName);
+  if (!anyLoss) return { reachable: list, members: list };
   const down = new Map(list.map((node) => [node, new Set(of(node).down)]));
   const seenBy = new Map(list.map((node) => [node, 0]));
   for (const a of list) for (const b of of(a).sees) if (b !== a && seenBy.has(b)) seenBy.set(b, (seenBy.get(b) ?? 0) + 1);
@@ -160,7 +173,7 @@ export function agreedMembers(
       score.set(a, s);
     }
   }
-  return [...members].sort(byName);
+  return { reachable: list, members: [...members].sort(byName) };
 }
 
 /**

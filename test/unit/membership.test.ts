@@ -9,6 +9,7 @@ import {
   type MembershipInput,
   type MembershipState,
 } from '../../src/membership/index.js';
+import { viewId } from '../../src/membership/view.js';
 
 /** A link as the fold sees it: who, which process, which connection. */
 function link(peer: string, opts: { instance?: string; incarnation?: number; dialer?: string; seq?: number; metadata?: Record<string, unknown> } = {}): LinkRef {
@@ -327,13 +328,45 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.deepEqual(state.own.down, [], 'not reported lost yet: a suspicion the next frame clears moves no view');
     assert.deepEqual(state.view, ['b', 'c', 'self']);
     assert.ok(!effects.some((e) => e.type === 'close'), 'c refutes: no close');
-    const accused = reduceMembership(state, { type: 'tick', time: 22_510 });
-    assert.deepEqual(accused.state.own.down, ['b'], 'suspected for readTimeout: reported lost');
+    const reported = reduceMembership(state, { type: 'tick', time: 22_510 });
+    assert.deepEqual(reported.state.own.down, ['b'], 'suspected for readTimeout: reported lost');
+    assert.deepEqual(reported.state.view, ['b', 'c', 'self'], 'still in the view while the loss settles (viewSettle: 3 report spacings, 450 ms)');
+    assert.ok(reported.effects.some((e) => e.type === 'recheck' && e.delay === 450), 'a tick is asked for when the loss has settled');
+    const accused = reduceMembership(reported.state, { type: 'tick', time: 22_960 });
     assert.deepEqual(accused.state.view, ['c', 'self'], 'out of the view');
     const cleared = reduceMembership(accused.state, { type: 'suspect', link: B, suspect: false, time: 23_000 });
     assert.deepEqual(told(cleared.effects), ['alive b@23000']);
     assert.equal(cleared.state.peers.get('b')?.status, 'Online');
-    assert.deepEqual(cleared.state.view, ['b', 'c', 'self']);
+    assert.deepEqual(cleared.state.view, ['c', 'self'], 'back in the view only once that has settled too');
+    assert.deepEqual(reduceMembership(cleared.state, { type: 'tick', time: 23_450 }).state.view, ['b', 'c', 'self']);
+  });
+
+  it('should move its view once when it hears its own loss of a peer first and the peer\'s loss of it, relayed, within viewSettle', () => {
+    // one-way loss between self and b, seen by both at about the same moment: self's own loss of b
+    // alone would leave b out; b's loss of self, relayed by c 200 ms later, with c, d and e already
+    // holding the view b's report gave them (without self), leaves self out: the view moves once, there
+    const without = (out: string): string => viewId(['b', 'c', 'd', 'e', 'self'].filter((n) => n !== out));
+    const others = ['c', 'd', 'e'].map((n) => ({ node: n, inc: 1, v: 2, sees: ['b', 'c', 'd', 'e', 'self'].filter((m) => m !== n), down: [], view: without('self') }));
+    const inputs: MembershipInput[] = [
+      ...fourPeersJoined(),
+      { type: 'reach', link: B, reports: [{ node: 'b', inc: 1, v: 1, sees: ['c', 'd', 'e', 'self'], down: [], view: without('') }], time: 600 },
+      { type: 'reach', link: C, reports: others, time: 600 },
+      { type: 'suspect', link: B, suspect: true, time: 1000 },
+      { type: 'tick', time: 4000 },
+    ];
+    let state = run(inputs).state;
+    assert.deepEqual(state.own.down, ['b'], 'this node reports b lost');
+    const views = [state.view.join(',')];
+    for (const input of [
+      { type: 'reach', link: C, reports: [{ node: 'b', inc: 1, v: 5, sees: ['c', 'd', 'e'], down: ['self'], view: without('self') }], time: 4200 },
+      { type: 'tick', time: 4450 },
+      { type: 'tick', time: 10_000 },
+    ] satisfies MembershipInput[]) {
+      state = reduceMembership(state, input).state;
+      views.push(state.view.join(','));
+    }
+    assert.deepEqual(views, ['b,c,d,e,self', 'b,c,d,e,self', 'b,c,d,e', 'b,c,d,e'], 'one move, to the view every other node holds');
+    assert.equal(state.own.view, without('self'));
   });
 
   it('should drop a suspect with leave timeout once no peer it sees reports seeing it (confirmed)', () => {
@@ -408,7 +441,8 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     assert.equal(heard.peers.get('e')?.reportPredatesLink, false, 'the flag is cleared by e\'s own report over the link');
     assert.ok(heard.view.includes('self'));
     const accusing = reduceMembership(up, { type: 'reach', link: E2, reports: [{ node: 'e', inc: 1, v: 8, sees: ['b', 'c', 'd'], down: ['self'], view: '0000000000000000' }], time: 5001 }).state;
-    assert.ok(!accusing.view.includes('self'), 'an accusation sent over the live link counts');
+    const settled = reduceMembership(accusing, { type: 'tick', time: 5451 }).state;
+    assert.ok(!settled.view.includes('self'), 'an accusation sent over the live link counts (once it has settled)');
   });
 
   it('should take a loss of this node again once the link that made its author\'s report out of date is gone, before any report came over it', () => {
