@@ -239,6 +239,9 @@ function up<L extends LinkRef>(state: MembershipState<L>, link: L, time: number)
           { type: 'close', link: loser, reason: 'duplicate', cause: 'duplicate', text: 'duplicate connection' },
           { type: 'log', level: 'debug', message: `duplicate connection to ${name} closed (keeping the one dialed by ${kept.dialer})`, node: name, code: CODES.DUPLICATE },
         ];
+    // the peer's reports come over the kept link from now on (what it sent on the other is not taken, and
+    // what this end sent there may never arrive): it gets every report again, as on a first link
+    if (kept !== active) effects.push(tellAll(kept));
     if (kept !== active && (peer.suspect || peer.dropping)) {
       // a fresh connection replaced a silent one (a TCP connection stalled in retransmission
       // back-off after the network healed): the peer is heard again, with no leave

@@ -145,6 +145,30 @@ describe('reduceMembership', () => {
     assert.deepEqual(state.peers.get('b')?.links, [theirs]);
   });
 
+  it('should send every report again over a duplicate link that takes over: reports on the old one are no longer taken', () => {
+    const ours = link('b', { dialer: 'self', seq: 1 });
+    const theirs = link('b', { dialer: 'b', seq: 2 });
+    const c = link('c');
+    const before = run([
+      { type: 'configure', name: 'b', addr: 'b:1' },
+      { type: 'configure', name: 'c', addr: 'c:1' },
+      { type: 'up', link: ours, time: 0 },
+      { type: 'up', link: c, time: 0 },
+      { type: 'reach', link: c, reports: [{ node: 'c', inc: 1, v: 3, sees: ['b', 'self'], down: [], view: '0000000000000000' }], time: 1 },
+    ]).state;
+    // b's link wins ('b' < 'self'): this end's reports must reach b over it
+    const step = reduceMembership(before, { type: 'up', link: theirs, time: 5 });
+    const welcome = step.effects.filter((e) => e.type === 'gossip' && e.to.includes(theirs));
+    assert.equal(welcome.length, 1, `one batch of reports over the link that took over: ${gossip(step.effects).join(' | ')}`);
+    assert.deepEqual(welcome.flatMap((e) => (e.type === 'gossip' ? e.reports.map((r) => r.node) : [])), ['self', 'c'], 'its own report first, then every one it holds');
+    // a report b sent over the old link before it switched too is not taken
+    const late = reduceMembership(step.state, { type: 'reach', link: ours, reports: [{ node: 'b', inc: 1, v: 9, sees: ['c', 'self'], down: [], view: '0000000000000000' }], time: 6 });
+    assert.equal(late.state.reports.get('b'), undefined);
+    // the link that loses takes nothing over: no welcome
+    const losing = reduceMembership(step.state, { type: 'up', link: link('b', { dialer: 'self', seq: 3 }), time: 7 });
+    assert.deepEqual(gossip(losing.effects), []);
+  });
+
   it('should let a surviving duplicate take over without a leave when the active link goes down first', () => {
     const older = link('b', { dialer: 'self', seq: 1 });
     const newer = link('b', { dialer: 'self', seq: 2 });
