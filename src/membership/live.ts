@@ -22,7 +22,7 @@ import type { Link } from '../session/link.js';
 import type { MembershipEvent } from '../types.js';
 import { reduceMembership } from './reduce.js';
 import { membersView, type ApiClusterNode } from './snapshot.js';
-import { countsOf, initialMembership, type MembershipInput, type MembershipState, type MembershipStep } from './state.js';
+import { countsOf, initialMembership, type MembershipInput, type MembershipState, type MembershipStep, type PeerState } from './state.js';
 import { byName, newerReport, type Report, type View } from './view.js';
 
 /** What the running fold does to the world: close links, tell peers this node leaves, log. */
@@ -57,6 +57,8 @@ export class LiveMembership {
   readonly #inputs = new Subject<MembershipInput<Link>>();
   readonly #events = new Subject<MembershipEvent>();
   readonly #packets = new Map<string, number>();
+  /** Each peer state's public view, made once (see membersView). */
+  readonly #views = new WeakMap<PeerState<Link>, ApiClusterNode>();
   readonly #subscription = new Subscription();
   readonly #scheduler: SchedulerLike;
   /** The fold's pending tick: one at a time, for the earliest time it asked for. */
@@ -106,7 +108,7 @@ export class LiveMembership {
     // each derived stream maps only the states where its part changed: most steps (a report, a lag) change one part
     this.members$ = this.state$.pipe(
       distinctUntilChanged((a, b) => a.peers === b.peers),
-      map((s) => membersView(s, (n) => this.#packets.get(n) ?? 0)),
+      map((s) => membersView(s, (n) => this.#packets.get(n) ?? 0, this.#views)),
       shareReplay(replay),
     );
     const strategy = options.quorum;
@@ -127,7 +129,8 @@ export class LiveMembership {
       shareReplay(replay),
     );
     this.reachability$ = this.state$.pipe(
-      distinctUntilChanged((a, b) => a.own === b.own && a.reports === b.reports && a.peers === b.peers),
+      // (of the peers, only which are configured counts: a pong changes a peer's lag, not this)
+      distinctUntilChanged((a, b) => a.own === b.own && a.reports === b.reports && sameConfigured(a.peers, b.peers)),
       map((s) => reachabilityOf(s)),
       distinctUntilChanged(sameReachability),
       shareReplay(replay),
@@ -157,7 +160,7 @@ export class LiveMembership {
 
   /** The members map now, packet counts included. */
   members(): ReadonlyMap<string, ApiClusterNode> {
-    return membersView(this.#state, (n) => this.#packets.get(n) ?? 0);
+    return membersView(this.#state, (n) => this.#packets.get(n) ?? 0, this.#views);
   }
 
   /** Every configured peer and its address. */
@@ -284,6 +287,14 @@ function reachabilityOf(state: MembershipState<Link>): ReadonlyMap<string, reado
     if (state.peers.get(name)?.configured === true) out.set(name, report.sees);
   }
   return out;
+}
+
+/** Whether the same names are peers in `a` and `b`, each configured in both or in neither. */
+function sameConfigured(a: MembershipState<Link>['peers'], b: MembershipState<Link>['peers']): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [name, peer] of a) if (b.get(name)?.configured !== peer.configured) return false;
+  return true;
 }
 
 function sameReachability(a: ReadonlyMap<string, readonly string[]>, b: ReadonlyMap<string, readonly string[]>): boolean {

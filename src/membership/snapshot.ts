@@ -48,9 +48,26 @@ export function nodeView(peer: PeerState, packets: number): ApiClusterNode {
   });
 }
 
-/** The members$ map of a membership state. */
-export function membersView(state: MembershipState, packets: (name: string) => number): ReadonlyMap<string, ApiClusterNode> {
+/**
+ * The members$ map of a membership state.
+ *
+ * @param cache - the views made before, by peer state: a peer whose state and packet count are the
+ *   same gets the same view again (a pong changes one peer's lag: the others' views are not rebuilt)
+ */
+export function membersView<P extends PeerState>(
+  state: Pick<MembershipState, 'peers'> & { readonly peers: ReadonlyMap<string, P> },
+  packets: (name: string) => number,
+  cache?: WeakMap<P, ApiClusterNode>,
+): ReadonlyMap<string, ApiClusterNode> {
   const out = new Map<string, ApiClusterNode>();
-  for (const [name, peer] of state.peers) out.set(name, nodeView(peer, packets(name)));
+  for (const [name, peer] of state.peers) {
+    const count = packets(name);
+    let view = cache?.get(peer);
+    if (view === undefined || view.packets !== count) {
+      view = nodeView(peer, count);
+      cache?.set(peer, view);
+    }
+    out.set(name, view);
+  }
   return out;
 }

@@ -1,0 +1,54 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { VirtualTimeScheduler } from 'rxjs';
+import { LiveMembership } from '../../src/membership/live.js';
+import type { ApiClusterNode } from '../../src/membership/index.js';
+import type { Link } from '../../src/session/link.js';
+
+/** A link as far as the fold and its streams use one (no connection behind it). */
+function fakeLink(peer: string): Link {
+  return { peer, instance: `${peer}-1`, incarnation: 1, dialer: 'self', seq: 1, remote: `${peer}:1`, metadata: {}, send() {}, end() {} } as unknown as Link;
+}
+
+/** self joined with b and c, on a virtual clock; every members$ and reachability$ value recorded. */
+function joined(): { live: LiveMembership; members: ReadonlyMap<string, ApiClusterNode>[]; reach: unknown[]; b: Link } {
+  const scheduler = new VirtualTimeScheduler();
+  const live = new LiveMembership('self', { leave() {}, log() {}, gossip() {} }, { inc: 1, quorum: { strategy: 'majority' }, scheduler });
+  const links = ['b', 'c'].map(fakeLink);
+  for (const link of links) {
+    live.input({ type: 'configure', name: link.peer, addr: `${link.peer}:1` });
+    live.input({ type: 'up', link, time: 0 });
+  }
+  for (const link of links) live.input({ type: 'joinDue', link, time: 500 });
+  scheduler.flush();
+  const members: ReadonlyMap<string, ApiClusterNode>[] = [];
+  const reach: unknown[] = [];
+  live.members$.subscribe((m) => members.push(m));
+  live.reachability$.subscribe((r) => reach.push(r));
+  return { live, members, reach, b: links[0] as Link };
+}
+
+describe('LiveMembership streams', () => {
+  it('should give a pong of one peer a new members$ entry for that peer only: the others are the same objects', () => {
+    const { live, members, reach, b } = joined();
+    assert.equal(members.length, 1, 'the current map, replayed');
+    live.input({ type: 'lag', link: b, ms: 7 });
+    assert.equal(members.length, 2, 'a new map for the new lag');
+    const [before, after] = members as [ReadonlyMap<string, ApiClusterNode>, ReadonlyMap<string, ApiClusterNode>];
+    assert.equal(after.get('b')?.lag, 7);
+    assert.notEqual(after.get('b'), before.get('b'));
+    assert.equal(after.get('c'), before.get('c'), "c's entry is not rebuilt");
+    assert.equal(reach.length, 1, 'whom each node sees did not change: no reachability$ value');
+  });
+
+  it('should rebuild an entry whose packet count changed, even when the peer state did not', () => {
+    const { live, members, b } = joined();
+    live.countPacket('c');
+    live.input({ type: 'lag', link: b, ms: 9 });
+    const [before, after] = members as [ReadonlyMap<string, ApiClusterNode>, ReadonlyMap<string, ApiClusterNode>];
+    assert.equal(before.get('c')?.packets, 0);
+    assert.equal(after.get('c')?.packets, 1);
+    assert.equal(live.members().get('c')?.packets, 1);
+    assert.equal(live.members().get('b'), after.get('b'), 'members() reuses the views members$ made');
+  });
+});
