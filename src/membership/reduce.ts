@@ -134,7 +134,8 @@ function reduceOne<L extends LinkRef>(state: MembershipState<L>, input: Membersh
     case 'tune':
       return input.readTimeout === state.readTimeout ? unchanged(state) : { state: { ...state, readTimeout: input.readTimeout }, effects: [] };
     case 'tick':
-      return { state: state.recheckAt !== null && state.recheckAt <= input.time ? { ...state, recheckAt: null } : state, effects: [] };
+      // (the one tick asked for: settle asks for the next one, even when this one came early)
+      return { state: state.recheckAt !== null ? { ...state, recheckAt: null } : state, effects: [] };
     case 'stop':
       return stop(state);
   }
@@ -330,7 +331,7 @@ function down<L extends LinkRef>(state: MembershipState<L>, link: L, reason: Lea
   if (peer.active !== link) return { state: withPeer(state, peer.name, keepOrDrop({ ...peer, links })), effects: [] };
   // another link of the same process takes over, with no leave
   const heir = links.find((l) => l.instance === link.instance);
-  if (heir !== undefined) return { state: withPeer(state, peer.name, { ...peer, links, active: heir }), effects: [] };
+  if (heir !== undefined) return { state: withPeer(state, peer.name, { ...peer, links, active: heir }), effects: [tellAll(heir)] };
   let next: PeerState<L> = { ...peer, links, suspect: false, dropping: false };
   if ((reason === 'timeout' || reason === 'lost') && !judged) {
     // a fault ended this process's link: flap damping counts it (not when the peer timed this node out:
@@ -558,8 +559,8 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
   // whom the view leaves out for a loss changes once the reports have asked for it for viewSettle
   // (a node hears its own loss first: the other side's, relayed, follows within a few report spacings)
   const held = heldDrops(state, sets.reachable, sets.members);
-  if (held.dropped !== state.dropped || held.dropSince !== state.dropSince) state = { ...state, dropped: held.dropped, dropSince: held.dropSince };
-  if (held.dropSince !== null) pending = Math.min(pending, held.dropSince + viewSettle(state.readTimeout));
+  if (held.dropped !== state.dropped || held.dropWait !== state.dropWait) state = { ...state, dropped: held.dropped, dropWait: held.dropWait };
+  if (held.dropWait !== null) pending = Math.min(pending, dropDue(held.dropWait, state.readTimeout));
   if (Number.isFinite(pending) && state.recheckAt !== pending) {
     state = { ...state, recheckAt: pending };
     effects.push({ type: 'recheck', delay: pending - state.clock });
@@ -588,17 +589,33 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
 }
 
 /**
- * Whom the view leaves out for a loss, now: the reports ask for the
- * reachable nodes outside `members`; a set other than the one in place is
- * taken once they have asked for a different one for viewSettle (the one
- * in place, less nodes no longer reachable, meanwhile).
+ * Whom the view leaves out for a loss, now. The reports ask for the
+ * reachable nodes outside `members`. A node the view does not hold (not
+ * joined yet, back from being unreachable) is left out at once: that moves
+ * no view. Any other change waits until the reports have asked for the
+ * same set for viewSettle (a new request starts the wait again, but none
+ * waits more than twice that from the first); meanwhile the set in place
+ * holds, less the nodes no longer reachable.
  */
-function heldDrops<L extends LinkRef>(state: MembershipState<L>, reachable: readonly string[], members: readonly string[]): Pick<MembershipState<L>, 'dropped' | 'dropSince'> {
+function heldDrops<L extends LinkRef>(state: MembershipState<L>, reachable: readonly string[], members: readonly string[]): Pick<MembershipState<L>, 'dropped' | 'dropWait'> {
   const wanted = reachable.filter((n) => !members.includes(n));
-  const kept = state.dropped.every((n) => reachable.includes(n)) ? state.dropped : state.dropped.filter((n) => reachable.includes(n));
-  if (sameList(wanted, kept)) return { dropped: kept, dropSince: null };
-  const since = state.dropSince ?? state.clock;
-  return since + viewSettle(state.readTimeout) <= state.clock ? { dropped: wanted, dropSince: null } : { dropped: kept, dropSince: since };
+  let kept = state.dropped.every((n) => reachable.includes(n)) ? state.dropped : state.dropped.filter((n) => reachable.includes(n));
+  if (wanted.some((n) => !kept.includes(n) && !state.view.includes(n))) {
+    kept = reachable.filter((n) => kept.includes(n) || (wanted.includes(n) && !state.view.includes(n)));
+  }
+  if (sameList(wanted, kept)) return { dropped: kept, dropWait: null };
+  const settleFor = viewSettle(state.readTimeout);
+  const wait = state.dropWait;
+  const since = wait !== null && sameList(wait.wanted, wanted) ? wait.since : state.clock;
+  const first = wait?.first ?? state.clock;
+  if (since + settleFor <= state.clock || first + 2 * settleFor <= state.clock) return { dropped: wanted, dropWait: null };
+  return { dropped: kept, dropWait: wait !== null && wait.since === since && wait.first === first && wait.wanted === wanted ? wait : { wanted, since, first } };
+}
+
+/** When the view's pending change of `dropped` is due: viewSettle after its request, at most twice that after the first. */
+function dropDue(wait: NonNullable<MembershipState['dropWait']>, readTimeout: number): number {
+  const settleFor = viewSettle(readTimeout);
+  return Math.min(wait.since + settleFor, wait.first + 2 * settleFor);
 }
 
 /**

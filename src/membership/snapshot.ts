@@ -1,7 +1,11 @@
 import type { LeaveReason } from '../session/link.js';
 import type { MembershipState, PeerState, Status } from './state.js';
 
-/** What members$ and the HTTP API say about one peer (the seed's APIClusterNode). */
+/**
+ * What members$ and the HTTP API say about one peer (the seed's APIClusterNode).
+ * Frozen, and the same object in successive members$ maps while nothing about
+ * the peer changed: read it, do not change it (its dates included).
+ */
 export interface ApiClusterNode {
   readonly name: string;
   /** Configured address, or the remote end of an inbound connection. */

@@ -114,10 +114,10 @@ export interface MembershipState<L extends LinkRef = LinkRef> {
   readonly clock: number;
   /** When a `tick` is asked for, to report a loss that has lasted readTimeout; null when none is pending. */
   readonly recheckAt: number | null;
-  /** The reachable nodes the view leaves out for a loss (sorted): changed only once a new set has held for viewSettle. */
+  /** The reachable nodes the view leaves out for a loss (sorted): a change the view would show waits for viewSettle. */
   readonly dropped: readonly string[];
-  /** Since when the reports have asked for another `dropped` set; null while they ask for this one. */
-  readonly dropSince: number | null;
+  /** The set the reports ask for instead, since when, and since when they first asked for another; null while they ask for `dropped`. */
+  readonly dropWait: { readonly wanted: readonly string[]; readonly since: number; readonly first: number } | null;
 }
 
 /** What the fold is told: configuration, each session's events, and shutdown. `time` is ms on the scheduler clock. */
@@ -182,7 +182,7 @@ const DEFAULT_READ_TIMEOUT = 11_000;
  */
 export function initialMembership<L extends LinkRef = LinkRef>(self: string, inc = 0): MembershipState<L> {
   const view = [self];
-  return { self, stopping: false, peers: new Map(), inc, own: { node: self, inc, v: 0, sees: [], down: [], view: viewId(view) }, reports: new Map(), view, readTimeout: DEFAULT_READ_TIMEOUT, clock: 0, recheckAt: null, dropped: [], dropSince: null };
+  return { self, stopping: false, peers: new Map(), inc, own: { node: self, inc, v: 0, sees: [], down: [], view: viewId(view) }, reports: new Map(), view, readTimeout: DEFAULT_READ_TIMEOUT, clock: 0, recheckAt: null, dropped: [], dropWait: null };
 }
 
 /** Configured peers, and how many of them are joined: what quorum is computed from. */

@@ -9,7 +9,7 @@ import {
   type MembershipInput,
   type MembershipState,
 } from '../../src/membership/index.js';
-import { viewId } from '../../src/membership/view.js';
+import { viewId, type Report } from '../../src/membership/view.js';
 
 /** A link as the fold sees it: who, which process, which connection. */
 function link(peer: string, opts: { instance?: string; incarnation?: number; dialer?: string; seq?: number; metadata?: Record<string, unknown> } = {}): LinkRef {
@@ -167,6 +167,22 @@ describe('reduceMembership', () => {
     // the link that loses takes nothing over: no welcome
     const losing = reduceMembership(step.state, { type: 'up', link: link('b', { dialer: 'self', seq: 3 }), time: 7 });
     assert.deepEqual(gossip(losing.effects), []);
+  });
+
+  it('should send every report again over the other link of the same process when the active one goes down first', () => {
+    // both dialed: b's link is kept ('b' < 'self') and ours is still there when b's goes down
+    const theirs = link('b', { dialer: 'b', seq: 2 });
+    const ours = link('b', { dialer: 'self', seq: 1 });
+    const { state } = run([
+      { type: 'configure', name: 'b', addr: 'b:1' },
+      { type: 'up', link: theirs, time: 0 },
+      { type: 'up', link: ours, time: 5 },
+    ]);
+    assert.equal(state.peers.get('b')?.active, theirs);
+    const step = reduceMembership(state, { type: 'down', link: theirs, reason: 'lost', time: 10 });
+    assert.equal(step.state.peers.get('b')?.active, ours, 'the heir takes over, with no leave');
+    assert.deepEqual(told(step.effects), []);
+    assert.deepEqual(gossip(step.effects), ['b: selfv1'], 'this node\'s reports go over the heir');
   });
 
   it('should let a surviving duplicate take over without a leave when the active link goes down first', () => {
@@ -342,6 +358,73 @@ function gossip(effects: readonly MembershipEffect[]): string[] {
 }
 
 describe('reduceMembership: suspicion, reachability and the view', () => {
+  it('should keep a node out at once when it comes back into reach still reported lost: the view never held it, so nothing waits', () => {
+    // readTimeout 1000 (viewSettle 300): c reports b lost, b goes out; b crashes (out of reach), restarts, and
+    // joins while c still cannot reach it: the new b never enters the view (was: in at its join, out 300 ms later)
+    const rep = (node: string, v: number, sees: string[], down: string[] = [], inc = 1): Report => ({ node, inc, v, sees, down, view: '0000000000000000' });
+    const B2 = link('b', { instance: 'b-2', incarnation: 2, seq: 2 });
+    const inputs: MembershipInput[] = [{ type: 'tune', readTimeout: 1000 }];
+    for (const l of [B, C, D, E]) inputs.push({ type: 'configure', name: l.peer, addr: `${l.peer}:1` }, { type: 'up', link: l, time: 10 });
+    for (const l of [B, C, D, E]) inputs.push({ type: 'joinDue', link: l, time: 110 });
+    inputs.push(
+      { type: 'reach', link: B, reports: [rep('b', 1, ['d', 'e', 'self'])], time: 200 },
+      { type: 'reach', link: C, reports: [rep('c', 1, ['d', 'e', 'self'], ['b'])], time: 200 },
+      { type: 'reach', link: D, reports: [rep('d', 1, ['b', 'c', 'e', 'self'])], time: 200 },
+      { type: 'reach', link: E, reports: [rep('e', 1, ['b', 'c', 'd', 'self'])], time: 200 },
+      { type: 'tick', time: 500 },
+    );
+    let state = run(inputs).state;
+    assert.deepEqual(state.view, ['c', 'd', 'e', 'self'], 'b out once the loss settled');
+    const views: string[] = [];
+    for (const input of [
+      { type: 'down', link: B, reason: 'lost', time: 1000 },
+      { type: 'reach', link: D, reports: [rep('d', 2, ['c', 'e', 'self'])], time: 1010 },
+      { type: 'reach', link: E, reports: [rep('e', 2, ['c', 'd', 'self'])], time: 1010 },
+      { type: 'up', link: B2, time: 2000 },
+      { type: 'reach', link: D, reports: [rep('d', 3, ['b', 'c', 'e', 'self'])], time: 2010 },
+      { type: 'reach', link: E, reports: [rep('e', 3, ['b', 'c', 'd', 'self'])], time: 2010 },
+      { type: 'joinDue', link: B2, time: 2100 },
+      { type: 'tick', time: 2400 },
+    ] satisfies MembershipInput[]) {
+      state = reduceMembership(state, input).state;
+      views.push(state.view.join(','));
+    }
+    assert.ok(state.peers.get('b')?.joined, 'the new b joined');
+    assert.deepEqual(new Set(views), new Set(['c,d,e,self']), `b never in the view: ${views.join(' | ')}`);
+  });
+
+  it('should give a loss heard late in another one\'s wait a wait of its own, but never wait more than twice viewSettle', () => {
+    // readTimeout 3000 (viewSettle 450): c reports d lost at 1000, then e at 1400: the view leaves both out at 1850,
+    // not at 1450 (e's loss would have had 50 ms for its other side to be heard)
+    const rep = (node: string, v: number, sees: string[], down: string[] = []): Report => ({ node, inc: 1, v, sees, down, view: '0000000000000000' });
+    const base = run([
+      ...fourPeersJoined(),
+      { type: 'reach', link: B, reports: [rep('b', 1, ['c', 'd', 'e', 'self'])], time: 600 },
+      { type: 'reach', link: D, reports: [rep('d', 1, ['b', 'c', 'e', 'self'])], time: 600 },
+      { type: 'reach', link: E, reports: [rep('e', 1, ['b', 'c', 'd', 'self'])], time: 600 },
+      { type: 'reach', link: C, reports: [rep('c', 1, ['b', 'e', 'self'], ['d'])], time: 1000 },
+    ]).state;
+    const later = reduceMembership(base, { type: 'reach', link: C, reports: [rep('c', 2, ['b', 'self'], ['d', 'e'])], time: 1400 });
+    assert.ok(later.effects.some((e) => e.type === 'recheck' && e.delay === 450), 'a tick for 1850');
+    assert.deepEqual(reduceMembership(later.state, { type: 'tick', time: 1450 }).state.view, ['b', 'c', 'd', 'e', 'self'], 'still held at 1450');
+    const settled = reduceMembership(later.state, { type: 'tick', time: 1850 }).state;
+    assert.deepEqual(settled.view, ['b', 'c', 'self'], 'moved at 1850: d and e, each reported lost by c, are out');
+    // a request changing every 400 ms is taken at the cap: 2 × 450 after the first
+    let state = base;
+    for (const [i, t] of [1400, 1800].entries()) state = reduceMembership(state, { type: 'reach', link: C, reports: [rep('c', 2 + i, i === 0 ? ['b', 'self'] : ['b', 'e', 'self'], i === 0 ? ['d', 'e'] : ['d'])], time: t }).state;
+    assert.deepEqual(state.view, ['b', 'c', 'd', 'e', 'self'], 'held at 1800');
+    assert.deepEqual(reduceMembership(state, { type: 'tick', time: 1899 }).state.view, ['b', 'c', 'd', 'e', 'self'], 'held at 1899');
+    assert.deepEqual(reduceMembership(state, { type: 'tick', time: 1900 }).state.view, ['b', 'c', 'e', 'self'], 'taken at 1900, the cap: d, reported lost by c, is out');
+  });
+
+  it('should ask for the tick again when one comes early: a held view change is never left without one', () => {
+    const { state } = run([...threeJoined, { type: 'suspect', link: B, suspect: true, time: 11_510 }, { type: 'tick', time: 22_510 }]);
+    assert.equal(state.recheckAt, 22_960);
+    const early = reduceMembership(state, { type: 'tick', time: 22_959 });
+    assert.deepEqual(early.effects.filter((e) => e.type === 'recheck').map((e) => (e.type === 'recheck' ? e.delay : 0)), [1], 'asked again, for the 1 ms left');
+    assert.deepEqual(early.state.view, ['b', 'c', 'self']);
+  });
+
   it('should suspect a silent joined peer, keep it joined, drop it from its report, report it lost and out of the view after readTimeout more, and clear it when it speaks', () => {
     const { state, effects } = run([...threeJoined, { type: 'suspect', link: B, suspect: true, time: 11_510 }]);
     assert.deepEqual(told(effects).slice(-1), ['suspect b@11510']);
@@ -384,12 +467,14 @@ describe('reduceMembership: suspicion, reachability and the view', () => {
     for (const input of [
       { type: 'reach', link: C, reports: [{ node: 'b', inc: 1, v: 5, sees: ['c', 'd', 'e'], down: ['self'], view: without('self') }], time: 4200 },
       { type: 'tick', time: 4450 },
+      { type: 'tick', time: 4650 },
       { type: 'tick', time: 10_000 },
     ] satisfies MembershipInput[]) {
       state = reduceMembership(state, input).state;
       views.push(state.view.join(','));
     }
-    assert.deepEqual(views, ['b,c,d,e,self', 'b,c,d,e,self', 'b,c,d,e', 'b,c,d,e'], 'one move, to the view every other node holds');
+    // b's loss of self asks for another set: its own wait starts (viewSettle from 4200)
+    assert.deepEqual(views, ['b,c,d,e,self', 'b,c,d,e,self', 'b,c,d,e,self', 'b,c,d,e', 'b,c,d,e'], 'one move, to the view every other node holds');
     assert.equal(state.own.view, without('self'));
   });
 
