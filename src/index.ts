@@ -27,6 +27,7 @@ export { ClusterError, ReadTimeoutError, HandshakeTimeoutError, RequestError } f
 export { hasQuorum, quorumBy, type QuorumStrategy } from './protocol/quorum.js';
 export { viewId, type View, type Report } from './membership/view.js';
 export { stretchSecret, HANDSHAKE_SALT, STRETCH_PARAMS, type Keyring, type Secret } from './protocol/keyring.js';
+export { frameAuth, FRAME_MAC_BYTES, FRAME_MAC_CHARS, type FrameAuth } from './protocol/frameAuth.js';
 export { backoffDelay } from './protocol/backoff.js';
 export * from './operators/index.js';
 export { DialError, type Connection, type Transport, type SocketEvent, type CloseCause, type ListenOptions, type Refusal, type RequestHandler, type TransportLogEntry } from './transport/types.js';

@@ -17,8 +17,8 @@ export const MAX_METADATA_BYTES = 4096;
 /** Default per-peer send buffer high-water mark: 16 MiB of unsent bytes. */
 export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
 
-/** The wire protocol version carried in the handshake. */
-export const PROTOCOL_VERSION = 2;
+/** The wire protocol version carried in the handshake (3: frames after the handshake carry a MAC on connections that do not authenticate frames themselves). */
+export const PROTOCOL_VERSION = 3;
 
 /** The ws sub-protocol both sides ask for. */
 export const WS_SUBPROTOCOL = 'rxcluster.v1';

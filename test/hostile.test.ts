@@ -428,6 +428,8 @@ describe('hostile input from a raw ws client', () => {
     const transcript: HandshakeTranscript = { dialer: 'R', acceptor: 'A', dialerNonce: String(firstHello['nonce']), acceptorNonce: String(challenge['nonce']) };
     const rInstance = nonce();
     const auth = authOf(handshakeProof(stretchSecret(SECRET), 'dialer', transcript), rInstance, Date.now());
+    // after the welcome its frames carry MACs (frameAuth, protocol v3), as a node's do on plain ws
+    r.armFrameAuth(SECRET, transcript);
     r.send(auth);
     const welcome = await r.next(2000, 'the welcome');
     assert.ok(isWelcome(welcome), `a welcome with exactly type, proof, instance and incarnation: ${JSON.stringify(welcome)}`);

@@ -1,4 +1,5 @@
 import { AsyncSubject, type Observable } from 'rxjs';
+import type { FrameAuth } from '../protocol/frameAuth.js';
 import type { CloseCause, Connection } from '../transport/types.js';
 
 /** Why a peer's connection ended; carried to members$, membership$ and the logs. */
@@ -46,6 +47,8 @@ export class Link implements PeerIdentity {
     private readonly sendBufferBytes: number,
     /** The metadata the peer sent in its handshake. */
     readonly metadata: Readonly<Record<string, unknown>> = {},
+    /** The frame MACs of this connection, when it does not authenticate frames itself (plain ws). */
+    readonly auth?: FrameAuth,
   ) {}
 
   /** The other end of the connection, for display. */
@@ -65,7 +68,7 @@ export class Link implements PeerIdentity {
    */
   send(data: string | Buffer, binary = false): number {
     if (this.#endReason !== undefined) return 0;
-    this.conn.send(data, binary);
+    this.conn.send(this.auth === undefined ? data : this.auth.seal(data, binary), binary);
     return this.queued();
   }
 

@@ -26,6 +26,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { CLOSE_GRACE, CODES, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, type Code } from '../limits.js';
 import { ClusterError, HandshakeTimeoutError, ReadTimeoutError } from '../errors.js';
 import { decodeBinary, decodeFrame, encodeFrame, type Frame, type PayloadFrame } from '../protocol/frames.js';
+import { frameAuth } from '../protocol/frameAuth.js';
 import { handshakeProof, makeNonce, matchingKey, type HandshakeTranscript } from '../protocol/handshake.js';
 import type { HandshakeKeys } from '../protocol/keyring.js';
 import { handshakeDeadline } from '../operators/handshakeDeadline.js';
@@ -148,8 +149,15 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
         if (link === undefined && size > HANDSHAKE_MAX_FRAME / 4 && byteLength(event.data) > HANDSHAKE_MAX_FRAME) {
           throw new SessionError(CODES.FRAME_TOO_BIG, `handshake frame over ${HANDSHAKE_MAX_FRAME} bytes from ${peer ?? conn.remote}`, 'too-big');
         }
+        // after the handshake, on a connection that does not authenticate frames itself, each carries a MAC
+        const data = link?.auth === undefined ? event.data : link.auth.open(event.data);
+        if (data === undefined) {
+          throw new SessionError(CODES.FORGED, `a frame from ${link?.peer ?? conn.remote} whose MAC does not hold (injected, altered, replayed or out of order): the connection is no longer trusted`, 'policy');
+        }
+        // (the payload's size: the statistics count what the sender's count, MAC aside)
+        size = data.length;
         // a binary frame carries bytes behind a JSON header; only an authenticated peer may send one
-        const decoded = typeof event.data === 'string' || link === undefined ? decodeFrame(event.data) : decodeBinary(event.data);
+        const decoded = typeof data === 'string' || link === undefined ? decodeFrame(data) : decodeBinary(data);
         if (isLeft(decoded)) throw new SessionError(CODES.BAD_FRAME, `bad frame: ${decoded.left}`, 'protocol');
         return decoded.right;
       }),
@@ -180,11 +188,13 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             return undefined;
           }
           if (frame.type !== 'welcome') throw outOfStage(frame, 'welcome');
-          if (matchingKey(ctx.keys().all, 'acceptor', transcript, frame.proof) === undefined) {
+          const key = matchingKey(ctx.keys().all, 'acceptor', transcript, frame.proof);
+          if (key === undefined) {
             throw new SessionError(CODES.AUTH, `authentication failed: ${target} at ${conn.remote} does not know the cluster secret`, 'policy');
           }
           checkCertificate(conn, target);
-          return new Link(target, frame.instance, frame.incarnation, ctx.self, conn.id, conn, ctx.sendBufferBytes, frame.meta);
+          const auth = conn.sealed === true ? undefined : frameAuth(key, transcript, 'dialer');
+          return new Link(target, frame.instance, frame.incarnation, ctx.self, conn.id, conn, ctx.sendBufferBytes, frame.meta, auth);
         }),
         filter((l): l is Link => l !== undefined),
       );
@@ -222,7 +232,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           checkCertificate(conn, claimed);
           // proven with the key the dialer used, which both sides hold
           send({ type: 'welcome', proof: handshakeProof(key, 'acceptor', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
-          return new Link(claimed, frame.instance, frame.incarnation, claimed, conn.id, conn, ctx.sendBufferBytes, frame.meta);
+          const auth = conn.sealed === true ? undefined : frameAuth(key, transcript, 'acceptor');
+          return new Link(claimed, frame.instance, frame.incarnation, claimed, conn.id, conn, ctx.sendBufferBytes, frame.meta, auth);
         }),
         filter((l): l is Link => l !== undefined),
       );

@@ -64,6 +64,13 @@ export interface Connection {
    */
   readonly presence?: boolean;
   /**
+   * True when nobody but the two ends can write a frame into this connection
+   * or alter one: TLS, a transport that seals every frame itself (NATS), an
+   * in-process network. Absent or false (plain ws): after the handshake the
+   * session binds every frame to it with a MAC (protocol/frameAuth.ts).
+   */
+  readonly sealed?: boolean;
+  /**
    * Called once by the session when the peer has proved the secret: the
    * transport lifts its pre-authentication limits (the frame size cap, the
    * count of pending handshakes). Optional: a transport without such limits omits it.

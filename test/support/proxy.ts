@@ -30,6 +30,10 @@ export interface Proxy {
   readonly accepted: number;
   /** Connections open now (held ones included). */
   readonly open: number;
+  /** The last chunks forwarded in `direction` (at most 64), oldest first. */
+  recentChunks(direction: Direction): readonly Buffer[];
+  /** Writes `bytes` into every open connection in `direction`, as if the other end had sent them (an on-path injector). */
+  inject(direction: Direction, bytes: Buffer): number;
   /** Ends every connection and stops listening. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -49,6 +53,7 @@ interface Pair {
 export async function startProxy(target: string | (() => string)): Promise<Proxy> {
   const pairs = new Set<Pair>();
   const lastDelivered: Record<Direction, number> = { toTarget: -1, toClient: -1 };
+  const recent: Record<Direction, Buffer[]> = { toTarget: [], toClient: [] };
   let paused = false;
   let accepted = 0;
   let closed = false;
@@ -63,6 +68,8 @@ export async function startProxy(target: string | (() => string)): Promise<Proxy
   const forward = (pair: Pair, from: Socket, to: Socket, direction: Direction): void => {
     from.on('data', (chunk: Buffer) => {
       lastDelivered[direction] = performance.now();
+      recent[direction].push(chunk);
+      if (recent[direction].length > 64) recent[direction].shift();
       const woken = waiters;
       waiters = [];
       for (const wake of woken) wake();
@@ -148,6 +155,19 @@ export async function startProxy(target: string | (() => string)): Promise<Proxy
     },
     get open() {
       return pairs.size;
+    },
+    recentChunks(direction: Direction) {
+      return [...recent[direction]];
+    },
+    inject(direction: Direction, bytes: Buffer) {
+      let written = 0;
+      for (const pair of pairs) {
+        const to = direction === 'toClient' ? pair.client : pair.upstream;
+        if (to === undefined || to.destroyed) continue;
+        to.write(bytes);
+        written++;
+      }
+      return written;
     },
     async close() {
       if (closed) return;

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, WS_SUBPROTOCOL } from '../../src/limits.js';
 import { handshakeProof, verifyProof, type HandshakeTranscript } from '../../src/protocol/handshake.js';
+import { frameAuth, type FrameAuth } from '../../src/protocol/frameAuth.js';
 import { stretchSecret } from '../../src/protocol/keyring.js';
 import { MESH_PATH } from '../../src/transport/ws/server.js';
 
@@ -38,6 +39,12 @@ export class RawClient {
   readonly reports: unknown[] = [];
   readonly #waiters: ((frame: unknown) => void)[] = [];
   #closeInfo: CloseInfo | undefined;
+  /** The frame MACs of the session, from the welcome on (see armFrameAuth). */
+  #auth: FrameAuth | undefined;
+  /** Set by armFrameAuth: the MACs to take up once the welcome has come. */
+  #armed: FrameAuth | undefined;
+  /** Frames received after the welcome whose MAC did not hold. */
+  forged = 0;
   /** Settles when the socket has closed, with the code and reason it got. */
   readonly closed: Promise<CloseInfo>;
 
@@ -52,15 +59,29 @@ export class RawClient {
         resolve(this.#closeInfo);
       });
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
+    ws.on('message', (raw: Buffer, isBinary: boolean) => {
+      let data: Buffer | string = isBinary ? raw : raw.toString('utf8');
+      if (this.#auth !== undefined) {
+        const opened = this.#auth.open(data);
+        if (opened === undefined) {
+          this.forged++;
+          return;
+        }
+        data = opened;
+      }
       let frame: unknown;
       try {
-        frame = JSON.parse(data.toString('utf8'));
+        frame = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
       } catch {
-        frame = { unparsed: isBinary ? data : data.toString('utf8') };
+        frame = { unparsed: data };
+      }
+      // the welcome ends the handshake: from the next frame on, both ways carry MACs
+      if (this.#armed !== undefined && isWelcomeFrame(frame)) {
+        this.#auth = this.#armed;
+        this.#armed = undefined;
       }
       if (autoPong && isPing(frame)) {
-        ws.send(JSON.stringify({ type: 'pong', id: frame.id }));
+        this.send({ type: 'pong', id: frame.id });
         return;
       }
       // reachability reports (the agreed view's gossip) are kept apart: the tests read the other frames in order
@@ -91,10 +112,33 @@ export class RawClient {
     return client;
   }
 
-  /** Sends text (as a text frame), a Buffer (as a binary frame), or any other value as JSON text. */
+  /**
+   * Sends text (as a text frame), a Buffer (as a binary frame), or any other
+   * value as JSON text; after the welcome of an armed handshake, with its MAC
+   * (as a node sends it). `sendRaw` sends the bytes as they are.
+   */
   send(data: unknown): void {
-    if (Buffer.isBuffer(data)) this.ws.send(data, { binary: true });
-    else this.ws.send(typeof data === 'string' ? data : JSON.stringify(data));
+    const binary = Buffer.isBuffer(data);
+    this.sendFrame(binary ? data : typeof data === 'string' ? data : JSON.stringify(data), binary);
+  }
+
+  /** Sends one frame as given (text or binary as said), with its MAC after the welcome of an armed handshake. */
+  sendFrame(payload: string | Buffer, binary: boolean): void {
+    this.sendRaw(this.#auth === undefined ? payload : this.#auth.seal(payload, binary), binary);
+  }
+
+  /** Sends a frame exactly as given, with no MAC: a forgery, as far as the node can tell. */
+  sendRaw(data: string | Buffer, binary = Buffer.isBuffer(data)): void {
+    this.ws.send(data, { binary });
+  }
+
+  /**
+   * Takes up the session's frame MACs (protocol v3, plain ws) once the
+   * welcome of the handshake whose transcript is given comes in, as the
+   * dialer: call it before sending the auth.
+   */
+  armFrameAuth(secret: string, transcript: HandshakeTranscript): void {
+    this.#armed = frameAuth(stretchSecret(secret), transcript, 'dialer');
   }
 
   /** The next frame received (parsed JSON), or a rejection after `ms`. */
@@ -127,6 +171,10 @@ export class RawClient {
   destroy(): void {
     this.ws.terminate();
   }
+}
+
+function isWelcomeFrame(frame: unknown): boolean {
+  return typeof frame === 'object' && frame !== null && (frame as { type?: unknown }).type === 'welcome';
 }
 
 function isPing(frame: unknown): frame is { type: 'ping'; id: number } {
@@ -324,6 +372,7 @@ export async function rawHello(address: string, name: string, acceptor: string, 
 export async function rawAuth(half: HalfOpen, secret: string, options: RawPeerOptions = {}): Promise<Welcome> {
   const ms = options.ms ?? 3000;
   try {
+    half.client.armFrameAuth(secret, half.transcript);
     half.client.send(authOf(half.proof, options.instance ?? nonce(), options.incarnation ?? Date.now()));
     const welcome = await half.client.next(ms, `${half.transcript.acceptor}'s welcome`);
     if (!isWelcome(welcome)) throw new Error(`expected a welcome, got ${JSON.stringify(welcome)}`);

@@ -84,6 +84,8 @@ export interface SideInfo {
  * the rules (delays, drops, holds) come from the fabric.
  */
 export class MemoryConnection implements Connection {
+  /** Nobody else writes into an in-process network: no frame MACs. */
+  readonly sealed = true;
   /** The side's events; buffered until the one subscription, which ends with the close event. */
   readonly events$: Observable<SocketEvent>;
   private out: Pipe | undefined;

@@ -28,6 +28,8 @@ const HANDSHAKE_FRAMES = 2;
 export class NatsConnection implements Connection {
   /** NATS tells liveness by heartbeats: the session sends no pings. */
   readonly presence = true;
+  /** Every frame is sealed here (pair or cluster key): the session adds no MAC of its own. */
+  readonly sealed = true;
   readonly events$: Observable<SocketEvent>;
   /** Sequence numbers: the last sent, the last received. */
   outSeq = 0;

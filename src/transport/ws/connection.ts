@@ -4,6 +4,7 @@ import { socketEvents$ } from './socketEvents.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
 import { closeCodeOf, isWsProtocolError } from './codes.js';
 import { HANDSHAKE_MAX_FRAME, REFUSED_LINGER } from '../../limits.js';
+import { FRAME_MAC_CHARS } from '../../protocol/frameAuth.js';
 
 /** Send options of every frame (ws copies them): one object, not one per frame. */
 const TEXT = Object.freeze({ binary: false });
@@ -18,6 +19,8 @@ export interface WsConnectionOptions {
   readonly release?: () => void;
   /** The verified certificate's names, with mutual TLS. */
   readonly peerNames?: readonly string[];
+  /** TLS (or frame MACs turned off): the session adds no MAC of its own. */
+  readonly sealed?: boolean;
 }
 
 /**
@@ -29,6 +32,7 @@ export interface WsConnectionOptions {
 export class WsConnection implements Connection {
   readonly events$: Observable<SocketEvent>;
   readonly peerNames?: readonly string[];
+  readonly sealed: boolean;
   readonly #options: WsConnectionOptions;
   #authenticated = false;
 
@@ -41,6 +45,7 @@ export class WsConnection implements Connection {
   ) {
     this.#options = options;
     if (options.peerNames !== undefined) this.peerNames = options.peerNames;
+    this.sealed = options.sealed === true;
     this.events$ = socketEvents$(ws);
     setMaxPayload(ws, Math.min(HANDSHAKE_MAX_FRAME, options.maxPayload));
     ws.on('error', (error: Error) => {
@@ -71,7 +76,8 @@ export class WsConnection implements Connection {
   /** The peer proved the secret: frames up to maxPayload from now on, and no longer a pending handshake. */
   authenticated(): void {
     this.#authenticated = true;
-    setMaxPayload(this.ws, this.#options.maxPayload);
+    // (a frame's MAC comes on top of what the sender's maxPayload allows)
+    setMaxPayload(this.ws, this.#options.maxPayload + (this.sealed ? 0 : FRAME_MAC_CHARS));
     this.#options.release?.();
   }
 

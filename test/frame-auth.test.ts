@@ -1,0 +1,102 @@
+/**
+ * Frames after the handshake are bound to the session on plain ws (DESIGN.md,
+ * "Behaviour that must hold"): an on-path injector between two real managers
+ * writes a well-formed frame into the acceptor → dialer stream, then replays
+ * a frame it saw. With frame MACs (the default) the dialer takes neither,
+ * closes that connection, says why, and the two join again; with them turned
+ * off (`wsTransport({ frameMacs: false })`) the same injected frame is
+ * delivered as a message of b's, which is what the MACs are for.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { filter, firstValueFrom, timeout } from 'rxjs';
+import { CODES } from '../src/limits.js';
+import { wsTransport, type ManagerOptions, type Packet } from '../src/index.js';
+import { fastOptions, startNode, type Node } from './support/cluster.js';
+import { startProxy, type Proxy } from './support/proxy.js';
+import { sinkServer } from './support/raw.js';
+import { scope } from './support/scope.js';
+
+/** A server → client ws text frame (unmasked, one fragment) carrying `text`. */
+function textFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  assert.ok(payload.length < 126, 'a short frame');
+  return Buffer.concat([Buffer.from([0x81, payload.length]), payload]);
+}
+
+const FORGED = JSON.stringify({ type: 'msg', from: 'b', time: 0, data: 'forged by an injector' });
+
+/** a dials b through the proxy; b's own dials to a go nowhere, so the proxied connection is the pair's only one. */
+async function pair(t: Parameters<typeof scope>[0], options: () => ManagerOptions): Promise<{ a: Node; b: Node; proxy: Proxy; received: unknown[] }> {
+  const defer = scope(t);
+  const a = await startNode('a', options());
+  defer(() => a.manager.shutdown());
+  const b = await startNode('b', options());
+  defer(() => b.manager.shutdown());
+  const proxy = await startProxy(b.address);
+  defer(() => proxy.close());
+  const sink = await sinkServer();
+  defer(() => sink.close());
+  const received: unknown[] = [];
+  a.manager.fromCluster$.subscribe((p: Packet) => received.push(p.message()));
+  const joined = firstValueFrom(a.manager.nodeJoin$.pipe(filter((n) => n === 'b'), timeout(5000)));
+  b.manager.addNode('a', sink.address);
+  a.manager.addNode('b', proxy.address);
+  await joined;
+  return { a, b, proxy, received };
+}
+
+/** Waits until traffic has been quiet for `ms` (so an injected frame lands between two frames), at most 3 s. */
+async function quiet(proxy: Proxy, ms = 60): Promise<void> {
+  const until = performance.now() + 3000;
+  while (performance.now() < until) {
+    const last = Math.max(proxy.lastDelivered.toClient, proxy.lastDelivered.toTarget);
+    if (performance.now() - last >= ms) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('no quiet moment on the link in 3 s');
+}
+
+describe('frames bound to the session on plain ws', () => {
+  it('refuses a frame injected into the stream and a frame replayed, delivering neither, and the pair joins again', { timeout: 30_000 }, async (t) => {
+    const { a, b, proxy, received } = await pair(t, () => fastOptions());
+    const links = proxy.accepted;
+
+    // injected: a well-formed msg frame, as b would send it, without a valid MAC
+    const left = firstValueFrom(a.manager.nodeLeave$.pipe(filter((n) => n === 'b'), timeout(5000)));
+    await quiet(proxy);
+    assert.equal(proxy.inject('toClient', textFrame(FORGED)), 1, 'written into the one connection');
+    await left;
+    const forged = a.logs.filter((e) => e.code === CODES.FORGED);
+    assert.equal(forged.length, 1, `a logs the forged frame once: ${a.logs.map((e) => `${e.code ?? ''} ${e.message}`).join('\n')}`);
+    assert.match(forged[0]?.message ?? '', /MAC does not hold/);
+    const rejoined = firstValueFrom(a.manager.nodeJoin$.pipe(filter((n) => n === 'b'), timeout(10_000)));
+    await rejoined;
+    assert.ok(proxy.accepted > links, 'a dialed b again, through the proxy');
+
+    // replayed: a frame b really sent (a broadcast), written again after it was delivered
+    const once = firstValueFrom(a.manager.fromCluster$.pipe(filter((p) => p.message() === 'sent once'), timeout(5000)));
+    await quiet(proxy);
+    b.manager.toCluster$.next('sent once');
+    await once;
+    const chunk = proxy.recentChunks('toClient').find((c) => c.includes('sent once'));
+    assert.ok(chunk !== undefined, 'the broadcast went through the proxy');
+    const leftAgain = firstValueFrom(a.manager.nodeLeave$.pipe(filter((n) => n === 'b'), timeout(5000)));
+    await quiet(proxy);
+    proxy.inject('toClient', chunk);
+    await leftAgain;
+    assert.equal(a.logs.filter((e) => e.code === CODES.FORGED).length, 2, 'the replay is refused too');
+    assert.deepEqual(received, ['sent once'], 'nothing forged or replayed was delivered');
+  });
+
+  it('without frame MACs (frameMacs: false) the same injected frame is delivered as b\'s: the attack the MACs stop', { timeout: 30_000 }, async (t) => {
+    const { a, proxy, received } = await pair(t, () => fastOptions({ transport: wsTransport({ frameMacs: false }) }));
+    const delivered = firstValueFrom(a.manager.fromCluster$.pipe(timeout(5000)));
+    await quiet(proxy);
+    proxy.inject('toClient', textFrame(FORGED));
+    const packet = await delivered;
+    assert.equal(packet.name, 'b', 'taken as a message of b');
+    assert.deepEqual(received, ['forged by an injector']);
+    assert.equal(a.logs.filter((e) => e.code === CODES.FORGED).length, 0);
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FRAME_MAC_BYTES, FRAME_MAC_CHARS, frameAuth } from '../../src/protocol/frameAuth.js';
+import type { HandshakeTranscript } from '../../src/protocol/handshake.js';
+
+const KEY = Buffer.alloc(32, 7);
+const T: HandshakeTranscript = { dialer: 'a', acceptor: 'b', dialerNonce: '11'.repeat(32), acceptorNonce: '22'.repeat(32) };
+
+/** The two ends of one connection. */
+function ends(transcript = T, key = KEY): { dialer: ReturnType<typeof frameAuth>; acceptor: ReturnType<typeof frameAuth> } {
+  return { dialer: frameAuth(key, transcript, 'dialer'), acceptor: frameAuth(key, transcript, 'acceptor') };
+}
+
+describe('frameAuth', () => {
+  it('should open what the other end sealed, text and binary, in order, each way', () => {
+    const { dialer, acceptor } = ends();
+    const text = dialer.seal('{"type":"ping","id":1}', false);
+    assert.equal(typeof text, 'string');
+    assert.equal((text as string).length, FRAME_MAC_CHARS + 22);
+    assert.equal(acceptor.open(text), '{"type":"ping","id":1}');
+    const bytes = dialer.seal(Buffer.from([1, 2, 3]), true);
+    assert.ok(Buffer.isBuffer(bytes) && bytes.length === FRAME_MAC_BYTES + 3);
+    assert.deepEqual(acceptor.open(bytes), Buffer.from([1, 2, 3]));
+    // a text frame handed over as a Buffer (the outbox's encoded frames) opens as the text it carries
+    const sealedBuffer = acceptor.seal(Buffer.from('{"type":"pong","id":1}'), false) as Buffer;
+    assert.equal(dialer.open(sealedBuffer.toString('utf8')), '{"type":"pong","id":1}');
+  });
+
+  it('should refuse an altered frame, a replayed one, one out of order, and one sealed for the other direction', () => {
+    const { dialer, acceptor } = ends();
+    const first = dialer.seal('{"n":1}', false) as string;
+    const second = dialer.seal('{"n":2}', false) as string;
+    assert.equal(ends().acceptor.open(first.slice(0, -2) + '9}'), undefined, 'altered');
+    assert.equal(ends().acceptor.open(second), undefined, 'out of order: the second frame first');
+    assert.equal(acceptor.open(first), '{"n":1}');
+    assert.equal(acceptor.open(first), undefined, 'replayed');
+    assert.equal(dialer.open(dialer.seal('{"n":3}', false)), undefined, 'its own frame reflected back');
+    assert.equal(acceptor.open('{"type":"msg"}'), undefined, 'no MAC at all');
+  });
+
+  it('should give another session other keys: another nonce or another secret does not open the frame', () => {
+    const sealed = ends().dialer.seal('{"n":1}', false);
+    assert.equal(ends({ ...T, acceptorNonce: '33'.repeat(32) }).acceptor.open(sealed), undefined, 'another session');
+    assert.equal(ends(T, Buffer.alloc(32, 8)).acceptor.open(sealed), undefined, 'another secret');
+    assert.equal(ends().acceptor.open(sealed), '{"n":1}', 'the same session opens it');
+  });
+});
