@@ -452,7 +452,7 @@ async function main(): Promise<number> {
 
   const load = loadavg()[0] ?? 0;
   summary['machine'] = { node: process.version, cpus: cpus().length, loadavg1mAtStart: load };
-  log(`bench: node ${process.version}, ${cpus().length} CPUs, load average ${load.toFixed(2)}; phases ${[...CONFIG.only].join(', ')}; starting children (node --import tsx)`);
+  log(`bench: node ${process.version}, ${cpus().length} CPUs, load average ${load.toFixed(2)}; phases ${[...CONFIG.only].join(', ')}; rxcluster frame MACs ${process.env['BENCH_FRAME_MACS'] === 'off' ? 'off (BENCH_FRAME_MACS=off)' : 'on (the default)'}; starting children (node --import tsx)`);
   if (load > 0.5) log('bench: WARNING the machine is busy: wall-clock figures will be noisy (the CPU-per-message row is less sensitive)');
   if (CONFIG.only.has('broadcast') || CONFIG.only.has('pingpong')) try {
     [rx, ws] = await Promise.all([rxPair('rx-node.ts', 'rx'), wsPair('ws-node.ts', 'ws')]);

@@ -9,6 +9,7 @@
  */
 import { getHeapSpaceStatistics } from 'node:v8';
 import { readFileSync } from 'node:fs';
+import { wsTransport, type Transport } from '../../src/index.js';
 
 /** A request from bench/run.ts. */
 export interface Request {
@@ -374,4 +375,13 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 /** A ws message as text (ws hands over a Buffer, an ArrayBuffer or, fragmented, an array of Buffers). */
 export function wsText(data: Buffer | ArrayBuffer | Buffer[]): string {
   return Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+/**
+ * The transport of every rxcluster bench node: the default (frame MACs on
+ * plain ws), or with BENCH_FRAME_MACS=off `wsTransport({ frameMacs: false })`,
+ * like for like with bare ws, which authenticates no frame either.
+ */
+export function rxTransport(): { transport?: Transport } {
+  return process.env['BENCH_FRAME_MACS'] === 'off' ? { transport: wsTransport({ frameMacs: false }) } : {};
 }

@@ -15,7 +15,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { num, serve, str, wsText } from './common.js';
+import { num, rxTransport, serve, str, wsText } from './common.js';
 
 const MAX_PAYLOAD = 1024 * 1024;
 const SECRET = 'rxcluster-bench-secret-of-32-bytes!!';
@@ -32,7 +32,7 @@ const hosted: Hosted[] = [];
 
 async function rxNode(name: string, joinDelay: number): Promise<Hosted> {
   const { Manager } = await import('../../src/index.js');
-  const manager = new Manager(name, SECRET, { settings: { joinDelay } });
+  const manager = new Manager(name, SECRET, { settings: { joinDelay }, ...rxTransport() });
   const addr = await manager.listen('127.0.0.1:0');
   return { name, addr, addProbe: (probe) => manager.addNode('probe', probe), stop: () => manager.shutdown() };
 }

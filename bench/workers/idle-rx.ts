@@ -3,7 +3,7 @@
  * joined to one peer, doing nothing else. Loads only rxcluster.
  */
 import { Manager } from '../../src/index.js';
-import { num, serve, settledMemory, str, waitUntil } from './common.js';
+import { num, rxTransport, serve, settledMemory, str, waitUntil } from './common.js';
 
 let manager: Manager | undefined;
 const joined = new Set<string>();
@@ -15,7 +15,7 @@ function m(): Manager {
 
 serve({
   async listen(args) {
-    manager = new Manager(str(args, 'name'), 'rxcluster-bench-secret');
+    manager = new Manager(str(args, 'name'), 'rxcluster-bench-secret', rxTransport());
     manager.nodeJoin$.subscribe((peer) => joined.add(peer));
     return manager.listen('127.0.0.1:0');
   },

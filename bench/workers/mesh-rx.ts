@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { Manager, type LogEntry } from '../../src/index.js';
-import { num, serve, settledMemory, str, waitUntil } from './common.js';
+import { num, rxTransport, serve, settledMemory, str, waitUntil } from './common.js';
 
 let manager: Manager | undefined;
 /** With BENCH_MESH_PROF=<dir>: a CPU profile of each run's window, from this node's configuration to its last join. */
@@ -43,7 +43,7 @@ serve({
     joinedAt.clear();
     if (trace !== undefined) trace.length = 0;
     for (const key of Object.keys(counts) as (keyof typeof counts)[]) counts[key] = 0;
-    manager = new Manager(str(args, 'name'), 'rxcluster-bench-secret-of-32-bytes!!', { settings: { joinDelay: num(args, 'joinDelay') } });
+    manager = new Manager(str(args, 'name'), 'rxcluster-bench-secret-of-32-bytes!!', { settings: { joinDelay: num(args, 'joinDelay') }, ...rxTransport() });
     manager.nodeJoin$.subscribe((peer) => {
       counts.joins++;
       joinedAt.set(peer, wallNow());

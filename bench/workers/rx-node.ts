@@ -4,7 +4,7 @@
  * manager.bufferedAmount, receives through fromCluster$ and Packet.message().
  */
 import { Manager, type LogEntry } from '../../src/index.js';
-import { dialedBy, driver, num, serve, str, waitUntil, type Wire } from './common.js';
+import { dialedBy, driver, num, rxTransport, serve, str, waitUntil, type Wire } from './common.js';
 
 const SECRET = 'rxcluster-bench-secret';
 
@@ -32,7 +32,7 @@ serve({
   ...handlers,
   async listen(args) {
     const name = str(args, 'name');
-    manager = new Manager(name, SECRET);
+    manager = new Manager(name, SECRET, rxTransport());
     manager.nodeJoin$.subscribe((peer) => joined.add(peer));
     manager.nodeLeave$.subscribe((peer) => left.push(peer));
     manager.log$.subscribe((entry: LogEntry) => {
