@@ -1,4 +1,4 @@
-import { createHash, createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { PROTOCOL_VERSION } from '../limits.js';
 import type { HandshakeRole, HandshakeTranscript } from './handshake.js';
 
@@ -11,9 +11,16 @@ import type { HandshakeRole, HandshakeTranscript } from './handshake.js';
  * stretched secret both sides proved) and the transcript (both names, both
  * nonces): `K_role = HMAC-SHA256(K, "rxcluster/3 frames from <role>" | Nd |
  * Na | dialer | acceptor)`. Every frame carries the first 16 bytes of
- * `HMAC-SHA256(K_role, counter | payload)`, where `counter` is the number of
- * frames this side sent before it on the connection (8 bytes, big-endian,
- * never sent: the stream keeps the order). A frame injected, altered,
+ * `SHA-512/256(K_role | counter | payload)` for a frame of up to 984
+ * bytes, of `HMAC-SHA256(K_role, counter | payload)` for a longer one,
+ * where `counter` is the number of frames this side sent before it on the
+ * connection (8 bytes, big-endian, never sent: the stream keeps the
+ * order). A secret-prefix MAC is sound over SHA-512/256, whose output is a
+ * truncated state (no length extension), and costs one hash instead of
+ * HMAC's two and its object: about 2 µs for a frame of a few hundred bytes
+ * against 3.3. Past a few KiB the speed per byte decides, and SHA-256 has
+ * instructions of its own on most CPUs (here 49 µs per 64 KiB against 94).
+ * A frame injected, altered,
  * dropped, replayed or reordered breaks the MAC of that frame or of the next
  * one; the receiver then closes the connection.
  *
@@ -80,14 +87,19 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
 /**
  * One direction of a connection: its key and how many frames it carried.
  * The MAC of a frame is the first 16 bytes of SHA-512/256(key | count |
- * payload), count as 8 bytes big-endian.
+ * payload) for a frame that fits the scratch buffer (984 bytes), of
+ * HMAC-SHA256(key, count | payload) for a longer one; count as 8 bytes
+ * big-endian.
  */
 class Direction {
   count = 0;
   /** key | count | payload, for frames that fit. */
   readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
+  readonly #key: Buffer;
+
   constructor(key: Buffer) {
+    this.#key = key;
     key.copy(this.#scratch, 0, 0, 32);
   }
 
@@ -109,7 +121,8 @@ class Direction {
       else payload.copy(scratch, PREFIX_BYTES);
       return hash(MAC_HASH, scratch.subarray(0, PREFIX_BYTES + size), 'buffer').subarray(0, FRAME_MAC_BYTES);
     }
-    return createHash(MAC_HASH).update(scratch.subarray(0, PREFIX_BYTES)).update(payload).digest().subarray(0, FRAME_MAC_BYTES);
+    // a long frame: HMAC-SHA256 (SHA-256 runs about twice as fast as SHA-512 per byte where the CPU has SHA instructions)
+    return createHmac('sha256', this.#key).update(scratch.subarray(32, PREFIX_BYTES)).update(payload).digest().subarray(0, FRAME_MAC_BYTES);
   }
 }
 

@@ -38,6 +38,18 @@ describe('frameAuth', () => {
     assert.equal(acceptor.open('{"type":"msg"}'), undefined, 'no MAC at all');
   });
 
+  it('should seal and check a long frame (past the one-call buffer) the same way: opened in order, refused altered', () => {
+    const { dialer, acceptor } = ends();
+    const long = Buffer.alloc(64 * 1024, 0x61);
+    const sealed = dialer.seal(long, true) as Buffer;
+    const copy = Buffer.from(sealed);
+    copy[copy.length - 1] = 0x62;
+    assert.equal(ends().acceptor.open(copy), undefined, 'altered in its last byte');
+    assert.deepEqual(acceptor.open(sealed), long);
+    const text = 'x'.repeat(5000);
+    assert.equal(acceptor.open(dialer.seal(text, false)), text, 'a long text frame, next in order');
+  });
+
   it('should give another session other keys: another nonce or another secret does not open the frame', () => {
     const sealed = ends().dialer.seal('{"n":1}', false);
     assert.equal(ends({ ...T, acceptorNonce: '33'.repeat(32) }).acceptor.open(sealed), undefined, 'another session');
