@@ -1,6 +1,5 @@
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
-import { PROTOCOL_VERSION } from '../limits.js';
-import type { HandshakeRole, HandshakeTranscript } from './handshake.js';
+import { transcriptHmac, type HandshakeRole, type HandshakeTranscript } from './handshake.js';
 
 /**
  * Frames after the handshake, bound to the session, on a connection a third
@@ -127,9 +126,5 @@ class Direction {
 }
 
 function directionKey(key: Buffer, transcript: HandshakeTranscript, from: HandshakeRole): Buffer {
-  const h = createHmac('sha256', key);
-  for (const field of [`rxcluster/${PROTOCOL_VERSION} frames from ${from}`, transcript.dialerNonce, transcript.acceptorNonce, transcript.dialer, transcript.acceptor]) {
-    h.update(`${Buffer.byteLength(field)}:${field};`);
-  }
-  return h.digest();
+  return transcriptHmac(key, `frames from ${from}`, transcript);
 }

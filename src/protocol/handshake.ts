@@ -47,12 +47,20 @@ export function makeNonce(): string {
  * @returns hex HMAC-SHA256
  */
 export function handshakeProof(secret: string | Buffer, role: HandshakeRole, transcript: HandshakeTranscript): string {
-  const h = createHmac('sha256', secret);
-  // length-prefix every field so no two transcripts serialise alike
-  for (const field of [`rxcluster/${PROTOCOL_VERSION} ${role}`, transcript.dialerNonce, transcript.acceptorNonce, transcript.dialer, transcript.acceptor]) {
+  return transcriptHmac(secret, role, transcript).toString('hex');
+}
+
+/**
+ * HMAC-SHA256 under `key` of a label and the transcript, every field
+ * length-prefixed so no two transcripts serialise alike: the proofs
+ * (label: the role) and the frame keys (label: "frames from <role>").
+ */
+export function transcriptHmac(key: string | Buffer, label: string, transcript: HandshakeTranscript): Buffer {
+  const h = createHmac('sha256', key);
+  for (const field of [`rxcluster/${PROTOCOL_VERSION} ${label}`, transcript.dialerNonce, transcript.acceptorNonce, transcript.dialer, transcript.acceptor]) {
     h.update(`${Buffer.byteLength(field)}:${field};`);
   }
-  return h.digest('hex');
+  return h.digest();
 }
 
 /**
