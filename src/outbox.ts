@@ -68,7 +68,7 @@ export class Outbox {
     if (frame === undefined) return;
     let most = 0;
     const fast = this.o.transport;
-    if (fast?.broadcast !== undefined && to.length > 0 && !frame.binary) {
+    if (fast?.broadcast !== undefined && to.length > 0 && !frame.binary && to.every((link) => link.auth === undefined)) {
       // one hand-over for all (NATS: one publish); then each link's slow-consumer check
       fast.broadcast(frame.bytes, to.map((link) => link.conn));
       for (const link of to) most = Math.max(most, link.queued());

@@ -89,6 +89,28 @@ describe('frames bound to the session on plain ws', () => {
     assert.deepEqual(received, ['sent once'], 'nothing forged or replayed was delivered');
   });
 
+  it('takes a close injected with "shutting down" (1001) for a lost connection, while a real shutdown still says shutdown', { timeout: 30_000 }, async (t) => {
+    const { a, b, proxy } = await pair(t, () => fastOptions());
+    const reasons: string[] = [];
+    a.manager.membership$.subscribe((e) => {
+      if (e.type === 'leave' && e.node === 'b') reasons.push(e.reason);
+    });
+    // a ws close frame (server → client, unmasked): code 1001, reason "bye", no MAC
+    const body = Buffer.concat([Buffer.from([0x03, 0xe9]), Buffer.from('bye')]);
+    const left = firstValueFrom(a.manager.nodeLeave$.pipe(filter((n) => n === 'b'), timeout(5000)));
+    await quiet(proxy);
+    proxy.inject('toClient', Buffer.concat([Buffer.from([0x88, body.length]), body]));
+    await left;
+    assert.deepEqual(reasons, ['lost'], 'an injected shutdown is no shutdown: no incarnation forgotten, no leave in order');
+    assert.ok(a.logs.some((e) => /no valid MAC in its reason/.test(e.message)), 'said why');
+    // b rejoins, then really shuts down: its MAC'd leave says so
+    await firstValueFrom(a.manager.nodeJoin$.pipe(filter((n) => n === 'b'), timeout(10_000)));
+    const leftInOrder = firstValueFrom(a.manager.nodeLeave$.pipe(filter((n) => n === 'b'), timeout(5000)));
+    await b.manager.shutdown();
+    await leftInOrder;
+    assert.deepEqual(reasons, ['lost', 'shutdown']);
+  });
+
   it('without frame MACs (frameMacs: false) the same injected frame is delivered as b\'s: the attack the MACs stop', { timeout: 30_000 }, async (t) => {
     const { a, proxy, received } = await pair(t, () => fastOptions({ transport: wsTransport({ frameMacs: false }) }));
     const delivered = firstValueFrom(a.manager.fromCluster$.pipe(timeout(5000)));

@@ -45,6 +45,10 @@ export interface FrameAuth {
   seal(data: string | Buffer, binary: boolean): string | Buffer;
   /** The frame without its MAC, or undefined when the MAC does not hold (then the connection is not to be trusted any more). */
   open(data: string | Buffer): string | Buffer | undefined;
+  /** The reason to close with instead of `text`: a MAC over the close's cause and text, then the text (at most 100 characters of it). */
+  sealClose(cause: string, text: string): string;
+  /** The text of a close whose reason carries a MAC over `cause` and the text, next in order; undefined when it does not hold. */
+  openClose(cause: string, reason: string): string | undefined;
 }
 
 /**
@@ -77,10 +81,29 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
         payload = data.subarray(FRAME_MAC_BYTES);
       }
       if (mac.length !== FRAME_MAC_BYTES || !timingSafeEqual(mac, into.peek(payload))) return undefined;
+      if (typeof data === 'string' && !sameAscii(data, into.peek(payload).toString('base64url'))) return undefined;
       into.count++;
       return payload;
     },
+    sealClose(cause, text) {
+      const shown = text.slice(0, 100);
+      return out.next(`close ${cause} ${shown}`).toString('base64url') + shown;
+    },
+    openClose(cause, reason) {
+      if (reason.length < FRAME_MAC_CHARS) return undefined;
+      const text = reason.slice(FRAME_MAC_CHARS);
+      if (!sameAscii(reason, into.peek(`close ${cause} ${text}`).toString('base64url'))) return undefined;
+      into.count++;
+      return text;
+    },
   };
+}
+
+/** Whether `data` starts with the 22 characters of `expected` (a lenient base64url decoder takes other spellings of the same bytes). */
+function sameAscii(data: string, expected: string): boolean {
+  const got = Buffer.from(data.slice(0, FRAME_MAC_CHARS), 'latin1');
+  const want = Buffer.from(expected, 'latin1');
+  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 /**
@@ -93,7 +116,7 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
 class Direction {
   count = 0;
   /** key | count | payload, for frames that fit. */
-  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  readonly #scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES); // not from the shared pool: it holds the key
 
   readonly #key: Buffer;
 

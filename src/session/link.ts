@@ -97,7 +97,8 @@ export class Link implements PeerIdentity {
   end(reason: LeaveReason, cause: CloseCause, text: string): void {
     if (this.#endReason !== undefined) return;
     this.#endReason = reason;
-    this.conn.close(cause, text);
+    // on a connection with frame MACs the reason carries one too: a close injected by a third party cannot pass for this one
+    this.conn.close(cause, this.auth === undefined ? text : this.auth.sealClose(cause, text));
     this.#ended.next(reason);
     this.#ended.complete();
   }

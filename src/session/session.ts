@@ -430,6 +430,17 @@ function onError(
       }
       return 'refused';
     }
+    let told = said;
+    if (link?.auth !== undefined && !local) {
+      // only a close whose reason carries the session's MAC says why; any other (injected, or a fault's
+      // bare close) is a lost connection, never a shutdown or a duplicate
+      const text = link.auth.openClose(cause, reason);
+      if (text === undefined) {
+        out.push(log('info', `connection to ${who} closed (${cause}) with no valid MAC in its reason: taken as lost`, peer));
+        return 'lost';
+      }
+      told = text === '' ? '' : `: ${sanitize(text)}`;
+    }
     switch (cause) {
       case 'shutdown':
         out.push(log('info', `${who} closed the connection: shutting down`, peer));
@@ -441,7 +452,7 @@ function onError(
         else out.push(log('info', `connection to ${who} lost`, peer));
         return 'lost';
       default:
-        out.push(log('info', `${who} closed the connection (${cause}${said})`, peer));
+        out.push(log('info', `${who} closed the connection (${cause}${told})`, peer));
         return 'lost';
     }
   }

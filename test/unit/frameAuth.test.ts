@@ -50,6 +50,30 @@ describe('frameAuth', () => {
     assert.equal(acceptor.open(dialer.seal(text, false)), text, 'a long text frame, next in order');
   });
 
+  it('should take a close whose reason carries the MAC of its cause and text, next in order, and no other', () => {
+    const { dialer, acceptor } = ends();
+    const frame = dialer.seal('{"n":1}', false);
+    const close = dialer.sealClose('duplicate', 'duplicate connection');
+    assert.ok(close.length <= 123, 'fits a ws close reason');
+    assert.equal(ends().acceptor.openClose('duplicate', close), undefined, 'out of order (the frame before it not taken)');
+    assert.equal(acceptor.open(frame), '{"n":1}');
+    assert.equal(ends().acceptor.openClose('shutdown', close), undefined, 'another cause');
+    assert.equal(acceptor.openClose('shutdown', close), undefined, 'another cause, in order');
+    assert.equal(acceptor.openClose('duplicate', close), 'duplicate connection');
+    assert.equal(ends().acceptor.openClose('shutdown', 'bye'), undefined, 'no MAC at all');
+  });
+
+  it('should refuse a MAC spelled otherwise in base64url (the same bytes, other characters)', () => {
+    const sealed = ends().dialer.seal('{"n":1}', false) as string;
+    // the 22nd character carries 2 bits of padding: another character there decodes to the same 16 bytes
+    const last = sealed[21] as string;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const twin = [...alphabet].find((c) => c !== last && Buffer.from(sealed.slice(0, 21) + c, 'base64url').equals(Buffer.from(sealed.slice(0, 22), 'base64url')));
+    assert.ok(twin !== undefined, 'such a spelling exists');
+    assert.equal(ends().acceptor.open(sealed.slice(0, 21) + twin + sealed.slice(22)), undefined);
+    assert.equal(ends().acceptor.open(sealed), '{"n":1}');
+  });
+
   it('should give another session other keys: another nonce or another secret does not open the frame', () => {
     const sealed = ends().dialer.seal('{"n":1}', false);
     assert.equal(ends({ ...T, acceptorNonce: '33'.repeat(32) }).acceptor.open(sealed), undefined, 'another session');
