@@ -1,7 +1,7 @@
 import { CODES, type Code } from './limits.js';
 
 /** Why a frame or connection was refused, as counted in {@link TrafficStats.refused}. */
-export type RefusalReason = 'bad-frame' | 'too-big' | 'auth' | 'peer-refused' | 'handshake-timeout' | 'tls' | 'send';
+export type RefusalReason = 'bad-frame' | 'too-big' | 'auth' | 'peer-refused' | 'handshake-timeout' | 'tls' | 'send' | 'forged';
 
 /** A snapshot of what crossed this node's connections since it started. */
 export interface TrafficSnapshot {
@@ -30,6 +30,7 @@ const REFUSAL_OF: Partial<Record<Code, RefusalReason>> = {
   [CODES.HANDSHAKE_TIMEOUT]: 'handshake-timeout',
   [CODES.TLS]: 'tls',
   [CODES.SEND]: 'send',
+  [CODES.FORGED]: 'forged',
 };
 
 /**
@@ -44,7 +45,7 @@ export class TrafficStats {
   reconnects = 0;
   /** Replies that came after their request timed out or was cancelled. */
   lateReplies = 0;
-  readonly #refused: Record<RefusalReason, number> = { 'bad-frame': 0, 'too-big': 0, auth: 0, 'peer-refused': 0, 'handshake-timeout': 0, tls: 0, send: 0 };
+  readonly #refused: Record<RefusalReason, number> = { 'bad-frame': 0, 'too-big': 0, auth: 0, 'peer-refused': 0, 'handshake-timeout': 0, tls: 0, send: 0, forged: 0 };
   readonly #rtt = new Set<(seconds: number, peer: string) => void>();
 
   refused(reason: RefusalReason): void {

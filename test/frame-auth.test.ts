@@ -70,6 +70,7 @@ describe('frames bound to the session on plain ws', () => {
     const forged = a.logs.filter((e) => e.code === CODES.FORGED);
     assert.equal(forged.length, 1, `a logs the forged frame once: ${a.logs.map((e) => `${e.code ?? ''} ${e.message}`).join('\n')}`);
     assert.match(forged[0]?.message ?? '', /MAC does not hold/);
+    assert.equal(a.manager.stats.snapshot().refused.forged, 1, 'counted: rxcluster_frames_refused_total{reason="forged"}');
     const rejoined = firstValueFrom(a.manager.nodeJoin$.pipe(filter((n) => n === 'b'), timeout(10_000)));
     await rejoined;
     assert.ok(proxy.accepted > links, 'a dialed b again, through the proxy');

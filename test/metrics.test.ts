@@ -15,7 +15,7 @@ import { freePort, promtoolCheckMetrics, startPrometheus, waitFor, type Sample }
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 const STATUSES = ['Offline', 'Authenticating', 'Online', 'Suspect', 'Leaving', 'Stopping'];
-const REASONS = ['bad-frame', 'too-big', 'auth', 'peer-refused', 'handshake-timeout', 'tls', 'send'];
+const REASONS = ['bad-frame', 'too-big', 'auth', 'peer-refused', 'handshake-timeout', 'tls', 'send', 'forged'];
 const FAMILIES: readonly (readonly [name: string, type: string])[] = [
   ['rxcluster_members', 'gauge'],
   ['rxcluster_quorum', 'gauge'],
