@@ -345,6 +345,8 @@ describe('one manager under random input from raw ws clients', () => {
         const challenge = await client.next(3000, 'a challenge');
         if (!isChallenge(challenge)) assert.fail(`a bare challenge (type, version, nonce only): ${JSON.stringify(challenge)}`);
         const transcript = { dialer: name, acceptor: to, dialerNonce: f['nonce'] as string, acceptorNonce: challenge.nonce };
+        // after the welcome, frames and the close's reason carry the session's MACs
+        if (typeof expected === 'string') client.armFrameAuth(SECRET, transcript);
         // B claimed from an older process (incarnation 0) than the B connected now
         client.send(authOf(handshakeProof(stretchSecret(rightSecret ? SECRET : WRONG_SECRET), 'dialer', transcript), nonce(), name === 'B' ? 0 : Date.now()));
         if (typeof expected === 'object') {

@@ -436,7 +436,7 @@ function onError(
       // bare close) is a lost connection, never a shutdown or a duplicate
       const text = link.auth.openClose(cause, reason);
       if (text === undefined) {
-        out.push(log('info', `connection to ${who} closed (${cause}) with no valid MAC in its reason: taken as lost`, peer));
+        out.push(log('info', `connection to ${who} closed (${cause}${said}) with no valid MAC in its reason: taken as lost`, peer));
         return 'lost';
       }
       told = text === '' ? '' : `: ${sanitize(text)}`;

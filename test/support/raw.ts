@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { PROTOCOL_VERSION, WS_SUBPROTOCOL } from '../../src/limits.js';
 import { handshakeProof, verifyProof, type HandshakeTranscript } from '../../src/protocol/handshake.js';
 import { frameAuth, type FrameAuth } from '../../src/protocol/frameAuth.js';
+import { causeOf } from '../../src/transport/ws/codes.js';
 import { stretchSecret } from '../../src/protocol/keyring.js';
 import { MESH_PATH } from '../../src/transport/ws/server.js';
 
@@ -55,7 +56,9 @@ export class RawClient {
     ws.on('error', () => undefined); // a refused or reset socket must not throw; `closed` reports it
     this.closed = new Promise((resolve) => {
       ws.on('close', (code: number, reason: Buffer) => {
-        this.#closeInfo = { code, reason: reason.toString('utf8') };
+        // after the welcome a node's close reason carries the session's MAC: shown without it when it holds
+        const text = reason.toString('utf8');
+        this.#closeInfo = { code, reason: this.#auth?.openClose(causeOf(code, undefined), text) ?? text };
         resolve(this.#closeInfo);
       });
     });
