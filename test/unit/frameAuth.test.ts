@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FRAME_MAC_BYTES, FRAME_MAC_CHARS, frameAuth } from '../../src/protocol/frameAuth.js';
-import type { HandshakeTranscript } from '../../src/protocol/handshake.js';
+import { createHash, createHmac } from 'node:crypto';
+import { transcriptHmac, type HandshakeTranscript } from '../../src/protocol/handshake.js';
 
 const KEY = Buffer.alloc(32, 7);
 const T: HandshakeTranscript = { dialer: 'a', acceptor: 'b', dialerNonce: '11'.repeat(32), acceptorNonce: '22'.repeat(32) };
@@ -61,6 +62,27 @@ describe('frameAuth', () => {
     assert.equal(acceptor.openClose('shutdown', close), undefined, 'another cause, in order');
     assert.equal(acceptor.openClose('duplicate', close), 'duplicate connection');
     assert.equal(ends().acceptor.openClose('shutdown', 'bye'), undefined, 'no MAC at all');
+  });
+
+  it('should put on the wire the digest the module doc gives: 22 base64url characters of SHA-512/256(K_role | count | payload) before text, its first 16 bytes before binary, HMAC-SHA256 past 984 bytes', () => {
+    const kDialer = transcriptHmac(KEY, 'frames from dialer', T);
+    const count = (n: number): Buffer => {
+      const b = Buffer.alloc(8);
+      b.writeUInt32BE(n, 4);
+      return b;
+    };
+    const { dialer } = ends();
+    const text = '{"type":"ping","id":1}';
+    const first = createHash('sha512-256').update(kDialer).update(count(0)).update(text).digest('base64url').slice(0, 22);
+    assert.equal(dialer.seal(text, false), first + text);
+    const bytes = Buffer.from([9, 8, 7]);
+    const second = createHash('sha512-256').update(kDialer).update(count(1)).update(bytes).digest().subarray(0, 16);
+    assert.deepEqual(dialer.seal(bytes, true), Buffer.concat([second, bytes]));
+    const long = 'x'.repeat(985);
+    const third = createHmac('sha256', kDialer).update(count(2)).update(long).digest('base64url').slice(0, 22);
+    assert.equal(dialer.seal(long, false), third + long);
+    const close = createHash('sha512-256').update(kDialer).update(count(3)).update('close shutdown bye').digest('base64url').slice(0, 22);
+    assert.equal(dialer.sealClose('shutdown', 'bye'), close + 'bye');
   });
 
   it('should refuse a MAC spelled otherwise in base64url (the same bytes, other characters)', () => {
