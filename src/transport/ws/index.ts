@@ -34,7 +34,7 @@ export interface WsTransportOptions {
    * authenticates them). Without it, anyone who can write into a TCP
    * connection between two nodes (on the path, or by guessing its sequence
    * numbers) can inject messages, leaves and reports. Turn it off only on a
-   * network nobody else can write into: it costs about 2.5 µs of CPU per
+   * network nobody else can write into: it costs about 1 µs of CPU per
    * frame of a few hundred bytes on each end, about 49 µs per 64 KiB.
    */
   readonly frameMacs?: boolean;
