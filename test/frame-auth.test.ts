@@ -14,7 +14,10 @@ import { CODES } from '../src/limits.js';
 import { wsTransport, type ManagerOptions, type Packet } from '../src/index.js';
 import { fastOptions, startNode, type Node } from './support/cluster.js';
 import { startProxy, type Proxy } from './support/proxy.js';
-import { sinkServer } from './support/raw.js';
+import { authOf, helloOf, isChallenge, RawClient, sinkServer } from './support/raw.js';
+import { handshakeProof } from '../src/protocol/handshake.js';
+import { stretchSecret } from '../src/protocol/keyring.js';
+import { SECRET } from './support/cluster.js';
 import { scope } from './support/scope.js';
 
 /** A server → client ws text frame (unmasked, one fragment) carrying `text`. */
@@ -110,6 +113,50 @@ describe('frames bound to the session on plain ws', () => {
     await b.manager.shutdown();
     await leftInOrder;
     assert.deepEqual(reasons, ['lost', 'shutdown']);
+  });
+
+  it('refuses a peer whose frameMacs differs, each side saying why at its own dial, and never reads it as forgery', { timeout: 30_000 }, async (t) => {
+    const defer = scope(t);
+    const a = await startNode('a', fastOptions());
+    defer(() => a.manager.shutdown());
+    const b = await startNode('b', fastOptions({ transport: wsTransport({ frameMacs: false }) }));
+    defer(() => b.manager.shutdown());
+    const joins: string[] = [];
+    a.manager.nodeJoin$.subscribe((n) => joins.push(`a saw ${n}`));
+    b.manager.nodeJoin$.subscribe((n) => joins.push(`b saw ${n}`));
+    const said = (node: Node, pattern: RegExp): Promise<unknown> =>
+      firstValueFrom(node.manager.log$.pipe(filter((e) => e.code === CODES.PEER_REFUSED && pattern.test(e.message) && /frameMacs must be the same on every node/.test(e.message)), timeout(5000)));
+    const aSaid = said(a, /^b at .* sends frames without a MAC and this node requires one/);
+    const bSaid = said(b, /^a at .* requires a MAC on every frame and this node sends none/);
+    a.manager.addNode('b', b.address);
+    b.manager.addNode('a', a.address);
+    await Promise.all([aSaid, bSaid]);
+    // a few more dials' worth (fast settings redial within a second): still nobody joined, nothing forged
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(joins, []);
+    assert.equal(a.manager.stats.snapshot().refused.forged, 0);
+    assert.equal(b.manager.stats.snapshot().refused.forged, 0);
+    assert.equal([...a.logs, ...b.logs].filter((e) => e.code === CODES.FORGED).length, 0, 'no frame taken for a forgery');
+  });
+
+  it('refuses, after its proof, a dialer whose hello says it sends frames without a MAC', { timeout: 30_000 }, async (t) => {
+    const defer = scope(t);
+    const a = await startNode('a', fastOptions());
+    defer(() => a.manager.shutdown());
+    a.manager.addNode('b', '127.0.0.1:1');
+    const client = await RawClient.open(a.address);
+    defer(() => client.destroy());
+    const hello: Record<string, unknown> = { ...helloOf({ name: 'b', to: 'a' }), macs: false };
+    client.send(hello);
+    const challenge = await client.next(3000, 'the challenge');
+    assert.ok(isChallenge(challenge), `a bare challenge (a MACs its frames: no macs field): ${JSON.stringify(challenge)}`);
+    const transcript = { dialer: 'b', acceptor: 'a', dialerNonce: String(hello['nonce']), acceptorNonce: challenge.nonce };
+    const logged = firstValueFrom(a.manager.log$.pipe(filter((e) => e.code === CODES.PEER_REFUSED), timeout(5000)));
+    client.send(authOf(handshakeProof(stretchSecret(SECRET), 'dialer', transcript)));
+    const closed = await client.waitClosed(3000);
+    assert.deepEqual([closed.code, closed.reason], [1008, 'refused']);
+    const entry = await logged;
+    assert.match(entry.message, /^b at .* sends frames without a MAC and this node requires one/);
   });
 
   it('without frame MACs (frameMacs: false) the same injected frame is delivered as b\'s: the attack the MACs stop', { timeout: 30_000 }, async (t) => {

@@ -49,15 +49,25 @@ export type Millis = t.TypeOf<typeof Millis>;
 export const Incarnation = Millis;
 
 /**
- * Dialer → acceptor: who I am, whom I expect, my nonce. Nothing about the
- * acceptor is revealed before the dialer proves the secret.
+ * Whether the sender puts a MAC on its frames after the handshake (see
+ * protocol/frameAuth.ts): absent means it does; `false` is sent by a side
+ * whose connection authenticates frames itself (TLS, NATS, the memory
+ * network) or whose ws transport has `frameMacs: false`. Both sides must
+ * agree; each keeps its own setting whatever the other says, so a third
+ * party that flips the flag can only make the handshake fail.
  */
-export const HelloFrame = t.type(
-  { type: t.literal('hello'), version: t.Int, name: NodeName, to: NodeName, nonce: HexDigest },
+const Macs = t.partial({ macs: t.boolean });
+/**
+ * Dialer → acceptor: who I am, whom I expect, my nonce, whether I MAC my
+ * frames. Nothing about the acceptor is revealed before the dialer proves
+ * the secret.
+ */
+export const HelloFrame = t.intersection(
+  [t.type({ type: t.literal('hello'), version: t.Int, name: NodeName, to: NodeName, nonce: HexDigest }), Macs],
   'HelloFrame',
 );
-/** Acceptor → dialer: my nonce. No name, no instance, no proof: the dialer proves first. */
-export const ChallengeFrame = t.type({ type: t.literal('challenge'), version: t.Int, nonce: HexDigest }, 'ChallengeFrame');
+/** Acceptor → dialer: my nonce, and whether I MAC my frames. No name, no instance, no proof: the dialer proves first. */
+export const ChallengeFrame = t.intersection([t.type({ type: t.literal('challenge'), version: t.Int, nonce: HexDigest }), Macs], 'ChallengeFrame');
 /**
  * Dialer → acceptor: my proof of the secret, my instance (random per
  * process start) and incarnation (when it started), so a restarted node is

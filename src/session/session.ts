@@ -176,12 +176,14 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       const target = expected ?? '';
       const dialerNonce = makeNonce();
       let transcript: HandshakeTranscript | undefined;
-      send({ type: 'hello', version: PROTOCOL_VERSION, name: ctx.self, to: target, nonce: dialerNonce } as Frame);
+      send({ type: 'hello', version: PROTOCOL_VERSION, name: ctx.self, to: target, nonce: dialerNonce, ...macsFlag(conn) } as Frame);
       return frames$.pipe(
         map((frame): Link | undefined => {
           if (transcript === undefined) {
             if (frame.type !== 'challenge') throw outOfStage(frame, 'challenge');
             checkVersion(frame.version);
+            // before the proof: this side's own connection, so a clear word rather than a refusal at the first frame
+            checkMacs(conn, frame.macs, `${target} at ${conn.remote}`);
             transcript = { dialer: ctx.self, acceptor: target, dialerNonce, acceptorNonce: frame.nonce };
             proved = true;
             send({ type: 'auth', proof: handshakeProof(ctx.keys().primary, 'dialer', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
@@ -205,6 +207,7 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       let transcript: HandshakeTranscript | undefined;
       let claimed = '';
       let to = '';
+      let macs: boolean | undefined;
       return frames$.pipe(
         map((frame): Link | undefined => {
           if (transcript === undefined) {
@@ -212,10 +215,11 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             checkVersion(frame.version);
             claimed = frame.name;
             to = frame.to;
+            macs = frame.macs;
             transcript = { dialer: frame.name, acceptor: frame.to, dialerNonce: frame.nonce, acceptorNonce: makeNonce() };
             // the same answer whoever the caller claims to be and whomever it expects:
             // a stranger learns nothing of this node before proving the secret
-            send({ type: 'challenge', version: PROTOCOL_VERSION, nonce: transcript.acceptorNonce } as Frame);
+            send({ type: 'challenge', version: PROTOCOL_VERSION, nonce: transcript.acceptorNonce, ...macsFlag(conn) } as Frame);
             return undefined;
           }
           if (frame.type !== 'auth') throw outOfStage(frame, 'auth');
@@ -229,6 +233,8 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
           if (to !== ctx.self) throw new SessionError(CODES.PEER_REFUSED, `${claimed} expected to reach ${to}, but this is ${ctx.self}`, 'policy');
           if (claimed === ctx.self) throw new SessionError(CODES.PEER_REFUSED, `a peer at ${conn.remote} claims this node's own name`, 'policy');
           if (!ctx.isConfigured(claimed)) throw new SessionError(CODES.PEER_REFUSED, `${claimed} is not a configured node`, 'policy');
+          // after the proof, so that only a peer that knows the secret is told (a dialer of ours checks at the challenge)
+          checkMacs(conn, macs, `${claimed} at ${conn.remote}`);
           checkCertificate(conn, claimed);
           // proven with the key the dialer used, which both sides hold
           send({ type: 'welcome', proof: handshakeProof(key, 'acceptor', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
@@ -492,6 +498,30 @@ function checkCertificate(conn: Connection, name: string): void {
   if (names === undefined || names.includes(name)) return;
   const shown = names.length === 0 ? 'no verified certificate' : `a certificate for ${names.slice(0, 4).map((n) => sanitize(n)).join(', ')}`;
   throw new SessionError(CODES.TLS, `${name} at ${conn.remote} presented ${shown}, not one naming ${name}`, 'policy');
+}
+
+/** What a side says of its frame MACs in its hello or challenge: nothing when it MACs them (the default), `macs: false` when not. */
+function macsFlag(conn: Connection): { macs?: false } {
+  return conn.sealed === true ? { macs: false } : {};
+}
+
+/**
+ * Refuses a peer whose frames would not match this side's: one MACs its
+ * frames after the handshake and the other does not (frameMacs set
+ * differently on the two nodes). Without this check the first frame would
+ * fail its MAC and read as an attack.
+ */
+function checkMacs(conn: Connection, theirs: boolean | undefined, who: string): void {
+  const mine = conn.sealed !== true;
+  if ((theirs ?? true) === mine) return;
+  const hint = 'frameMacs must be the same on every node (wsTransport({ frameMacs }))';
+  throw new SessionError(
+    CODES.PEER_REFUSED,
+    mine
+      ? `${who} sends frames without a MAC and this node requires one: ${hint}`
+      : `${who} requires a MAC on every frame and this node sends none (frameMacs: false, or a connection that authenticates frames itself): ${hint}`,
+    'policy',
+  );
 }
 
 function checkVersion(version: number): void {
