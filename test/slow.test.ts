@@ -33,10 +33,15 @@ describe('a slow consumer', () => {
       c.child.kill('SIGSTOP'); // C stops reading; its socket buffers fill up
       const payload = 'x'.repeat(1024);
       const total = 30_000; // about 31 MB: far more than the kernel buffers hold
+      // B, in this process, reads only when the loop yields: keep it within 256 messages (about
+      // 270 KB, half of sendBufferBytes) so that the healthy peer is never itself too slow on a
+      // loaded machine (CI once saw B fall behind and stop at 12,434); C, stopped, falls behind all the same
+      const paceUntil = performance.now() + 40_000;
       for (let n = 0; n < total; n++) {
         a.manager.toCluster$.next({ n, payload });
         mostQueued = Math.max(mostQueued, a.manager.bufferedAmount);
         if (n % 200 === 0) await yieldToLoop();
+        while (n + 1 - received > 256 && performance.now() < paceUntil) await new Promise((resolve) => setTimeout(resolve, 1));
       }
       const leave = await cLeft;
       assert.equal(leave.type === 'leave' && leave.reason, 'slow');
