@@ -27,6 +27,12 @@ function textFrame(text: string): Buffer {
   return Buffer.concat([Buffer.from([0x81, payload.length]), payload]);
 }
 
+/** A client → server ws frame (masked with a zero key, so the bytes show as they are; one fragment): opcode 1 text, 2 binary. */
+function maskedFrame(opcode: 1 | 2, payload: Buffer): Buffer {
+  assert.ok(payload.length < 126, 'a short frame');
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+}
+
 const FORGED = JSON.stringify({ type: 'msg', from: 'b', time: 0, data: 'forged by an injector' });
 
 /** a dials b through the proxy; b's own dials to a go nowhere, so the proxied connection is the pair's only one. */
@@ -91,6 +97,26 @@ describe('frames bound to the session on plain ws', () => {
     await leftAgain;
     assert.equal(a.logs.filter((e) => e.code === CODES.FORGED).length, 2, 'the replay is refused too');
     assert.deepEqual(received, ['sent once'], 'nothing forged or replayed was delivered');
+  });
+
+  it('refuses frames injected the other way, dialer to acceptor, text and binary alike', { timeout: 30_000 }, async (t) => {
+    const { a, b, proxy } = await pair(t, () => fastOptions());
+    const onB: unknown[] = [];
+    b.manager.fromCluster$.subscribe((p: Packet) => onB.push(p.message()));
+    const forgedFromA = JSON.stringify({ type: 'msg', from: 'a', time: 0, data: 'forged toward b' });
+    // a binary frame as rxcluster's encoding starts one (format byte 1), then a JSON header: refused for its MAC before any decoding
+    const binary = Buffer.concat([Buffer.from([1]), Buffer.from('{"type":"msg","from":"a","time":0}')]);
+    for (const [what, frame] of [['text', maskedFrame(1, Buffer.from(forgedFromA))], ['binary', maskedFrame(2, binary)]] as const) {
+      const before = b.manager.stats.snapshot().refused.forged;
+      const left = firstValueFrom(b.manager.nodeLeave$.pipe(filter((n) => n === 'a'), timeout(5000)));
+      await quiet(proxy);
+      assert.equal(proxy.inject('toTarget', frame), 1, `${what}: written into the one connection`);
+      await left;
+      assert.equal(b.manager.stats.snapshot().refused.forged, before + 1, `${what}: b counted one forged frame`);
+      await firstValueFrom(a.manager.nodeJoin$.pipe(filter((n) => n === 'b'), timeout(10_000)));
+    }
+    assert.deepEqual(onB, [], 'nothing injected was delivered to b');
+    assert.equal(b.logs.filter((e) => e.code === CODES.FORGED).length, 2);
   });
 
   it('takes a close injected with "shutting down" (1001) for a lost connection, while a real shutdown still says shutdown', { timeout: 30_000 }, async (t) => {
