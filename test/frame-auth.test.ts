@@ -1,8 +1,8 @@
 /**
  * Frames after the handshake are bound to the session on plain ws (DESIGN.md,
  * "Behaviour that must hold"): an on-path injector between two real managers
- * writes a well-formed frame into the acceptor → dialer stream, then replays
- * a frame it saw. With frame MACs (the default) the dialer takes neither,
+ * writes well-formed frames into the stream, acceptor → dialer and dialer →
+ * acceptor, text and binary, replays a frame it saw and injects a close. With frame MACs (the default) the dialer takes neither,
  * closes that connection, says why, and the two join again; with them turned
  * off (`wsTransport({ frameMacs: false })`) the same injected frame is
  * delivered as a message of b's, which is what the MACs are for.
