@@ -42,6 +42,8 @@ export function reportErrors(errors: t.Errors, options: ReportOptions = {}): str
         // a union member: at the root, name the path by the member's codec;
         // deeper down, the member's index says nothing to a reader, so skip it
         if (i === 1 && !relative) parts.splice(0, parts.length, entry.type.name);
+      } else if (isIntersection(parent.type)) {
+        // a part of an intersection (a frame's required fields and its optional ones): its index says nothing either
       } else if (entry.key !== '') {
         parts.push(entry.key);
       }
@@ -64,4 +66,8 @@ function kindOf(value: unknown): string {
 
 function isUnion(codec: t.Decoder<unknown, unknown>): boolean {
   return (codec as { _tag?: string })._tag === 'UnionType';
+}
+
+function isIntersection(codec: t.Decoder<unknown, unknown>): boolean {
+  return (codec as { _tag?: string })._tag === 'IntersectionType';
 }
