@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FRAME_MAC_BYTES, FRAME_MAC_CHARS, frameAuth } from '../../src/protocol/frameAuth.js';
-import { createHash, createHmac } from 'node:crypto';
+import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { transcriptHmac, type HandshakeTranscript } from '../../src/protocol/handshake.js';
 
 const KEY = Buffer.alloc(32, 7);
@@ -48,7 +48,14 @@ describe('frameAuth', () => {
     assert.equal(ends().acceptor.open(copy), undefined, 'altered in its last byte');
     assert.deepEqual(acceptor.open(sealed), long);
     const text = 'x'.repeat(5000);
-    assert.equal(acceptor.open(dialer.seal(text, false)), text, 'a long text frame, next in order');
+    const sealedText = dialer.seal(text, false) as string;
+    assert.equal(ends().acceptor.open(sealedText), undefined, 'a long text frame out of order');
+    const alteredText = ends();
+    alteredText.acceptor.open(alteredText.dialer.seal(long, true));
+    assert.equal(alteredText.acceptor.open(alteredText.dialer.seal(text, false).slice(0, -1) + 'y'), undefined, 'a long text frame altered in its last character');
+    assert.equal(acceptor.open(sealedText), text, 'a long text frame, next in order');
+    const mid = Buffer.alloc(2000, 0x63);
+    assert.deepEqual(acceptor.open(dialer.seal(mid, true)), mid, 'a frame between 984 and 4096 bytes');
   });
 
   it('should take a close whose reason carries the MAC of its cause and text, next in order, and no other', () => {
@@ -83,6 +90,20 @@ describe('frameAuth', () => {
     assert.equal(dialer.seal(long, false), third + long);
     const close = createHash('sha512-256').update(kDialer).update(count(3)).update('close shutdown bye').digest('base64url').slice(0, 22);
     assert.equal(dialer.sealClose('shutdown', 'bye'), close + 'bye');
+    // past 4096 bytes: the Poly1305 tag of ChaCha20-Poly1305 under HMAC-SHA256(K_role, "chacha20-poly1305"), nonce 0^4 | count, the payload as associated data
+    const aeadKey = createHmac('sha256', kDialer).update('chacha20-poly1305').digest();
+    const tag = (n: number, payload: Buffer): Buffer => {
+      const cipher = createCipheriv('chacha20-poly1305', aeadKey, Buffer.concat([Buffer.alloc(4), count(n)]), { authTagLength: 16 });
+      cipher.setAAD(payload, { plaintextLength: 0 });
+      cipher.final();
+      return cipher.getAuthTag();
+    };
+    const big = Buffer.alloc(4097, 0x41);
+    assert.deepEqual(dialer.seal(big, true), Buffer.concat([tag(4, big), big]));
+    const bigText = 'y'.repeat(5000);
+    assert.equal(dialer.seal(bigText, false), tag(5, Buffer.from(bigText)).toString('base64url') + bigText);
+    const atLimit = 'z'.repeat(4096);
+    assert.equal(dialer.seal(atLimit, false), createHmac('sha256', kDialer).update(count(6)).update(atLimit).digest('base64url').slice(0, 22) + atLimit, '4096 bytes still take HMAC-SHA256');
   });
 
   it('should refuse a MAC spelled otherwise in base64url (the same bytes, other characters)', () => {
