@@ -117,6 +117,10 @@ describe('frames bound to the session on plain ws', () => {
     }
     assert.deepEqual(onB, [], 'nothing injected was delivered to b');
     assert.equal(b.logs.filter((e) => e.code === CODES.FORGED).length, 2);
+    // b's own close (1008) carried its MAC, so a read it as b's and not as a close anyone could have injected
+    const told = a.logs.filter((e) => /^b closed the connection \(policy: refused\)/.test(e.message));
+    assert.equal(told.length, 2, `a read b's two closes as b's: ${a.logs.map((e) => e.message).join('\n')}`);
+    assert.equal(a.logs.filter((e) => /no valid MAC in its reason/.test(e.message)).length, 0, 'no close of b taken for an injected one');
   });
 
   it('takes a close injected with "shutting down" (1001) for a lost connection, while a real shutdown still says shutdown', { timeout: 30_000 }, async (t) => {

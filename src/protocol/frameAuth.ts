@@ -35,6 +35,23 @@ export const FRAME_MAC_BYTES = 16;
 /** Characters of a frame's MAC before a text frame (the digest's first 22 base64url characters: 132 bits). */
 export const FRAME_MAC_CHARS = 22;
 
+/** A close frame's reason holds at most this many bytes of UTF-8 (RFC 6455: 125 bytes of body, 2 of them the code). */
+export const CLOSE_REASON_BYTES = 123;
+
+/** The longest prefix of `text` that fits `max` bytes of UTF-8, never splitting a character. */
+export function truncateUtf8(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  let out = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > max) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
+}
+
 /** The hash of the MAC: SHA-512/256, whose truncated state leaves nothing to extend a message from. */
 const MAC_HASH = 'sha512-256';
 /** Key and count before the payload. */
@@ -50,7 +67,7 @@ export interface FrameAuth {
   seal(data: string | Buffer, binary: boolean): string | Buffer;
   /** The frame without its MAC, or undefined when the MAC does not hold (then the connection is not to be trusted any more). */
   open(data: string | Buffer): string | Buffer | undefined;
-  /** The reason to close with instead of `text`: a MAC over the close's cause and text, then the text (at most 100 characters of it). */
+  /** The reason to close with instead of `text`: a MAC over the close's cause and text, then as much of the text as fits a close frame's reason with it (CLOSE_REASON_BYTES, never splitting a character). */
   sealClose(cause: string, text: string): string;
   /** The text of a close whose reason carries a MAC over `cause` and the text, next in order; undefined when it does not hold. */
   openClose(cause: string, reason: string): string | undefined;
@@ -94,7 +111,8 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
       return payload;
     },
     sealClose(cause, text) {
-      const shown = text.slice(0, 100);
+      // the MAC and the text within a close frame's reason, cut at a character: what the peer reads is what was sealed
+      const shown = truncateUtf8(text, CLOSE_REASON_BYTES - FRAME_MAC_CHARS);
       return out.next(`close ${cause} ${shown}`, 'base64url').slice(0, FRAME_MAC_CHARS) + shown;
     },
     openClose(cause, reason) {

@@ -408,11 +408,13 @@ function onError(
 ): LeaveReason {
   const who = peer ?? conn.remote;
   const authed = link !== undefined;
+  // after the handshake, on a connection with frame MACs, this side's close carries one too: the peer takes it for what it says
+  const close = (cause: CloseCause, text: string): void => conn.close(cause, link?.auth === undefined ? text : link.auth.sealClose(cause, text));
   if (error === undefined) return link?.endReason ?? 'lost';
   if (error instanceof PeerLeavingSignal) {
     out.push(log('info', `${who} is shutting down`, peer));
     if (link !== undefined) out.push({ type: 'leaving', link });
-    conn.close('normal', 'bye');
+    close('normal', 'bye');
     return 'shutdown';
   }
   if (error instanceof ClosedError) {
@@ -464,18 +466,18 @@ function onError(
   }
   if (error instanceof ReadTimeoutError) {
     out.push(log('warn', `${who} silent for ${error.silence} ms (${SILENCE_LIMIT} × readTimeout ${error.readTimeout / SILENCE_LIMIT} ms, while other peers still saw it); dropped`, peer, CODES.READ_TIMEOUT));
-    conn.close('timeout', 'read timeout');
+    close('timeout', 'read timeout');
     return 'timeout';
   }
   if (error instanceof HandshakeTimeoutError) {
     out.push(log('warn', `handshake with ${who} not finished within connectTimeout (${error.connectTimeout} ms)`, peer, CODES.HANDSHAKE_TIMEOUT));
-    conn.close('handshake-timeout', 'handshake timeout');
+    close('handshake-timeout', 'handshake timeout');
     return 'refused';
   }
   if (error instanceof SessionError) {
     out.push(log(error.level, `${error.message}; connection ${conn.direction === 'outbound' ? 'to' : 'from'} ${who} closed`, peer, error.code));
     // a refusal tells the caller no more than "refused": not which check failed
-    conn.close(error.closeCause, error.closeCause === 'policy' ? 'refused' : error.message.slice(0, 100));
+    close(error.closeCause, error.closeCause === 'policy' ? 'refused' : error.message.slice(0, 100));
     return 'refused';
   }
   out.push(log('error', `unexpected fault on the connection to ${who}: ${String(error)}`, peer, CODES.SOCKET));

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FRAME_MAC_BYTES, FRAME_MAC_CHARS, frameAuth } from '../../src/protocol/frameAuth.js';
+import { CLOSE_REASON_BYTES, FRAME_MAC_BYTES, FRAME_MAC_CHARS, frameAuth } from '../../src/protocol/frameAuth.js';
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { transcriptHmac, type HandshakeTranscript } from '../../src/protocol/handshake.js';
 
@@ -69,6 +69,21 @@ describe('frameAuth', () => {
     assert.equal(acceptor.openClose('shutdown', close), undefined, 'another cause, in order');
     assert.equal(acceptor.openClose('duplicate', close), 'duplicate connection');
     assert.equal(ends().acceptor.openClose('shutdown', 'bye'), undefined, 'no MAC at all');
+  });
+
+  it('should seal a close reason that fits a ws close frame whole, so a long or non-ASCII text still opens', () => {
+    for (const text of ['é'.repeat(100), 'x'.repeat(150), `${'a'.repeat(100)}€`]) {
+      const { dialer, acceptor } = ends();
+      const close = dialer.sealClose('protocol', text);
+      assert.ok(Buffer.byteLength(close) <= CLOSE_REASON_BYTES, `${Buffer.byteLength(close)} bytes fit a ws close reason`);
+      // what ws would put on the wire: the reason cut to its 123 bytes (here a no-op)
+      const onWire = Buffer.from(close).subarray(0, CLOSE_REASON_BYTES).toString();
+      const opened = acceptor.openClose('protocol', onWire);
+      assert.ok(opened !== undefined, `the sealed reason opens: ${text.slice(0, 12)}…`);
+      assert.ok(text.startsWith(opened), 'a prefix of the text');
+      assert.equal(Buffer.byteLength(opened), Buffer.byteLength(onWire) - FRAME_MAC_CHARS, 'cut at a character, nothing lost beside the MAC');
+      assert.ok(Buffer.byteLength(opened) > CLOSE_REASON_BYTES - FRAME_MAC_CHARS - 4, 'as much of the text as fits');
+    }
   });
 
   it('should put on the wire the digest the module doc gives: 22 base64url characters of SHA-512/256(K_role | count | payload) before text, its first 16 bytes before binary, HMAC-SHA256 past 984 bytes', () => {

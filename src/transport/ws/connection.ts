@@ -4,7 +4,7 @@ import { socketEvents$ } from './socketEvents.js';
 import type { CloseCause, Connection, SocketEvent } from '../types.js';
 import { closeCodeOf, isWsProtocolError } from './codes.js';
 import { HANDSHAKE_MAX_FRAME, REFUSED_LINGER } from '../../limits.js';
-import { FRAME_MAC_CHARS } from '../../protocol/frameAuth.js';
+import { CLOSE_REASON_BYTES, FRAME_MAC_CHARS, truncateUtf8 } from '../../protocol/frameAuth.js';
 
 /** Send options of every frame (ws copies them): one object, not one per frame. */
 const TEXT = Object.freeze({ binary: false });
@@ -101,7 +101,7 @@ export class WsConnection implements Connection {
       return;
     }
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.close(closeCodeOf(cause), truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
+      this.ws.close(closeCodeOf(cause), truncateUtf8(reason, CLOSE_REASON_BYTES));
     }
   }
 
@@ -119,21 +119,4 @@ export class WsConnection implements Connection {
 function setMaxPayload(ws: WebSocket, bytes: number): void {
   const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
   if (receiver !== undefined && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
-}
-
-/** A close frame's reason may hold at most 123 bytes of UTF-8. */
-const MAX_CLOSE_REASON_BYTES = 123;
-
-/** The longest prefix of `text` that fits `max` bytes of UTF-8, never splitting a character. */
-export function truncateUtf8(text: string, max: number): string {
-  if (Buffer.byteLength(text) <= max) return text;
-  let out = '';
-  let bytes = 0;
-  for (const char of text) {
-    const size = Buffer.byteLength(char);
-    if (bytes + size > max) break;
-    out += char;
-    bytes += size;
-  }
-  return out;
 }
