@@ -39,6 +39,13 @@ const CONFIG = {
   /** Past this much time in one phase, no further pair of runs is started (at least one pair always runs). */
   phaseBudgetMs: envInt('BENCH_PHASE_BUDGET_MS', 50_000),
   settleMs: 2_000,
+  /**
+   * Wait before each reading of the memory-per-peer probe (env
+   * BENCH_MEMORY_SETTLE_MS). V8 judges its allocation rate over the last 5 s
+   * before it shrinks the young generation at a GC: a reading taken sooner
+   * after the 36 joins can still carry the young generation their garbage grew.
+   */
+  memorySettleMs: envInt('BENCH_MEMORY_SETTLE_MS', 2_000),
   joinTimeoutMs: 15_000,
   /**
    * CPU placement of the throughput / latency pairs: `split` (default) pins
@@ -354,7 +361,7 @@ async function meshMemory(kind: Kind, nodes: readonly Child[]): Promise<{ rssKb:
     const names = Object.keys(meshPeers);
     const reading = async (peers: number): Promise<{ rss: number; heapUsed: number; external: number; newSpace: number }> => {
       await probe.call('waitJoined', { n: peers, timeoutMs: CONFIG.joinTimeoutMs }, CONFIG.joinTimeoutMs + 1000);
-      return probe.call('memory', { settleMs: CONFIG.settleMs }, CONFIG.settleMs + 5000);
+      return probe.call('memory', { settleMs: CONFIG.memorySettleMs }, CONFIG.memorySettleMs + 5000);
     };
     const few = CONFIG.meshMemoryFrom;
     for (const node of nodes.slice(0, few)) await node.call('addNodes', { peers: { probe: addr } });

@@ -44,7 +44,7 @@ export interface MessagingContext {
   readonly membership$: Observable<MembershipEvent>;
   state(): MembershipState<Link>;
   /** The active link of every joined peer: where a channel broadcast goes. */
-  onlineLinks(): Link[];
+  onlineLinks(): readonly Link[];
   listening(): boolean;
   log(level: LogLevel, message: string, node?: string, code?: Code): void;
   /** Counts messages received and late replies. */

@@ -54,7 +54,9 @@ export class Outbox {
 
   /** The most unsent bytes queued for any one peer. */
   get bufferedAmount(): number {
-    return this.links().reduce((most, link) => Math.max(most, link.conn.bufferedAmount), 0);
+    let most = 0;
+    for (const link of this.links()) most = Math.max(most, link.conn.bufferedAmount);
+    return most;
   }
 
   /** Completes writable$. */

@@ -88,6 +88,8 @@ export class LiveMembership {
   readonly leader$: Observable<string | null>;
   /** Whom each node reports it sees (this one included), replayed. */
   readonly reachability$: Observable<ReadonlyMap<string, readonly string[]>>;
+  /** links() and onlineLinks() of the state they were made from. */
+  #lists: LinkLists | undefined;
 
   constructor(
     self: string,
@@ -169,15 +171,32 @@ export class LiveMembership {
   }
 
   /** Every link not yet down. */
-  links(): Link[] {
-    return [...this.#state.peers.values()].flatMap((p) => p.links);
+  links(): readonly Link[] {
+    return this.#linkLists().all;
   }
 
   /** The active link of every joined peer: where a broadcast goes. */
-  onlineLinks(): Link[] {
-    const out: Link[] = [];
-    for (const peer of this.#state.peers.values()) if (peer.joined && peer.active !== undefined) out.push(peer.active);
-    return out;
+  onlineLinks(): readonly Link[] {
+    return this.#linkLists().online;
+  }
+
+  /**
+   * Both lists of links, made once per state: every broadcast asks for the
+   * online links, and a producer that paces on bufferedAmount for every
+   * link, message after message, while the state changes only with the
+   * membership (or a pong).
+   */
+  #linkLists(): LinkLists {
+    const state = this.#state;
+    if (this.#lists?.state === state) return this.#lists;
+    const all: Link[] = [];
+    const online: Link[] = [];
+    for (const peer of state.peers.values()) {
+      for (const link of peer.links) all.push(link);
+      if (peer.joined && peer.active !== undefined) online.push(peer.active);
+    }
+    this.#lists = { state, all: Object.freeze(all), online: Object.freeze(online) };
+    return this.#lists;
   }
 
   /** Ends the fold and its streams. */
@@ -304,4 +323,11 @@ function sameReachability(a: ReadonlyMap<string, readonly string[]>, b: Readonly
     if (other === undefined || other.length !== sees.length || !sees.every((n, i) => n === other[i])) return false;
   }
   return true;
+}
+
+/** The links of one membership state: all of them, and the active link of each joined peer. */
+interface LinkLists {
+  readonly state: MembershipState<Link>;
+  readonly all: readonly Link[];
+  readonly online: readonly Link[];
 }

@@ -48,4 +48,17 @@ describe('LiveMembership streams', () => {
     assert.equal(live.members().get('c')?.packets, 1);
     assert.equal(live.members().get('b'), after.get('b'), 'members() reuses the views members$ made');
   });
+
+  it('should make the lists of links once per state: the same array while nothing changes, a new one that holds the change after', () => {
+    const { live, b } = joined();
+    const online = live.onlineLinks();
+    assert.deepEqual(online.map((l) => l.peer), ['b', 'c']);
+    assert.equal(live.onlineLinks(), online, 'asked again with no change: the same array, not a copy per message');
+    assert.equal(live.links(), live.links());
+    assert.ok(Object.isFrozen(online), 'nobody can change the list a later broadcast reads');
+    live.input({ type: 'down', link: b, reason: 'lost', time: 600 });
+    assert.deepEqual(live.onlineLinks().map((l) => l.peer), ['c'], 'b left: a broadcast no longer goes to it');
+    assert.deepEqual(live.links().map((l) => l.peer), ['c']);
+    assert.deepEqual(online.map((l) => l.peer), ['b', 'c'], 'the old list is left as it was');
+  });
 });
