@@ -1,7 +1,8 @@
-import { EMPTY, map, merge, mergeMap, type Observable } from 'rxjs';
+import { EMPTY, map, merge, mergeMap, of, type Observable } from 'rxjs';
 import { dialAll$, type ConfigChange, type DialLoopContext } from './dialer.js';
 import { CODES } from './limits.js';
 import { session$, type SessionContext, type SessionEvent } from './session/session.js';
+import type { Connection } from './transport/types.js';
 
 /** What the connection pipelines need: how to dial, how to live a session, the configuration. */
 export interface ConnectionsContext extends DialLoopContext {
@@ -20,9 +21,8 @@ export interface ConnectionsContext extends DialLoopContext {
  */
 export function connections$(ctx: ConnectionsContext): Observable<SessionEvent> {
   const t = ctx.transport;
-  const accepted$ = t.incoming$.pipe(map((conn) => ({ conn, expected: undefined as string | undefined })));
+  const accepted$ = t.incoming$.pipe(map((conn): Source => ({ conn, expected: undefined })));
   const dialed$ = dialAll$(() => ctx.configured(), ctx.config$, ctx);
-  const sessions$ = merge(accepted$, dialed$).pipe(mergeMap(({ conn, expected }) => session$(conn, expected, ctx.session)));
   const refused$ = t.refused$.pipe(
     map((r): SessionEvent =>
       r.kind === 'tls'
@@ -33,5 +33,10 @@ export function connections$(ctx: ConnectionsContext): Observable<SessionEvent> 
     ),
   );
   const said$ = (t.log$ ?? EMPTY).pipe(map((e): SessionEvent => ({ type: 'log', ...e })));
-  return merge(sessions$, refused$, said$);
+  // one merge for connections and the transport's own words alike: every frame of every link passes
+  // through it, so a second merge around the sessions would cost each of them a step more
+  return merge(accepted$, dialed$, refused$, said$).pipe(mergeMap((s) => ('conn' in s ? session$(s.conn, s.expected, ctx.session) : of(s))));
 }
+
+/** A connection to live a session on (with the peer it was dialed for), or an event the transport had to tell. */
+type Source = { readonly conn: Connection; readonly expected: string | undefined } | SessionEvent;

@@ -2,7 +2,6 @@ import {
   catchError,
   concat,
   defer,
-  EMPTY,
   endWith,
   filter,
   finalize,
@@ -246,67 +245,90 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
     });
 
     /**
-     * The authenticated session: frames in, pings out, silence watched, the
-     * join announced after joinDelay. Written out as one subscriber rather
-     * than a share, a map, a filter, a merge and a takeUntil: it runs for
-     * every frame of every link, and each rxjs step a link keeps costs it
-     * objects for as long as it lives.
+     * The authenticated session: `up`, then frames in, pings out, silence
+     * watched, the join announced after joinDelay, then how it ended. Written
+     * out as one subscriber rather than a concat around a share, a map, a
+     * filter, a merge and a takeUntil: it runs for every frame of every
+     * link, and each rxjs step a link keeps costs it objects for as long as
+     * it lives, and each frame a call more.
      */
     const live$ = (current: Link): Observable<SessionEvent> =>
-      concat(
-        of<SessionEvent>({ type: 'up', link: current }),
-        new Observable<SessionEvent>((subscriber) => {
-          const subscriptions = new Subscription();
-          const fail = (error: unknown): void => subscriber.error(error);
-          const emit = (event: SessionEvent): void => subscriber.next(event);
-          // this side ended the link (duplicate, removed, slow, shutdown): stop reading, report it down
-          subscriptions.add(current.ended$.subscribe(() => subscriber.complete()));
-          if (subscriber.closed) return subscriptions;
-          // each frame handled at once; dropped after SILENCE_LIMIT × readTimeout of silence
-          subscriptions.add(
-            frames$.pipe(readTimeout(hardLimit$, ctx.scheduler)).subscribe({
-              next: (frame) => {
-                let event: SessionEvent | undefined;
+      new Observable<SessionEvent>((subscriber) => {
+        /** What reads the link while it lives. */
+        const live = new Subscription();
+        /** How it ended, told once it did. */
+        const tail = new Subscription();
+        let over = false;
+        const fail = (error: unknown): void => {
+          if (over) return;
+          over = true;
+          live.unsubscribe();
+          subscriber.error(error);
+        };
+        const emit = (event: SessionEvent): void => {
+          if (!over) subscriber.next(event);
+        };
+        // this side ended the link (duplicate, removed, slow, shutdown) or the connection closed in order:
+        // stop reading, then say so (a slow consumer's warning first) and report it down
+        const done = (): void => {
+          if (over) return;
+          over = true;
+          live.unsubscribe();
+          if (current.endReason === 'slow') subscriber.next(slowLog(current));
+          tail.add(ending$(undefined).subscribe(subscriber));
+        };
+        const teardown = (): void => {
+          over = true;
+          live.unsubscribe();
+          tail.unsubscribe();
+        };
+        subscriber.next({ type: 'up', link: current });
+        live.add(current.ended$.subscribe(done));
+        if (over || subscriber.closed) return teardown;
+        // each frame handled at once; dropped after SILENCE_LIMIT × readTimeout of silence
+        live.add(
+          frames$.pipe(readTimeout(hardLimit$, ctx.scheduler)).subscribe({
+            next: (frame) => {
+              let event: SessionEvent | undefined;
+              try {
+                event = handle(current, frame);
+              } catch (error) {
+                fail(error);
+                return;
+              }
+              if (event !== undefined) emit(event);
+              if (ctx.logTraffic) emit(log('debug', `received ${frame.type} frame from ${current.peer}`, current.peer));
+            },
+            error: fail,
+            complete: done,
+          }),
+        );
+        if (over) return teardown;
+        // suspected after readTimeout of silence; the peers' reports decide whether that drops it
+        live.add(frames$.pipe(suspicion(ctx.settings$, ctx.scheduler)).subscribe({ next: (suspect) => emit({ type: 'suspect', link: current, suspect }), error: fail }));
+        // a transport with presence of its own (NATS heartbeats) makes these pings needless
+        if (conn.presence !== true) {
+          live.add(
+            NEVER.pipe(heartbeat(ctx.settings$, ctx.scheduler)).subscribe({
+              next: () => {
+                // a transport that throws ends this connection, as a throw in a frame's handling does
                 try {
-                  event = handle(current, frame);
+                  send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame);
                 } catch (error) {
                   fail(error);
-                  return;
                 }
-                if (event !== undefined) emit(event);
-                if (ctx.logTraffic) emit(log('debug', `received ${frame.type} frame from ${current.peer}`, current.peer));
               },
               error: fail,
-              complete: () => subscriber.complete(),
             }),
           );
-          // suspected after readTimeout of silence; the peers' reports decide whether that drops it
-          subscriptions.add(frames$.pipe(suspicion(ctx.settings$, ctx.scheduler)).subscribe({ next: (suspect) => emit({ type: 'suspect', link: current, suspect }), error: fail }));
-          // a transport with presence of its own (NATS heartbeats) makes these pings needless
-          if (conn.presence !== true) {
-            subscriptions.add(
-              NEVER.pipe(heartbeat(ctx.settings$, ctx.scheduler)).subscribe({
-                next: () => {
-                  // a transport that throws ends this connection, as a throw in a frame's handling does
-                  try {
-                    send({ type: 'ping', id: Math.max(0, Math.round(ctx.scheduler.now())) } as Frame);
-                  } catch (error) {
-                    fail(error);
-                  }
-                },
-                error: fail,
-              }),
-            );
-          }
-          subscriptions.add(
-            concat(of(true), NEVER)
-              .pipe(joinDelay(ctx.settings$, ctx.scheduler), take(1))
-              .subscribe({ next: () => emit({ type: 'joinDue', link: current }), error: fail }),
-          );
-          return subscriptions;
-        }),
-        defer(() => concat(current.endReason === 'slow' ? of(slowLog(current)) : NO_EVENTS$, ending$(undefined))),
-      );
+        }
+        live.add(
+          concat(of(true), NEVER)
+            .pipe(joinDelay(ctx.settings$, ctx.scheduler), take(1))
+            .subscribe({ next: () => emit({ type: 'joinDue', link: current }), error: fail }),
+        );
+        return teardown;
+      });
 
     /** What one live frame means: an event for the manager, a pong sent, or the end of the session (thrown). */
     const handle = (current: Link, frame: Frame): SessionEvent | undefined => {
@@ -381,8 +403,6 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
     return ctx.logTraffic ? merge(sent$, all$.pipe(finalize(() => sent$.complete()))) : all$;
   });
 }
-
-const NO_EVENTS$: Observable<SessionEvent> = EMPTY;
 
 /**
  * A suspected peer that other peers still see (a fault between two nodes
