@@ -29,11 +29,47 @@ function open(): WebSocket {
  */
 const sendBuffer = process.env['BENCH_WS_SEND'] !== 'string';
 
+/**
+ * BENCH_WS_CORK=on: the baseline's broadcasts of one turn go out in one
+ * write, as rxcluster's do (it corks the socket from the second frame sent
+ * with nothing heard from the peer in between, until the turn's end or
+ * 64 KiB; a broadcast hears nothing, so here every frame is corked): the
+ * like-for-like figure for rxcluster's write coalescing.
+ */
+const cork = process.env['BENCH_WS_CORK'] === 'on';
+
+/** Corks `ws`'s socket until the end of this turn (once per turn), flushing every 64 KiB. */
+function corked(ws: WebSocket): void {
+  const raw = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  if (raw === undefined) return;
+  if (corkedBytes < 0) {
+    raw.cork();
+    corkedBytes = 0;
+    process.nextTick(() => {
+      corkedBytes = -1;
+      raw.uncork();
+    });
+  } else if (corkedBytes > 64 * 1024) {
+    raw.uncork();
+    raw.cork();
+    corkedBytes = 0;
+  }
+}
+/** Bytes written since the socket was corked in this turn; -1 while not corked. */
+let corkedBytes = -1;
+
 const wire = (): Wire => {
   const ws = open();
+  const send = (frame: Buffer): void => {
+    if (cork) {
+      corked(ws);
+      corkedBytes += frame.length;
+    }
+    ws.send(frame, { binary: false });
+  };
   return {
     broadcast: sendBuffer
-      ? (data) => ws.send(Buffer.from(encodeMsg(name, Date.now(), data)), { binary: false })
+      ? (data) => send(Buffer.from(encodeMsg(name, Date.now(), data)))
       : (data) => ws.send(encodeMsg(name, Date.now(), data)),
     sendTo: (_peer, data) => ws.send(encodeMsg(name, Date.now(), data)),
     bufferedAmount: () => ws.bufferedAmount,

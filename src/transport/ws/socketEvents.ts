@@ -4,7 +4,8 @@ import type { SocketEvent } from '../types.js';
 import { ABNORMAL_CLOSURE, causeOf, isWsProtocolError } from './codes.js';
 
 /**
- * The events of one ws socket as an Observable.
+ * The events of one ws socket as an Observable; `heard` is called at each
+ * message, before it is emitted.
  *
  * Subscribing attaches every listener, `'error'` included (an unheard
  * `'error'` would throw); the last error is folded into the `close` event,
@@ -15,10 +16,11 @@ import { ABNORMAL_CLOSURE, causeOf, isWsProtocolError } from './codes.js';
  * listeners it added and terminates a socket that is still open, unless it is
  * finishing an orderly close.
  */
-export function socketEvents$(ws: WebSocket): Observable<SocketEvent> {
+export function socketEvents$(ws: WebSocket, heard?: () => void): Observable<SocketEvent> {
   return new Observable<SocketEvent>((subscriber) => {
     let lastError: Error | undefined;
     const onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void => {
+      heard?.();
       const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       subscriber.next({ type: 'message', data: isBinary ? buffer : buffer.toString('utf8') });
     };
