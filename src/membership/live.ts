@@ -181,10 +181,10 @@ export class LiveMembership {
   }
 
   /**
-   * Both lists of links, made once per state: every broadcast asks for the
-   * online links, and a producer that paces on bufferedAmount for every
-   * link, message after message, while the state changes only with the
-   * membership (or a pong).
+   * Both lists of links, made once per state: a broadcast asks for the
+   * online links with every message, and bufferedAmount for all links with
+   * every read (a producer may read it before each message), while the
+   * state changes only with the membership (or a pong).
    */
   #linkLists(): LinkLists {
     const state = this.#state;
