@@ -97,10 +97,18 @@ export class Link implements PeerIdentity {
   end(reason: LeaveReason, cause: CloseCause, text: string): void {
     if (this.#endReason !== undefined) return;
     this.#endReason = reason;
-    // on a connection with frame MACs the reason carries one too: a close injected by a third party cannot pass for this one
-    this.conn.close(cause, this.auth === undefined ? text : this.auth.sealClose(cause, text));
+    this.close(cause, text);
     this.#ended.next(reason);
     this.#ended.complete();
+  }
+
+  /**
+   * Closes the connection with `cause`, recording no leave reason (the
+   * session's own faults). On a connection with frame MACs the reason
+   * carries one too: a close injected by a third party cannot pass for this one.
+   */
+  close(cause: CloseCause, text: string): void {
+    this.conn.close(cause, this.auth === undefined ? text : this.auth.sealClose(cause, text));
   }
 
   /** Emits once the connection is closed for good (its close finished, or it was cut), then completes. */

@@ -428,8 +428,8 @@ function onError(
 ): LeaveReason {
   const who = peer ?? conn.remote;
   const authed = link !== undefined;
-  // after the handshake, on a connection with frame MACs, this side's close carries one too: the peer takes it for what it says
-  const close = (cause: CloseCause, text: string): void => conn.close(cause, link?.auth === undefined ? text : link.auth.sealClose(cause, text));
+  // after the handshake the link closes, sealing the reason where frames carry MACs: the peer takes it for what it says
+  const close = (cause: CloseCause, text: string): void => (link === undefined ? conn.close(cause, text) : link.close(cause, text));
   if (error === undefined) return link?.endReason ?? 'lost';
   if (error instanceof PeerLeavingSignal) {
     out.push(log('info', `${who} is shutting down`, peer));
