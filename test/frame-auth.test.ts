@@ -199,4 +199,26 @@ describe('frames bound to the session on plain ws', () => {
     assert.deepEqual(received, ['forged by an injector']);
     assert.equal(a.logs.filter((e) => e.code === CODES.FORGED).length, 0);
   });
+  it('counts a received text message in UTF-8 bytes, as its sender counts it, MAC aside', { timeout: 30_000 }, async (t) => {
+    const defer = scope(t);
+    const a = await startNode('a', fastOptions());
+    defer(() => a.manager.shutdown());
+    const b = await startNode('b', fastOptions());
+    defer(() => b.manager.shutdown());
+    const joined = firstValueFrom(b.manager.nodeJoin$.pipe(filter((n) => n === 'a'), timeout(5000)));
+    a.manager.addNode('b', b.address);
+    b.manager.addNode('a', a.address);
+    await joined;
+    await firstValueFrom(a.manager.nodeJoin$.pipe(filter((n) => n === 'b'), timeout(5000)));
+    // non-ASCII: its UTF-8 bytes outnumber its UTF-16 units (é 2 bytes, ✓ 3, 🛰 4 as 2 units)
+    const message = 'héllo ✓ 🛰'.repeat(20);
+    const got = firstValueFrom(b.manager.fromCluster$.pipe(filter((p) => p.message() === message), timeout(5000)));
+    const sentBefore = a.manager.stats.bytesSent;
+    const receivedBefore = b.manager.stats.bytesReceived;
+    a.manager.toNode$.next({ node: 'b', message });
+    await got;
+    const sent = a.manager.stats.bytesSent - sentBefore;
+    assert.ok(sent > JSON.stringify(message).length, `the sender counts bytes, more than the characters: ${sent}`);
+    assert.equal(b.manager.stats.bytesReceived - receivedBefore, sent, 'the receiver counts the very bytes the sender counted');
+  });
 });

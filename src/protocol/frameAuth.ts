@@ -67,6 +67,8 @@ export interface FrameAuth {
   seal(data: string | Buffer, binary: boolean): string | Buffer;
   /** The frame without its MAC, or undefined when the MAC does not hold (then the connection is not to be trusted any more). */
   open(data: string | Buffer): string | Buffer | undefined;
+  /** A text frame received as its UTF-8 bytes: its text without the MAC, checked on the bytes as they came; undefined when the MAC does not hold. */
+  openText(bytes: Buffer): string | undefined;
   /** The reason to close with instead of `text`: a MAC over the close's cause and text, then as much of the text as fits a close frame's reason with it (CLOSE_REASON_BYTES, never splitting a character). */
   sealClose(cause: string, text: string): string;
   /** The text of a close whose reason carries a MAC over `cause` and the text, next in order; undefined when it does not hold. */
@@ -86,8 +88,12 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
   return {
     seal(data, binary) {
       if (!binary) {
-        const mac = out.next(data, 'base64url').slice(0, FRAME_MAC_CHARS);
-        return typeof data === 'string' ? mac + data : Buffer.concat([Buffer.from(mac, 'latin1'), data]);
+        if (typeof data === 'string') return out.next(data, 'base64url').slice(0, FRAME_MAC_CHARS) + data;
+        // one buffer: the MAC's characters, then the text's bytes
+        const sealed = Buffer.allocUnsafe(FRAME_MAC_CHARS + data.length);
+        sealed.write(out.next(data, 'base64url'), 0, FRAME_MAC_CHARS, 'latin1');
+        data.copy(sealed, FRAME_MAC_CHARS);
+        return sealed;
       }
       const mac = out.next(data, 'binary');
       const body = typeof data === 'string' ? Buffer.from(data) : data;
@@ -109,6 +115,15 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
       if (!samePrefix(data.toString('latin1', 0, FRAME_MAC_BYTES), into.peek(payload, 'binary'), FRAME_MAC_BYTES)) return undefined;
       into.count++;
       return payload;
+    },
+    openText(bytes) {
+      if (bytes.length < FRAME_MAC_CHARS) return undefined;
+      const want = into.peek(bytes, 'base64url', FRAME_MAC_CHARS);
+      let diff = 0;
+      for (let i = 0; i < FRAME_MAC_CHARS; i++) diff |= (bytes[i] as number) ^ want.charCodeAt(i);
+      if (diff !== 0) return undefined;
+      into.count++;
+      return bytes.toString('utf8', FRAME_MAC_CHARS);
     },
     sealClose(cause, text) {
       // the MAC and the text within a close frame's reason, cut at a character: what the peer reads is what was sealed
@@ -178,17 +193,21 @@ class Direction {
     return digest;
   }
 
-  /** The digest `payload` must carry as the next frame, in `encoding` (the MAC is its first characters). */
-  peek(payload: string | Buffer, encoding: 'base64url' | 'binary'): string {
+  /**
+   * The digest `payload` (from byte `from` on, for a Buffer) must carry as
+   * the next frame, in `encoding` (the MAC is its first characters).
+   */
+  peek(payload: string | Buffer, encoding: 'base64url' | 'binary', from = 0): string {
     const scratch = this.#scratch;
     scratch.writeUInt32BE(Math.floor(this.count / 0x1_0000_0000), 32);
     scratch.writeUInt32BE(this.count >>> 0, 36);
-    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length - from;
     if (size <= SCRATCH_BYTES - PREFIX_BYTES) {
       if (typeof payload === 'string') scratch.write(payload, PREFIX_BYTES);
-      else payload.copy(scratch, PREFIX_BYTES);
+      else payload.copy(scratch, PREFIX_BYTES, from);
       return hash(MAC_HASH, scratch.subarray(0, PREFIX_BYTES + size), encoding);
     }
+    if (typeof payload !== 'string' && from > 0) payload = payload.subarray(from);
     if (size <= HMAC_UP_TO) {
       return createHmac('sha256', this.#key).update(scratch.subarray(32, PREFIX_BYTES)).update(payload).digest(encoding);
     }

@@ -25,7 +25,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { CLOSE_GRACE, CODES, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, type Code } from '../limits.js';
 import { ClusterError, HandshakeTimeoutError, ReadTimeoutError } from '../errors.js';
 import { decodeBinary, decodeFrame, encodeFrame, type Frame, type PayloadFrame } from '../protocol/frames.js';
-import { frameAuth } from '../protocol/frameAuth.js';
+import { FRAME_MAC_CHARS, frameAuth } from '../protocol/frameAuth.js';
 import { handshakeProof, makeNonce, matchingKey, type HandshakeTranscript } from '../protocol/handshake.js';
 import type { HandshakeKeys } from '../protocol/keyring.js';
 import { handshakeDeadline } from '../operators/handshakeDeadline.js';
@@ -143,18 +143,22 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
     const frames$ = events$.pipe(
       map((event) => {
         if (event.type === 'close') throw new ClosedError(event);
-        size = event.data.length;
+        const raw = event.data;
+        // (a text frame may come as its UTF-8 bytes)
+        const bytes = event.text === true && typeof raw !== 'string';
+        size = raw.length;
         // before the peer proved the secret, a frame is small or refused unparsed
-        if (link === undefined && size > HANDSHAKE_MAX_FRAME / 4 && byteLength(event.data) > HANDSHAKE_MAX_FRAME) {
+        if (link === undefined && size > HANDSHAKE_MAX_FRAME / 4 && byteLength(raw) > HANDSHAKE_MAX_FRAME) {
           throw new SessionError(CODES.FRAME_TOO_BIG, `handshake frame over ${HANDSHAKE_MAX_FRAME} bytes from ${peer ?? conn.remote}`, 'too-big');
         }
         // after the handshake, on a connection that does not authenticate frames itself, each carries a MAC
-        const data = link?.auth === undefined ? event.data : link.auth.open(event.data);
+        const auth = link?.auth;
+        const data = auth === undefined ? (bytes ? raw.toString('utf8') : raw) : bytes ? auth.openText(raw) : auth.open(raw);
         if (data === undefined) {
           throw new SessionError(CODES.FORGED, `a frame from ${link?.peer ?? conn.remote} whose MAC does not hold (injected, altered, replayed or out of order): the connection is no longer trusted`, 'policy');
         }
-        // (the payload's size: the statistics count what the sender's count, MAC aside)
-        size = data.length;
+        // (the payload's size: the statistics count what the sender's count, MAC aside; in bytes where they came as bytes)
+        size = bytes ? raw.length - (auth === undefined ? 0 : FRAME_MAC_CHARS) : data.length;
         // a binary frame carries bytes behind a JSON header; only an authenticated peer may send one
         const decoded = typeof data === 'string' || link === undefined ? decodeFrame(data) : decodeBinary(data);
         if (isLeft(decoded)) throw new SessionError(CODES.BAD_FRAME, `bad frame: ${decoded.left}`, 'protocol');

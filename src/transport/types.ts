@@ -12,8 +12,12 @@ export type { CloseCause } from '../limits.js';
  * peer closing; `error` carries that fault when there was one.
  */
 export type SocketEvent =
-  /** A text frame arrives as a string, a binary frame as a Buffer. */
-  | { readonly type: 'message'; readonly data: Buffer | string }
+  /**
+   * A text frame arrives as a string, or as its UTF-8 bytes with `text`
+   * set (the session then checks its MAC on the bytes as they came and
+   * decodes them once); a binary frame as a Buffer without `text`.
+   */
+  | { readonly type: 'message'; readonly data: Buffer | string; readonly text?: boolean }
   | {
       readonly type: 'close';
       readonly cause: CloseCause;

@@ -27,6 +27,26 @@ describe('frameAuth', () => {
     assert.equal(dialer.open(sealedBuffer.toString('utf8')), '{"type":"pong","id":1}');
   });
 
+  it('should open a text frame received as its bytes (openText) as it opens the string, short, long and non-ASCII, and refuse it altered, replayed or with another MAC', () => {
+    for (const text of ['{"type":"pong","id":1}', `{"data":"${'é✓🛰'.repeat(40)}"}`, `{"data":"${'x'.repeat(2000)}"}`, `{"data":"${'y'.repeat(9000)}"}`]) {
+      const { dialer, acceptor } = ends();
+      const sealed = dialer.seal(Buffer.from(text), false) as Buffer;
+      assert.ok(Buffer.isBuffer(sealed), 'a Buffer in, one Buffer out');
+      assert.equal(sealed.toString('latin1', 0, FRAME_MAC_CHARS), (ends().dialer.seal(text, false) as string).slice(0, FRAME_MAC_CHARS), 'the same MAC as the string form');
+      assert.equal(acceptor.openText(sealed), text);
+      assert.equal(acceptor.openText(sealed), undefined, 'replayed');
+      const second = dialer.seal(Buffer.from(text), false) as Buffer;
+      const altered = Buffer.from(second);
+      altered[altered.length - 2] = (altered[altered.length - 2] as number) ^ 1;
+      assert.equal(ends().acceptor.openText(dialer.seal(Buffer.from(text), false) as Buffer), undefined, 'out of order (a third frame first)');
+      assert.equal(acceptor.openText(altered), undefined, 'altered payload');
+      const remac = Buffer.from(second);
+      remac[0] = remac[0] === 0x41 ? 0x42 : 0x41;
+      assert.equal(acceptor.openText(remac), undefined, 'another MAC character');
+      assert.equal(acceptor.openText(Buffer.from('short')), undefined, 'shorter than a MAC');
+    }
+  });
+
   it('should refuse an altered frame, a replayed one, one out of order, and one sealed for the other direction', () => {
     const { dialer, acceptor } = ends();
     const first = dialer.seal('{"n":1}', false) as string;

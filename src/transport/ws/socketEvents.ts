@@ -22,7 +22,8 @@ export function socketEvents$(ws: WebSocket, heard?: () => void): Observable<Soc
     const onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void => {
       heard?.();
       const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-      subscriber.next({ type: 'message', data: isBinary ? buffer : buffer.toString('utf8') });
+      // a text frame as its bytes: the session checks its MAC on them before it decodes them, once
+      subscriber.next({ type: 'message', data: buffer, text: !isBinary });
     };
     const onError = (error: Error): void => {
       lastError = error;
