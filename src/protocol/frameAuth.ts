@@ -91,8 +91,9 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
         if (typeof data === 'string') return out.next(data, 'base64url').slice(0, FRAME_MAC_CHARS) + data;
         // one buffer: the MAC's characters, then the text's bytes
         const sealed = Buffer.allocUnsafe(FRAME_MAC_CHARS + data.length);
-        sealed.write(out.next(data, 'base64url'), 0, FRAME_MAC_CHARS, 'latin1');
-        data.copy(sealed, FRAME_MAC_CHARS);
+        const mac = out.next(data, 'base64url');
+        for (let i = 0; i < FRAME_MAC_CHARS; i++) sealed[i] = mac.charCodeAt(i);
+        sealed.set(data, FRAME_MAC_CHARS);
         return sealed;
       }
       const mac = out.next(data, 'binary');
@@ -186,6 +187,14 @@ class Direction {
     key.copy(this.#scratch, 0, 0, 32);
   }
 
+  /** The first `length` bytes of the scratch buffer; the last view is kept (frames on a link tend to keep their size). */
+  #lastView: Uint8Array | undefined;
+  #view(length: number): Uint8Array {
+    let view = this.#lastView;
+    if (view?.length !== length) this.#lastView = view = new Uint8Array(this.#scratch.buffer, this.#scratch.byteOffset, length);
+    return view;
+  }
+
   /** The digest of `payload` as the next frame, in `encoding`; counts it. */
   next(payload: string | Buffer, encoding: 'base64url' | 'binary'): string {
     const digest = this.peek(payload, encoding);
@@ -199,13 +208,23 @@ class Direction {
    */
   peek(payload: string | Buffer, encoding: 'base64url' | 'binary', from = 0): string {
     const scratch = this.#scratch;
-    scratch.writeUInt32BE(Math.floor(this.count / 0x1_0000_0000), 32);
-    scratch.writeUInt32BE(this.count >>> 0, 36);
+    // the count, 8 bytes big-endian, written byte by byte: a frame's MAC runs for every frame, and
+    // each Buffer method (its checks, its wrappers) is more code run than the bytes it writes
+    const high = Math.floor(this.count / 0x1_0000_0000);
+    const low = this.count >>> 0;
+    scratch[32] = high >>> 24;
+    scratch[33] = (high >>> 16) & 0xff;
+    scratch[34] = (high >>> 8) & 0xff;
+    scratch[35] = high & 0xff;
+    scratch[36] = low >>> 24;
+    scratch[37] = (low >>> 16) & 0xff;
+    scratch[38] = (low >>> 8) & 0xff;
+    scratch[39] = low & 0xff;
     const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length - from;
     if (size <= SCRATCH_BYTES - PREFIX_BYTES) {
       if (typeof payload === 'string') scratch.write(payload, PREFIX_BYTES);
-      else payload.copy(scratch, PREFIX_BYTES, from);
-      return hash(MAC_HASH, scratch.subarray(0, PREFIX_BYTES + size), encoding);
+      else scratch.set(from === 0 ? payload : new Uint8Array(payload.buffer, payload.byteOffset + from, size), PREFIX_BYTES);
+      return hash(MAC_HASH, this.#view(PREFIX_BYTES + size), encoding);
     }
     if (typeof payload !== 'string' && from > 0) payload = payload.subarray(from);
     if (size <= HMAC_UP_TO) {

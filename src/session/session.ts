@@ -2,7 +2,6 @@ import {
   catchError,
   concat,
   defer,
-  endWith,
   filter,
   finalize,
   ignoreElements,
@@ -13,7 +12,6 @@ import {
   Observable,
   of,
   race,
-  share,
   Subject,
   Subscription,
   take,
@@ -38,6 +36,7 @@ import { sanitize, type LogLevel } from '../log.js';
 import type { Settings } from '../settings.js';
 import type { CloseCause, Connection, SocketEvent } from '../transport/types.js';
 import { Link, type LeaveReason } from './link.js';
+import { ConnectionReader } from './reader.js';
 
 /**
  * What one connection's life tells the manager, in order: `up` once the
@@ -136,36 +135,33 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
     let peer = expected;
     /** Whether this side has sent its proof (dialer) or checked the dialer's (acceptor). */
     let proved = false;
-    // one subscription to the connection for its whole life, the close grace included
-    const events$ = conn.events$.pipe(share({ resetOnError: false, resetOnComplete: false, resetOnRefCountZero: false }));
     /** The size of the frame being handled (set before it is decoded, read when a packet is made of it). */
     let size = 0;
-    const frames$ = events$.pipe(
-      map((event) => {
-        if (event.type === 'close') throw new ClosedError(event);
-        const raw = event.data;
-        // (a text frame may come as its UTF-8 bytes)
-        const bytes = event.text === true && typeof raw !== 'string';
-        size = raw.length;
-        // before the peer proved the secret, a frame is small or refused unparsed
-        if (link === undefined && size > HANDSHAKE_MAX_FRAME / 4 && byteLength(raw) > HANDSHAKE_MAX_FRAME) {
-          throw new SessionError(CODES.FRAME_TOO_BIG, `handshake frame over ${HANDSHAKE_MAX_FRAME} bytes from ${peer ?? conn.remote}`, 'too-big');
-        }
-        // after the handshake, on a connection that does not authenticate frames itself, each carries a MAC
-        const auth = link?.auth;
-        const data = auth === undefined ? (bytes ? raw.toString('utf8') : raw) : bytes ? auth.openText(raw) : auth.open(raw);
-        if (data === undefined) {
-          throw new SessionError(CODES.FORGED, `a frame from ${link?.peer ?? conn.remote} whose MAC does not hold (injected, altered, replayed or out of order): the connection is no longer trusted`, 'policy');
-        }
-        // (the payload's size: the statistics count what the sender's count, MAC aside; in bytes where they came as bytes)
-        size = bytes ? raw.length - (auth === undefined ? 0 : FRAME_MAC_CHARS) : data.length;
-        // a binary frame carries bytes behind a JSON header; only an authenticated peer may send one
-        const decoded = typeof data === 'string' || link === undefined ? decodeFrame(data) : decodeBinary(data);
-        if (isLeft(decoded)) throw new SessionError(CODES.BAD_FRAME, `bad frame: ${decoded.left}`, 'protocol');
-        return decoded.right;
-      }),
-      share(),
-    );
+    // one subscription to the connection for its whole life, the close grace included; each frame read once, for every stage reading
+    const reader = new ConnectionReader<Frame>(conn.events$, (event) => {
+      if (event.type === 'close') throw new ClosedError(event);
+      const raw = event.data;
+      // (a text frame may come as its UTF-8 bytes)
+      const bytes = event.text === true && typeof raw !== 'string';
+      size = raw.length;
+      // before the peer proved the secret, a frame is small or refused unparsed
+      if (link === undefined && size > HANDSHAKE_MAX_FRAME / 4 && byteLength(raw) > HANDSHAKE_MAX_FRAME) {
+        throw new SessionError(CODES.FRAME_TOO_BIG, `handshake frame over ${HANDSHAKE_MAX_FRAME} bytes from ${peer ?? conn.remote}`, 'too-big');
+      }
+      // after the handshake, on a connection that does not authenticate frames itself, each carries a MAC
+      const auth = link?.auth;
+      const data = auth === undefined ? (bytes ? raw.toString('utf8') : raw) : bytes ? auth.openText(raw) : auth.open(raw);
+      if (data === undefined) {
+        throw new SessionError(CODES.FORGED, `a frame from ${link?.peer ?? conn.remote} whose MAC does not hold (injected, altered, replayed or out of order): the connection is no longer trusted`, 'policy');
+      }
+      // (the payload's size: the statistics count what the sender's count, MAC aside; in bytes where they came as bytes)
+      size = bytes ? raw.length - (auth === undefined ? 0 : FRAME_MAC_CHARS) : data.length;
+      // a binary frame carries bytes behind a JSON header; only an authenticated peer may send one
+      const decoded = typeof data === 'string' || link === undefined ? decodeFrame(data) : decodeBinary(data);
+      if (isLeft(decoded)) throw new SessionError(CODES.BAD_FRAME, `bad frame: ${decoded.left}`, 'protocol');
+      return decoded.right;
+    });
+    const frames$ = reader.values$;
 
     // frames this session sends, told as debug entries when logTraffic is on
     const sent$ = new Subject<SessionEvent>();
@@ -377,7 +373,7 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
       ctx.settings$.pipe(
         take(1),
         mergeMap((s) =>
-          race(events$.pipe(ignoreElements(), endWith(true)), timer(Math.min(CLOSE_GRACE, s.connectTimeout), ctx.scheduler)).pipe(
+          race(reader.closed$, timer(Math.min(CLOSE_GRACE, s.connectTimeout), ctx.scheduler)).pipe(
             take(1),
             tap((closed) => {
               if (closed !== true) conn.terminate();
