@@ -77,6 +77,31 @@ const wire = (): Wire => {
 };
 const { deliver, handlers } = driver(wire);
 
+/**
+ * Calibration knobs, off by default: extra work for the baseline after each
+ * message it receives, to price what rxcluster does on top of it.
+ * BENCH_WS_GARBAGE=n allocates n short-lived objects of six fields (about
+ * 40 bytes each); BENCH_WS_CODE=n runs n distinct small functions (a few
+ * arithmetic steps each, made once at start), so the code a message runs
+ * grows while its instructions barely do. See bench/README.md.
+ */
+const CALIBRATION = ((): ((text: string) => void) | undefined => {
+  const garbage = Number(process.env['BENCH_WS_GARBAGE'] ?? 0);
+  const functions = Array.from({ length: Number(process.env['BENCH_WS_CODE'] ?? 0) }, (_, k) =>
+    // each its own code: distinct constants, so V8 compiles one function per k
+    new Function('v', `let a = v + ${k}; for (let j = 0; j < 4; j++) { a = (a * ${k + 3} + j) | 0; if (a === ${k * 7 + 1}) a ^= ${k}; } return a + ${k % 5};`) as (v: number) => number,
+  );
+  if (garbage === 0 && functions.length === 0) return undefined;
+  let kept: unknown;
+  return (text) => {
+    for (let i = 0; i < garbage; i++) kept = { a: i, b: null, c: text, d: i + 1, e: null, f: undefined };
+    let x = text.length;
+    for (const f of functions) x = f(x);
+    if (x === 0.5) kept = x; // never: keeps the results live
+    void kept;
+  };
+})();
+
 function attach(ws: WebSocket): void {
   socket = ws;
   ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -84,6 +109,7 @@ function attach(ws: WebSocket): void {
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
     const frame = JSON.parse(text) as { type?: unknown; data?: unknown };
     if (frame.type === 'msg') deliver(frame.data);
+    if (CALIBRATION !== undefined) CALIBRATION(text);
   });
   ws.on('error', (error) => problems.push(`socket error: ${error.message}`));
   ws.on('close', (code) => problems.push(`socket closed (${code})`));
