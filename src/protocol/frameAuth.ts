@@ -119,10 +119,7 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
     },
     openText(bytes) {
       if (bytes.length < FRAME_MAC_CHARS) return undefined;
-      const want = into.peek(bytes, 'base64url', FRAME_MAC_CHARS);
-      let diff = 0;
-      for (let i = 0; i < FRAME_MAC_CHARS; i++) diff |= (bytes[i] as number) ^ want.charCodeAt(i);
-      if (diff !== 0) return undefined;
+      if (!samePrefix(bytes, into.peek(bytes, 'base64url', FRAME_MAC_CHARS), FRAME_MAC_CHARS)) return undefined;
       into.count++;
       return bytes.toString('utf8', FRAME_MAC_CHARS);
     },
@@ -142,16 +139,17 @@ export function frameAuth(key: Buffer, transcript: HandshakeTranscript, role: Ha
 }
 
 /**
- * Whether the first `n` characters of `got` and `want` are the same, in a
- * time that does not depend on where they differ. Strings, not bytes: a
- * text frame's MAC must be spelled as this side spells it (a lenient
- * base64url decoder would take other spellings of the same bytes), and a
- * Buffer for each side would cost more than the hash.
+ * Whether the first `n` characters of `got` (a string, or bytes read as
+ * Latin-1 characters: a text frame as received) and `want` are the same,
+ * in a time that does not depend on where they differ. Characters, not
+ * decoded bytes: a text frame's MAC must be spelled as this side spells it
+ * (a lenient base64url decoder would take other spellings of the same
+ * bytes), and a Buffer for each side would cost more than the hash.
  */
-function samePrefix(got: string, want: string, n: number): boolean {
+function samePrefix(got: string | Uint8Array, want: string, n: number): boolean {
   if (got.length < n || want.length < n) return false;
   let diff = 0;
-  for (let i = 0; i < n; i++) diff |= got.charCodeAt(i) ^ want.charCodeAt(i);
+  for (let i = 0; i < n; i++) diff |= (typeof got === 'string' ? got.charCodeAt(i) : (got[i] as number)) ^ want.charCodeAt(i);
   return diff === 0;
 }
 
