@@ -1,4 +1,4 @@
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import type { SocketEvent } from '../transport/types.js';
 
 /**
@@ -27,8 +27,10 @@ export class ConnectionReader<T> {
   #readers: readonly Subscriber<T>[] = [];
   /** Who waits for the end. */
   #waiting: readonly Subscriber<true>[] = [];
-  #source: Subscription | undefined;
-  #ended: { readonly error: unknown } | 'complete' | undefined;
+  /** Whether the connection's events are subscribed (they stay so until they end). */
+  #connected = false;
+  /** How the connection's events ended, once they did. */
+  #ended: Ended | undefined;
 
   /** Each event's value, for every current reader. */
   readonly values$: Observable<T>;
@@ -40,11 +42,7 @@ export class ConnectionReader<T> {
     private readonly read: (event: SocketEvent) => T,
   ) {
     this.values$ = new Observable<T>((subscriber) => {
-      if (this.#ended !== undefined) {
-        if (this.#ended === 'complete') subscriber.complete();
-        else subscriber.error(this.#ended.error);
-        return undefined;
-      }
+      if (this.#ended !== undefined) return endReader(subscriber, this.#ended);
       this.#readers = [...this.#readers, subscriber];
       this.#connect();
       return () => {
@@ -52,15 +50,7 @@ export class ConnectionReader<T> {
       };
     });
     this.closed$ = new Observable<true>((subscriber) => {
-      if (this.#ended === 'complete') {
-        subscriber.next(true);
-        subscriber.complete();
-        return undefined;
-      }
-      if (this.#ended !== undefined) {
-        subscriber.error(this.#ended.error);
-        return undefined;
-      }
+      if (this.#ended !== undefined) return endWaiter(subscriber, this.#ended);
       this.#waiting = [...this.#waiting, subscriber];
       this.#connect();
       return () => {
@@ -70,8 +60,9 @@ export class ConnectionReader<T> {
   }
 
   #connect(): void {
-    if (this.#source !== undefined || this.#ended !== undefined) return;
-    this.#source = this.events$.subscribe({
+    if (this.#connected || this.#ended !== undefined) return;
+    this.#connected = true;
+    this.events$.subscribe({
       next: (event) => {
         const readers = this.#readers;
         if (readers.length === 0) return;
@@ -85,27 +76,35 @@ export class ConnectionReader<T> {
         }
         for (let i = 0; i < readers.length; i++) (readers[i] as Subscriber<T>).next(value);
       },
-      error: (error: unknown) => {
-        this.#ended = { error };
-        const readers = this.#readers;
-        const waiting = this.#waiting;
-        this.#readers = [];
-        this.#waiting = [];
-        for (const reader of readers) reader.error(error);
-        for (const waiter of waiting) waiter.error(error);
-      },
-      complete: () => {
-        this.#ended = 'complete';
-        const readers = this.#readers;
-        const waiting = this.#waiting;
-        this.#readers = [];
-        this.#waiting = [];
-        for (const reader of readers) reader.complete();
-        for (const waiter of waiting) {
-          waiter.next(true);
-          waiter.complete();
-        }
-      },
+      error: (error: unknown) => this.#end({ error }),
+      complete: () => this.#end('complete'),
     });
   }
+
+  /** The connection's events ended: every reader and waiter is told, and let go. */
+  #end(ended: Ended): void {
+    this.#ended = ended;
+    const readers = this.#readers;
+    const waiting = this.#waiting;
+    this.#readers = [];
+    this.#waiting = [];
+    for (const reader of readers) endReader(reader, ended);
+    for (const waiter of waiting) endWaiter(waiter, ended);
+  }
 }
+
+/** A reader told the end: its completion, or the events' error. */
+function endReader<T>(reader: Subscriber<T>, ended: Ended): void {
+  if (ended === 'complete') reader.complete();
+  else reader.error(ended.error);
+}
+
+/** A waiter for the end told it: `true` and completion, or the events' error. */
+function endWaiter(waiter: Subscriber<true>, ended: Ended): void {
+  if (ended !== 'complete') return waiter.error(ended.error);
+  waiter.next(true);
+  waiter.complete();
+}
+
+/** How a connection's events ended: completed, or failed with an error. */
+type Ended = { readonly error: unknown } | 'complete';

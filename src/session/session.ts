@@ -259,11 +259,15 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
         /** How it ended, told once it did. */
         const tail = new Subscription();
         let over = false;
-        const fail = (error: unknown): void => {
-          if (over) return;
+        /** Stops reading the link, once: false when it had stopped already. */
+        const stop = (): boolean => {
+          if (over) return false;
           over = true;
           live.unsubscribe();
-          subscriber.error(error);
+          return true;
+        };
+        const fail = (error: unknown): void => {
+          if (stop()) subscriber.error(error);
         };
         const emit = (event: SessionEvent): void => {
           if (!over) subscriber.next(event);
@@ -271,15 +275,12 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
         // this side ended the link (duplicate, removed, slow, shutdown) or the connection closed in order:
         // stop reading, then say so (a slow consumer's warning first) and report it down
         const done = (): void => {
-          if (over) return;
-          over = true;
-          live.unsubscribe();
+          if (!stop()) return;
           if (current.endReason === 'slow') subscriber.next(slowLog(current));
           tail.add(ending$(undefined).subscribe(subscriber));
         };
         const teardown = (): void => {
-          over = true;
-          live.unsubscribe();
+          stop();
           tail.unsubscribe();
         };
         subscriber.next({ type: 'up', link: current });
