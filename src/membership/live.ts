@@ -23,7 +23,7 @@ import type { MembershipEvent } from '../types.js';
 import { reduceMembership } from './reduce.js';
 import { membersView, type ApiClusterNode } from './snapshot.js';
 import { countsOf, initialMembership, type MembershipInput, type MembershipState, type MembershipStep, type PeerState } from './state.js';
-import { byName, newerReport, type Report, type View } from './view.js';
+import { newerReport, sortNames, type Report, type View } from './view.js';
 
 /** What the running fold does to the world: close links, tell peers this node leaves, log. */
 export interface MembershipEffects {
@@ -300,7 +300,7 @@ function converged(state: MembershipState<Link>): boolean {
 /** Whom each node reports it sees: this node's own report and every report held of a configured node. */
 function reachabilityOf(state: MembershipState<Link>): ReadonlyMap<string, readonly string[]> {
   const out = new Map<string, readonly string[]>([[state.self, state.own.sees]]);
-  const names = [...state.reports.keys()].sort(byName);
+  const names = sortNames([...state.reports.keys()]);
   for (const name of names) {
     const report = state.reports.get(name) as Report;
     if (state.peers.get(name)?.configured === true) out.set(name, report.sees);
@@ -320,7 +320,8 @@ function sameReachability(a: ReadonlyMap<string, readonly string[]>, b: Readonly
   if (a.size !== b.size) return false;
   for (const [name, sees] of a) {
     const other = b.get(name);
-    if (other === undefined || other.length !== sees.length || !sees.every((n, i) => n === other[i])) return false;
+    if (other === undefined || other.length !== sees.length) return false;
+    for (let i = 0; i < sees.length; i++) if (sees[i] !== other[i]) return false;
   }
   return true;
 }

@@ -1,7 +1,7 @@
 import { CODES, viewSettle } from '../limits.js';
 import { preferConnection } from '../protocol/handshake.js';
 import type { LeaveReason } from '../session/link.js';
-import { agreedSets, byName, newerReport, viewId, type Report } from './view.js';
+import { agreedSets, newerReport, sortNames, viewId, type Report } from './view.js';
 import {
   STATUS,
   type LinkRef,
@@ -553,8 +553,8 @@ function settle<L extends LinkRef>(step: MembershipStep<L>): MembershipStep<L> {
     if (excused === null || excused <= state.clock) lost.push(peer.name);
     else if (Number.isFinite(excused)) pending = Math.min(pending, excused);
   }
-  sees.sort(byName);
-  lost.sort(byName);
+  sortNames(sees);
+  sortNames(lost);
   const sets = agreedSets(state.self, { sees, down: lost, view: state.own.view }, (n) => reportOf(state, n), (n) => state.peers.get(n)?.configured === true);
   // whom the view leaves out for a loss changes once the reports have asked for it for viewSettle
   // (a node hears its own loss first: the other side's, relayed, follows within a few report spacings)
@@ -660,5 +660,7 @@ function refuted<L extends LinkRef>(state: MembershipState<L>, node: string): bo
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

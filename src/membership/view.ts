@@ -124,7 +124,7 @@ export function agreedSets(
       break;
     }
   }
-  const list = [...nodes].sort(byName);
+  const list = sortNames([...nodes]);
   if (!anyLoss) return { reachable: list, members: list };
   const down = new Map(list.map((node) => [node, new Set(of(node).down)]));
   const seenBy = new Map(list.map((node) => [node, 0]));
@@ -173,7 +173,7 @@ export function agreedSets(
       score.set(a, s);
     }
   }
-  return { reachable: list, members: [...members].sort(byName) };
+  return { reachable: list, members: sortNames([...members]) };
 }
 
 /**
@@ -193,16 +193,21 @@ function worse(a: string, b: string, seenBy: ReadonlyMap<string, number>, held: 
 
 /** How many of `members` other than `node` report the view `members` without `node` as theirs. */
 function heldWithout(node: string, members: ReadonlySet<string>, of: (node: string) => Partial<Pick<Report, 'view'>>): number {
-  const rest = [...members].filter((n) => n !== node).sort(byName);
+  const rest = sortNames([...members].filter((n) => n !== node));
   const id = viewId(rest);
   let held = 0;
   for (const n of rest) if (of(n).view === id) held += 1;
   return held;
 }
 
-/** Code-unit order: the same on every node whatever its locale. */
-export function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/**
+ * Sorts names in place in code-unit order, the same on every node whatever
+ * its locale: `sort()` with no comparator orders strings by their UTF-16
+ * code units, and calls no JavaScript per comparison (the fold sorts names
+ * at every step).
+ */
+export function sortNames<T extends string[]>(names: T): T {
+  return names.sort();
 }
 
 /**
