@@ -12,6 +12,7 @@ import {
   map,
   merge,
   mergeMap,
+  shareReplay,
   switchMap,
   take,
   takeWhile,
@@ -61,15 +62,48 @@ export interface ConfigChange {
  * @returns every connection dialed, with the peer it is meant to reach
  */
 export function dialAll$(initial: () => readonly ConfigChange[], changes$: Observable<ConfigChange>, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
+  const peers = peerSignals(ctx.state$);
   return concat(defer(() => from(initial())), changes$).pipe(
     groupBy((c) => c.name, { duration: (g) => g.pipe(filter((c) => c.addr === undefined)) }),
     mergeMap((group$) =>
       group$.pipe(
         takeWhile((c) => c.addr !== undefined, true),
-        switchMap((c) => (c.addr === undefined ? EMPTY : dialLoop$(c.name, c.addr, ctx))),
+        switchMap((c) => (c.addr === undefined ? EMPTY : dialLoop$(c.name, c.addr, ctx, peers))),
       ),
     ),
   );
+}
+
+/** What the dial loops watch in the membership: the peers with a link, and the peers whose only link this node dialed and suspects. */
+interface PeerSignals {
+  readonly linked$: Observable<ReadonlySet<string>>;
+  readonly stale$: Observable<ReadonlySet<string>>;
+}
+
+/**
+ * The names each dial loop watches for, worked out once per membership state
+ * for every peer, and told only when they change: each fold step would
+ * otherwise run a check in every configured peer's loop (two each), and a
+ * mesh forming folds hundreds of steps on every node.
+ */
+function peerSignals(state$: Observable<MembershipState<Link>>): PeerSignals {
+  const names$ = (pick: (state: MembershipState<Link>, name: string) => boolean): Observable<ReadonlySet<string>> =>
+    state$.pipe(
+      map((state) => {
+        const out = new Set<string>();
+        for (const name of state.peers.keys()) if (pick(state, name)) out.add(name);
+        return out;
+      }),
+      distinctUntilChanged(sameNames),
+      shareReplay({ bufferSize: 1, refCount: true }),
+    );
+  return { linked$: names$((state, name) => (state.peers.get(name)?.links.length ?? 0) > 0), stale$: names$(stale) };
+}
+
+function sameNames(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const name of a) if (!b.has(name)) return false;
+  return true;
 }
 
 /**
@@ -82,8 +116,8 @@ export function dialAll$(initial: () => readonly ConfigChange[], changes$: Obser
  * @param address - its canonical address
  * @returns each connection it opened, with the peer it is meant to reach
  */
-export function dialLoop$(name: string, address: string, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
-  return merge(keepDialed$(name, address, ctx), refresh$(name, address, ctx));
+export function dialLoop$(name: string, address: string, ctx: DialLoopContext, peers: PeerSignals = peerSignals(ctx.state$)): Observable<{ conn: Connection; expected: string }> {
+  return merge(keepDialed$(name, address, ctx, peers.linked$), refresh$(name, address, ctx, peers.stale$));
 }
 
 /**
@@ -107,11 +141,11 @@ function stale(state: MembershipState<Link>, name: string): boolean {
  * A fresh link lives for as long as its connection does, whatever the
  * suspicion does meanwhile.
  */
-function refresh$(name: string, address: string, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
+function refresh$(name: string, address: string, ctx: DialLoopContext, stale$: Observable<ReadonlySet<string>>): Observable<{ conn: Connection; expected: string }> {
   /** Fresh dials not yet open (or failed): one at a time. */
   let dialing = 0;
-  return ctx.state$.pipe(
-    map((s) => stale(s, name)),
+  return stale$.pipe(
+    map((names) => names.has(name)),
     distinctUntilChanged(),
     switchMap((due) => (due ? ctx.settings$.pipe(take(1), switchMap((s) => timer(0, s.readTimeout, ctx.scheduler))) : EMPTY)),
     filter(() => dialing === 0),
@@ -144,9 +178,9 @@ function refresh$(name: string, address: string, ctx: DialLoopContext): Observab
 }
 
 /** Dials `name` whenever it has no link, with back-off. */
-function keepDialed$(name: string, address: string, ctx: DialLoopContext): Observable<{ conn: Connection; expected: string }> {
-  const idle$ = ctx.state$.pipe(
-    filter((s) => (s.peers.get(name)?.links.length ?? 0) === 0),
+function keepDialed$(name: string, address: string, ctx: DialLoopContext, linked$: Observable<ReadonlySet<string>>): Observable<{ conn: Connection; expected: string }> {
+  const idle$ = linked$.pipe(
+    filter((names) => !names.has(name)),
     take(1),
   );
   let dials = 0;
