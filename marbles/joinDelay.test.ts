@@ -213,4 +213,24 @@ describe('joinDelay', () => {
       expectObservable(online$.pipe(joinDelay(settings$, testScheduler))).toBe(expected, membership);
     });
   });
+
+  it('should wait for joinDelay to be known, then join at (time it turned true) + joinDelay', () => {
+    testScheduler.run(({ hot, expectObservable }) => {
+      const settings$ = hot('---a-----------', { a: jd(5) });
+      const online$ = hot('  -t-------------', online);
+      const expected = '     ------j--------';
+
+      expectObservable(online$.pipe(joinDelay(settings$, testScheduler))).toBe(expected, membership);
+    });
+  });
+
+  it('should fail at once, dropping a pending join, when the settings fail', () => {
+    testScheduler.run(({ hot, expectObservable }) => {
+      const settings$ = hot('a--#', { a: jd(5) }, new Error('settings'));
+      const online$ = hot('  -t-------------', online);
+      const expected = '     ---#';
+
+      expectObservable(online$.pipe(joinDelay(settings$, testScheduler))).toBe(expected, membership, new Error('settings'));
+    });
+  });
 });

@@ -1,21 +1,4 @@
-import {
-  asyncScheduler,
-  combineLatest,
-  connect,
-  distinctUntilChanged,
-  endWith,
-  ignoreElements,
-  map,
-  of,
-  skip,
-  startWith,
-  switchMap,
-  takeUntil,
-  timer,
-  type Observable,
-  type OperatorFunction,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, Observable, Subscription, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Settings } from '../settings.js';
 
 /** What a peer's membership just did. */
@@ -55,30 +38,66 @@ export function joinDelay(
   settings$: Observable<Settings>,
   scheduler: SchedulerLike = asyncScheduler,
 ): OperatorFunction<boolean, Membership> {
+  // written out rather than composed (connect, combineLatest, switchMap, timer, startWith,
+  // distinctUntilChanged, skip, takeUntil): every connection runs it, and the composition
+  // cost each one about thirty subscriptions; here it is two and the pending wait
   return (online$) =>
-    online$.pipe(
-      connect((shared$) => {
-        const since$ = shared$.pipe(
-          distinctUntilChanged(),
-          map((online) => ({ online, since: scheduler.now() })),
-        );
-        const delay$ = settings$.pipe(
-          map((s) => s.joinDelay),
-          distinctUntilChanged(),
-        );
-        return combineLatest([since$, delay$]).pipe(
-          switchMap(([{ online, since }, delay]) =>
-            online
-              ? timer(Math.max(0, since + delay - scheduler.now()), scheduler).pipe(map((): Membership => 'join'))
-              : of<Membership>('leave'),
-          ),
-          // start out as left and report changes only: a leave needs a join
-          // before it, and a recomputed deadline does not join twice
-          startWith<Membership>('leave'),
-          distinctUntilChanged(),
-          skip(1),
-          takeUntil(shared$.pipe(ignoreElements(), endWith(true))),
-        );
-      }),
-    );
+    new Observable<Membership>((subscriber) => {
+      /** The last input, once there was one. */
+      let online: boolean | undefined;
+      /** When the input last turned true. */
+      let since = 0;
+      let delay: number | undefined;
+      let joined = false;
+      let pending: Subscription | undefined;
+      const cancel = (): void => {
+        pending?.unsubscribe();
+        pending = undefined;
+      };
+      // (re)start the wait for the join: from the time the input turned true, for joinDelay as it is now
+      const arm = (): void => {
+        cancel();
+        if (online !== true || joined || delay === undefined) return;
+        pending = scheduler.schedule(() => {
+          pending = undefined;
+          joined = true;
+          subscriber.next('join');
+        }, Math.max(0, since + delay - scheduler.now()));
+      };
+      const inputs = new Subscription();
+      inputs.add(
+        settings$.subscribe({
+          next: (s) => {
+            if (s.joinDelay === delay) return;
+            delay = s.joinDelay;
+            arm();
+          },
+          error: (error: unknown) => subscriber.error(error),
+        }),
+      );
+      inputs.add(
+        online$.subscribe({
+          next: (value) => {
+            if (value === online) return;
+            online = value;
+            if (value) {
+              since = scheduler.now();
+              arm();
+              return;
+            }
+            cancel();
+            if (joined) {
+              joined = false;
+              subscriber.next('leave');
+            }
+          },
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        }),
+      );
+      return () => {
+        cancel();
+        inputs.unsubscribe();
+      };
+    });
 }
