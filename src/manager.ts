@@ -5,7 +5,7 @@ import { connections$ } from './connections.js';
 import { CODES, type Code } from './limits.js';
 import { listenAndServe, type Lifecycle } from './listen.js';
 import { LogEntry, type LogLevel } from './log.js';
-import { countsOf, type ApiClusterNode } from './membership/index.js';
+import { countsOf, isLinked, type ApiClusterNode } from './membership/index.js';
 import { LiveMembership } from './membership/live.js';
 import type { View } from './membership/view.js';
 import { clusterMetrics, type AnyRegistry, type ClusterMetrics } from './metrics/index.js';
@@ -259,7 +259,7 @@ export class Manager implements ClusterManager {
       failed: (name, error) => this.#members.input({ type: 'dialFailed', name, error: `dial failed: ${error.message}` }),
       redialed: () => this.#stats.reconnects++,
       log: (level, message, node, code) => this.#emitLog(level, message, node, code),
-      session: { self: this.name, instance: this.#instance, incarnation: this.#incarnation, keys: () => this.#keys, settings$, scheduler, sendBufferBytes, logTraffic, isConfigured: (name) => this.nodeConfigured(name), metadata: () => this.#metadata },
+      session: { self: this.name, instance: this.#instance, incarnation: this.#incarnation, keys: () => this.#keys, settings$, scheduler, sendBufferBytes, logTraffic, isConfigured: (name) => this.nodeConfigured(name), isLinked: (name) => isLinked(this.#members.state, name), metadata: () => this.#metadata },
     }).pipe(tap((event) => this.#route(event)));
   }
 

@@ -3,6 +3,7 @@ export { membersView, nodeView, type ApiClusterNode } from './snapshot.js';
 export {
   STATUS,
   countsOf,
+  isLinked,
   initialMembership,
   type LinkRef,
   type MembershipEffect,

@@ -196,3 +196,9 @@ export function countsOf(state: MembershipState): { configured: number; online: 
   }
   return { configured, online };
 }
+
+/** Whether `name` has a link up in `state`, neither suspected nor being dropped. */
+export function isLinked(state: MembershipState, name: string): boolean {
+  const peer = state.peers.get(name);
+  return peer !== undefined && peer.active !== undefined && !peer.suspect && !peer.dropping;
+}

@@ -79,6 +79,8 @@ export interface SessionContext {
   readonly logTraffic: boolean;
   /** Whether `name` is configured here now. Asked only after the peer proved the secret. */
   isConfigured(name: string): boolean;
+  /** Whether `name` has a link up here now, neither suspected nor being dropped. */
+  isLinked(name: string): boolean;
   /** This node's metadata now, sent in the handshake. */
   metadata(): Readonly<Record<string, unknown>>;
 }
@@ -183,6 +185,13 @@ export function session$(conn: Connection, expected: string | undefined, ctx: Se
             checkVersion(frame.version);
             // before the proof: this side's own connection, so a clear word rather than a refusal at the first frame
             checkMacs(conn, frame.macs, `${target} at ${conn.remote}`);
+            // the target dialed this node meanwhile and that link is up: it stays, and this dial stands down
+            // before its proof, where finishing would cost both sides a second session for the duplicate
+            // rule to close (a dial starts only while the peer has no link; a fresh one beside a suspected
+            // link is not stood down by it)
+            if (ctx.isLinked(target)) {
+              throw new SessionError(CODES.DUPLICATE, `${target} is linked already: its own connection came up during this one's handshake, which stands down`, 'duplicate', 'debug');
+            }
             transcript = { dialer: ctx.self, acceptor: target, dialerNonce, acceptorNonce: frame.nonce };
             proved = true;
             send({ type: 'auth', proof: handshakeProof(ctx.keys().primary, 'dialer', transcript), instance: ctx.instance, incarnation: ctx.incarnation, meta: ctx.metadata() } as Frame);
