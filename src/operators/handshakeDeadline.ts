@@ -1,21 +1,4 @@
-import {
-  asyncScheduler,
-  connect,
-  defer,
-  distinctUntilChanged,
-  map,
-  materialize,
-  merge,
-  mergeMap,
-  switchMap,
-  take,
-  takeUntil,
-  throwError,
-  timer,
-  type MonoTypeOperatorFunction,
-  type Observable,
-  type SchedulerLike,
-} from 'rxjs';
+import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { HandshakeTimeoutError } from '../errors.js';
 import type { Settings } from '../settings.js';
 
@@ -54,25 +37,58 @@ export function handshakeDeadline<T>(
   settings$: Observable<Settings>,
   scheduler: SchedulerLike = asyncScheduler,
 ): MonoTypeOperatorFunction<T> {
+  // written out rather than composed (defer, connect, materialize, take, map, distinctUntilChanged,
+  // switchMap, timer, mergeMap, throwError, takeUntil, merge): every connection runs it, refused
+  // ones too, and the composition cost each about fifteen subscriptions; here it is two and the deadline
   return (source$) =>
-    defer(() => {
+    new Observable<T>((subscriber) => {
       const start = scheduler.now();
-      return source$.pipe(
-        connect((shared$) => {
-          // the first sign of life of the source: a value, completion or error
-          const settled$ = shared$.pipe(materialize(), take(1));
-          const deadline$ = settings$.pipe(
-            map((s) => s.connectTimeout),
-            distinctUntilChanged(),
-            switchMap((connectTimeout) =>
-              timer(Math.max(0, start + connectTimeout - scheduler.now()), scheduler).pipe(
-                mergeMap(() => throwError(() => new HandshakeTimeoutError(connectTimeout))),
-              ),
-            ),
-            takeUntil(settled$),
-          );
-          return merge(shared$, deadline$);
+      let connectTimeout: number | undefined;
+      let deadline: Subscription | undefined;
+      /** Whether the source has given its first sign of life (a value, completion or error): no deadline from then on. */
+      let settled = false;
+      const settings = new Subscription();
+      const settle = (): void => {
+        settled = true;
+        deadline?.unsubscribe();
+        deadline = undefined;
+        settings.unsubscribe();
+      };
+      settings.add(
+        settings$.subscribe({
+          next: (s) => {
+            if (settled || s.connectTimeout === connectTimeout) return;
+            const timeout = (connectTimeout = s.connectTimeout);
+            deadline?.unsubscribe();
+            deadline = scheduler.schedule(() => {
+              settle();
+              subscriber.error(new HandshakeTimeoutError(timeout));
+            }, Math.max(0, start + timeout - scheduler.now()));
+          },
+          error: (error: unknown) => {
+            if (settled) return;
+            settle();
+            subscriber.error(error);
+          },
         }),
       );
+      const source = source$.subscribe({
+        next: (value) => {
+          if (!settled) settle();
+          subscriber.next(value);
+        },
+        error: (error: unknown) => {
+          settle();
+          subscriber.error(error);
+        },
+        complete: () => {
+          settle();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        settle();
+        source.unsubscribe();
+      };
     });
 }
