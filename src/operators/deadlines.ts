@@ -1,4 +1,4 @@
-import type { SchedulerLike, Subscription } from 'rxjs';
+import type { Observer, SchedulerLike, Subscriber, Subscription } from 'rxjs';
 
 /** One deadline of a {@link Deadlines} queue. */
 export interface Deadline {
@@ -95,4 +95,33 @@ class Entry implements Deadline {
     this.cancelled = true;
     this.entries.delete(this);
   }
+}
+
+/**
+ * How a deadline operator subscribes its source: every notification passed
+ * on to `subscriber`, with `settle` called once, before the first of them
+ * (a value, completion or error: the source's first sign of life, after
+ * which there is no deadline any more).
+ */
+export function settling<T>(subscriber: Subscriber<T>, settle: () => void): Observer<T> {
+  let settled = false;
+  const first = (): void => {
+    if (settled) return;
+    settled = true;
+    settle();
+  };
+  return {
+    next: (value) => {
+      first();
+      subscriber.next(value);
+    },
+    error: (error: unknown) => {
+      first();
+      subscriber.error(error);
+    },
+    complete: () => {
+      first();
+      subscriber.complete();
+    },
+  };
 }

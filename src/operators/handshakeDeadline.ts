@@ -1,5 +1,6 @@
 import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { HandshakeTimeoutError } from '../errors.js';
+import { settling } from './deadlines.js';
 import type { Settings } from '../settings.js';
 
 /**
@@ -72,20 +73,7 @@ export function handshakeDeadline<T>(
           },
         }),
       );
-      const source = source$.subscribe({
-        next: (value) => {
-          if (!settled) settle();
-          subscriber.next(value);
-        },
-        error: (error: unknown) => {
-          settle();
-          subscriber.error(error);
-        },
-        complete: () => {
-          settle();
-          subscriber.complete();
-        },
-      });
+      const source = source$.subscribe(settling(subscriber, settle));
       return () => {
         settle();
         source.unsubscribe();

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import { Deadlines, type Deadline } from './deadlines.js';
+import { Deadlines, settling, type Deadline } from './deadlines.js';
 import { RequestError } from '../errors.js';
 import { CODES } from '../limits.js';
 import type { Settings } from '../settings.js';
@@ -60,20 +60,7 @@ export function requestTimeout<T>(
         deadline?.cancel();
         limits.unsubscribe();
       };
-      const source = source$.subscribe({
-        next: (value) => {
-          if (!settled) settle();
-          subscriber.next(value);
-        },
-        error: (error: unknown) => {
-          settle();
-          subscriber.error(error);
-        },
-        complete: () => {
-          settle();
-          subscriber.complete();
-        },
-      });
+      const source = source$.subscribe(settling(subscriber, settle));
       const arm = (ms: number): void => {
         deadline?.cancel();
         deadline = queue.add(start + ms, () => {
