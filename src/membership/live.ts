@@ -6,6 +6,7 @@ import {
   map,
   observeOn,
   queueScheduler,
+  ReplaySubject,
   scan,
   shareReplay,
   startWith,
@@ -16,7 +17,7 @@ import {
 } from 'rxjs';
 import { reportSpacing, type Code } from '../limits.js';
 import type { LogLevel } from '../log.js';
-import { stableQuorum } from '../operators/stableQuorum.js';
+import { stableQuorum, type QuorumInput } from '../operators/stableQuorum.js';
 import { quorumBy, type QuorumStrategy } from '../protocol/quorum.js';
 import type { Link } from '../session/link.js';
 import type { MembershipEvent } from '../types.js';
@@ -107,39 +108,56 @@ export class LiveMembership {
       shareReplay({ bufferSize: 1, refCount: false }),
     );
     const replay = { bufferSize: 1, refCount: false } as const;
-    // each derived stream maps only the states where its part changed: most steps (a report, a lag) change one part
-    this.members$ = this.state$.pipe(
-      distinctUntilChanged((a, b) => a.peers === b.peers),
-      map((s) => membersView(s, (n) => this.#packets.get(n) ?? 0, this.#views)),
-      shareReplay(replay),
-    );
+    // every derived stream is worked out by one subscriber to the states, each part only when what it
+    // is made of changed (most steps, a report or a lag, change one part): one hand-over per state
+    // rather than one chain of operators per stream, which each fold step ran through
+    const members$ = new ReplaySubject<ReadonlyMap<string, ApiClusterNode>>(1);
+    const quorumInput$ = new Subject<QuorumInput>();
+    const view$ = new ReplaySubject<View>(1);
+    const reachability$ = new ReplaySubject<ReadonlyMap<string, readonly string[]>>(1);
+    this.members$ = members$.asObservable();
     const strategy = options.quorum;
-    this.quorum$ = this.state$.pipe(
-      map((s) => ({ quorum: quorumBy(strategy, { self, configured: countsOf(s).configured, members: s.view, oldest: oldestOf(s) }), view: s.own.view })),
-      stableQuorum(strategy.stableAfter ?? 0, this.#scheduler),
-      shareReplay(replay),
-    );
-    this.view$ = this.state$.pipe(
-      distinctUntilChanged((a, b) => a.own === b.own && a.view === b.view && a.reports === b.reports),
-      map((s): View => ({ id: s.own.view, members: s.view, converged: converged(s) })),
-      distinctUntilChanged((a, b) => a.id === b.id && a.converged === b.converged),
-      shareReplay(replay),
-    );
+    this.quorum$ = quorumInput$.pipe(stableQuorum(strategy.stableAfter ?? 0, this.#scheduler), shareReplay(replay));
+    this.view$ = view$.asObservable();
+    this.reachability$ = reachability$.asObservable();
     this.leader$ = combineLatest([this.view$, this.quorum$]).pipe(
-      map(([view, q]) => (q ? (view.members[0] ?? null) : null)),
+      map(([v, q]) => (q ? (v.members[0] ?? null) : null)),
       distinctUntilChanged(),
       shareReplay(replay),
     );
-    this.reachability$ = this.state$.pipe(
-      // (of the peers, only which are configured counts: a pong changes a peer's lag, not this)
-      distinctUntilChanged((a, b) => a.own === b.own && a.reports === b.reports && sameConfigured(a.peers, b.peers)),
-      map((s) => reachabilityOf(s)),
-      distinctUntilChanged(sameReachability),
-      shareReplay(replay),
-    );
     // hot from the start: configuration before listen is seen at once
-    const hot: Observable<unknown>[] = [this.members$, this.quorum$, this.view$, this.leader$, this.reachability$];
-    for (const stream$ of hot) this.#subscription.add(stream$.subscribe());
+    this.#subscription.add(this.quorum$.subscribe());
+    this.#subscription.add(this.leader$.subscribe());
+    let last: MembershipState<Link> | undefined;
+    let lastView: View | undefined;
+    let lastReach: ReadonlyMap<string, readonly string[]> | undefined;
+    const subjects = [members$, quorumInput$, view$, reachability$];
+    // (not in #subscription: it stays until the states complete, and completes the streams with them)
+    this.state$.subscribe({
+      next: (s) => {
+        const prev = last;
+        last = s;
+        if (prev === undefined || prev.peers !== s.peers) members$.next(membersView(s, (n) => this.#packets.get(n) ?? 0, this.#views));
+        if (prev === undefined || prev.peers !== s.peers || prev.view !== s.view || prev.own.view !== s.own.view) {
+          quorumInput$.next({ quorum: quorumBy(strategy, { self, configured: countsOf(s).configured, members: s.view, oldest: oldestOf(s) }), view: s.own.view });
+        }
+        if (prev === undefined || prev.own !== s.own || prev.view !== s.view || prev.reports !== s.reports) {
+          const next: View = { id: s.own.view, members: s.view, converged: converged(s) };
+          if (lastView === undefined || lastView.id !== next.id || lastView.converged !== next.converged) view$.next((lastView = next));
+        }
+        // (of the peers, only which are configured counts: a pong changes a peer's lag, not this)
+        if (prev === undefined || prev.own !== s.own || prev.reports !== s.reports || !sameConfigured(prev.peers, s.peers)) {
+          const next = reachabilityOf(s);
+          if (lastReach === undefined || !sameReachability(lastReach, next)) reachability$.next((lastReach = next));
+        }
+      },
+      error: (error: unknown) => {
+        for (const subject$ of subjects) subject$.error(error);
+      },
+      complete: () => {
+        for (const subject$ of subjects) subject$.complete();
+      },
+    });
     if (options.readTimeout$ !== undefined) {
       this.#subscription.add(options.readTimeout$.pipe(distinctUntilChanged()).subscribe((readTimeout) => this.input({ type: 'tune', readTimeout })));
     }
