@@ -132,7 +132,8 @@ export class LiveMembership {
     let lastView: View | undefined;
     let lastReach: ReadonlyMap<string, readonly string[]> | undefined;
     const subjects = [members$, quorumInput$, view$, reachability$];
-    // (not in #subscription: it stays until the states complete, and completes the streams with them)
+    // it also keeps the fold running from the first input (inputs reach the fold only while its states are
+    // subscribed); not in #subscription: it stays until the states complete, and completes the streams with them
     this.state$.subscribe({
       next: (s) => {
         const prev = last;
